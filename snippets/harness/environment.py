@@ -1,0 +1,82 @@
+"""The environment stamp: what ran the programs, named on every page and in every results file."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import sys
+from importlib import metadata
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _fabric_version() -> str:
+    # pytorch-lightning ships lightning_fabric inside its own distribution
+    import lightning_fabric
+
+    return lightning_fabric.__version__
+
+
+def cpu_name() -> str:
+    """The processor's model name (from ``/proc/cpuinfo`` on Linux)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_kind() -> str:
+    """``"cuda"`` where a CUDA GPU is present, else ``"cpu"``: the device programs use by default."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def fingerprint() -> dict:
+    """What decides whether earlier results still hold: versions and device, not the date."""
+    import torch
+
+    device = device_kind()
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "pytorch_lightning": _version("pytorch-lightning"),
+        "lightning_fabric": _fabric_version(),
+        "device": device,
+        "device_name": torch.cuda.get_device_name(0) if device == "cuda" else cpu_name(),
+    }
+
+
+def stamp(threads: int | None = None) -> dict:
+    """The full environment stamp: :func:`fingerprint` plus threads, platform and date."""
+    import torch
+
+    info = fingerprint()
+    info.update({
+        "threads": threads if threads is not None else torch.get_num_threads(),
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "numpy": _version("numpy"),
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "executable": "python" + ".".join(map(str, sys.version_info[:2])),
+    })
+    return info
+
+
+def describe(env: dict) -> str:
+    """One line for a page: device, threads, versions and date."""
+    device = env["device_name"] if env["device"] == "cpu" else f"{env['device_name']} (CUDA)"
+    return (f"Executed on {env['device']} ({device}), {env['threads']} torch thread(s), "
+            f"Python {env['python']}, torch {env['torch']}, pytorch_lightning {env['pytorch_lightning']}, "
+            f"{env['date']}")

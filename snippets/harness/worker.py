@@ -1,0 +1,177 @@
+"""Run one topic's implementations in a fresh process: logs, parity, memory and timings.
+
+Started by :func:`snippets.harness.runner.run_topic` as
+``python -m snippets.harness.worker SPEC.json RESULT.json``. One process per topic keeps
+topics from sharing global state (seeds, thread counts, warning filters, CUDA memory).
+
+Phases, in order: a logged run of each implementation; parity of their results; one run of
+each under the memory probe; then ``repeats`` timed rounds that alternate the order of the
+implementations. All but the timed phase hold a shared lock; the timed phase holds it
+exclusively, so timings never overlap another topic's work when topics run in parallel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gc
+import importlib
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from snippets.harness import measure, policy
+from snippets.harness.environment import stamp
+from snippets.harness.programs import programs
+
+
+@contextlib.contextmanager
+def _lock(path: str | None, mode: int):
+    if not path:
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class ProgramFailed(Exception):
+    """A program raised; carries the file and line where it happened."""
+
+    def __init__(self, kind: str, path: Path, roots: list[str]):
+        tb = sys.exc_info()[2]
+        frames = [f for f in traceback.extract_tb(tb) if Path(f.filename).resolve() == path.resolve()]
+        where = f"{path}:{frames[-1].lineno}" if frames else str(path)
+        self.location = measure.sanitize(where, roots)
+        self.text = measure.sanitize(traceback.format_exc(), roots)
+        super().__init__(f"{kind} program failed at {self.location}")
+
+
+def _jsonable(value):
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().tolist()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    return repr(value)
+
+
+def run_spec(spec: dict) -> dict:
+    """Run the topic described by ``spec`` and return its JSON-ready report."""
+    import torch
+
+    started = time.perf_counter()
+    policy.apply()
+    torch.set_num_threads(spec.get("threads", 1))
+    roots = spec.get("roots", [])
+    params = spec.get("params", {})
+    found = programs(spec["topic"])
+    device = "cuda" if torch.cuda.is_available() and params.get("device", "auto") in ("auto", "cuda") else "cpu"
+
+    modules, reports, results = {}, {}, {}
+    with _lock(spec.get("lock"), fcntl.LOCK_SH):
+        for program in found:
+            modules[program.kind] = importlib.import_module(program.module)
+        # after the imports: Lightning attaches its log handlers when it is first imported
+        policy.apply()
+        measure.route_library_logging()
+        # 1. the logged run: what a reader sees when running the program
+        for program in found:
+            kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
+            with measure.captured_output() as log:
+                try:
+                    result, first = measure.timed(modules[program.kind].run, verbose=True,
+                                                  sync_cuda=device == "cuda", **kwargs)
+                except Exception as error:
+                    raise ProgramFailed(program.kind, program.path, roots) from error
+            results[program.kind] = result
+            reports[program.kind] = {
+                "label": program.label, "file": program.path.name, "loc": program.loc,
+                "log": measure.sanitize(log.getvalue(), roots), "first_run_s": first,
+                "steps": int(result.get("steps", 0)), "device": str(result.get("device", device)),
+                **{k: _jsonable(v) for k, v in result.items() if k not in ("state_dict", "steps", "device")},
+            }
+        # 2. parity against the reference (plain PyTorch when present)
+        reference = found[0].kind
+        tolerance = float(spec.get("tolerance", 0.0))
+        checks = []
+        for path in spec.get("compare", ["state_dict"]):
+            for program in found[1:]:
+                value = measure.max_abs_difference(measure.lookup(results[reference], path),
+                                                   measure.lookup(results[program.kind], path))
+                checks.append({"metric": path, "pair": [reference, program.kind], "value": value,
+                               "verdict": measure.verdict(value, tolerance)})
+        del results
+        gc.collect()
+        # 3. memory, one run each
+        for program in found:
+            kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
+            with measure.captured_output(), measure.peak_memory(device) as memory:
+                modules[program.kind].run(verbose=False, **kwargs)
+            reports[program.kind]["memory"] = memory
+
+    # 4. timings, alternating the order each round, alone on the machine
+    repeats = int(spec.get("repeats", 5))
+    times: dict[str, list[float]] = {p.kind: [] for p in found}
+    if repeats > 0:
+        with _lock(spec.get("lock"), fcntl.LOCK_EX):
+            for round_ in range(repeats):
+                order = found[round_ % len(found):] + found[:round_ % len(found)]
+                for program in order:
+                    kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
+                    with measure.captured_output():
+                        _, seconds = measure.timed(modules[program.kind].run, verbose=False,
+                                                   sync_cuda=device == "cuda", **kwargs)
+                    times[program.kind].append(seconds)
+    for program in found:
+        report = reports[program.kind]
+        report["times_s"] = times[program.kind]
+        if times[program.kind]:
+            report["timing"] = measure.summarize(times[program.kind])
+            if report["steps"]:
+                report["timing"]["per_step_ms"] = 1000 * report["timing"]["median_s"] / report["steps"]
+
+    headline = checks[0] if checks else None
+    worst = max(checks, key=lambda c: c["value"]) if checks else None
+    parity = None
+    if headline is not None:
+        same_metric = [c for c in checks if c["metric"] == headline["metric"]]
+        value = max(c["value"] for c in same_metric)
+        parity = {"reference": reference, "metric": headline["metric"], "value": value,
+                  "tolerance": tolerance, "verdict": measure.verdict(value, tolerance),
+                  "worst": worst, "checks": checks,
+                  "all_pass": all(c["verdict"] != "differs" for c in checks)}
+    return {"topic": spec["topic"], "spec": spec, "environment": stamp(spec.get("threads", 1)),
+            "implementations": reports, "parity": parity,
+            "worker_s": time.perf_counter() - started}
+
+
+def main(argv: list[str] | None = None) -> int:
+    spec_path, out_path = (argv if argv is not None else sys.argv[1:])[:2]
+    spec = json.loads(Path(spec_path).read_text())
+    try:
+        report = run_spec(spec)
+    except ProgramFailed as failure:
+        report = {"topic": spec["topic"], "error": {"location": failure.location, "traceback": failure.text}}
+    except Exception:
+        report = {"topic": spec["topic"],
+                  "error": {"location": "harness", "traceback": measure.sanitize(traceback.format_exc(),
+                                                                                 spec.get("roots", []))}}
+    Path(out_path).write_text(json.dumps(report, indent=1, allow_nan=True))
+    return 0 if "error" not in report else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

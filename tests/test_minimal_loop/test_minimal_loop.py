@@ -1,0 +1,73 @@
+"""snippets/minimal_loop: each program's run(), their parity, and each command line."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from snippets.harness.measure import max_abs_difference
+from tests.conftest import load_program, run_downloaded
+
+TOPIC = "minimal_loop"
+KINDS = ["pytorch", "lightning", "fabric"]
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {kind: load_program(TOPIC, kind).run(epochs=3, seed=0, device="cpu") for kind in KINDS}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_run_trains_and_validates_on_held_out_data(results, kind):
+    result = results[kind]
+    assert len(result["history"]["train_loss"]) == 3
+    assert len(result["history"]["val_loss"]) == 3
+    assert result["history"]["val_loss"][-1] < result["history"]["val_loss"][0]
+    assert result["steps"] == 3 * 13  # 410 training samples in batches of 32
+    assert result["device"] == "cpu"
+
+
+def test_validation_split_is_held_out():
+    module = load_program(TOPIC, "pytorch")
+    train, val = module.make_data(seed=0)
+    train_rows = {tuple(row.tolist()) for row in train.tensors[0]}
+    assert (len(train), len(val)) == (409, 103)
+    assert not any(tuple(row.tolist()) in train_rows for row in val.tensors[0])
+
+
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_final_weights_identical_to_plain_pytorch(results, kind):
+    assert max_abs_difference(results[kind]["state_dict"], results["pytorch"]["state_dict"]) == 0.0
+    assert max_abs_difference(results[kind]["history"], results["pytorch"]["history"]) <= 1e-6
+
+
+def test_different_seed_gives_different_weights(results):
+    other = load_program(TOPIC, "pytorch").run(epochs=3, seed=1, device="cpu")
+    assert max_abs_difference(other["state_dict"], results["pytorch"]["state_dict"]) > 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_downloaded_program_runs_from_an_empty_folder(kind, outside_repo):
+    proc = run_downloaded(TOPIC, kind, ["--epochs", "1"], outside_repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "epoch 1/1" in proc.stdout
+    assert "done: 13 optimizer steps on" in proc.stdout
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "--epochs"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+])
+def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
+    code = load_program(TOPIC, kind).main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
+@pytest.mark.parametrize("kind", KINDS)
+def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
+    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"
