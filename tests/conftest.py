@@ -28,15 +28,25 @@ def load_program(topic: str, kind: str):
     return importlib.import_module(f"snippets.{topic}.{program_path(topic, kind).stem}")
 
 
-def run_downloaded(topic: str, kind: str, args: list[str], folder: Path, timeout: float = 300):
-    """Copy one program alone into ``folder`` (as a reader's download) and run it there."""
-    source = program_path(topic, kind)
-    target = folder / source.name
-    shutil.copyfile(source, target)
+def run_downloaded(topic: str, kinds: list[str], args: list[str], folder: Path,
+                   timeout: float = 300) -> dict[str, subprocess.CompletedProcess]:
+    """Copy programs alone into their own sub-folders of ``folder`` (as a reader's downloads)
+    and run each there as ``python <file> <args>``, all at once (start-up dominates)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONWARNINGS"] = "ignore"  # the program's own output is what is checked here
-    return subprocess.run([sys.executable, target.name, *args], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    running = {}
+    for kind in kinds:
+        source = program_path(topic, kind)
+        work = folder / kind
+        work.mkdir()
+        shutil.copyfile(source, work / source.name)
+        running[kind] = subprocess.Popen([sys.executable, source.name, *args], cwd=work, env=env,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    done = {}
+    for kind, proc in running.items():
+        out, err = proc.communicate(timeout=timeout)
+        done[kind] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return done
 
 
 @pytest.fixture
@@ -46,3 +56,21 @@ def outside_repo(tmp_path: Path) -> Path:
     folder.mkdir()
     assert PROJECT_DIR not in folder.parents
     return folder
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """The whole site, built once per test session with ``mkdocs build --strict``.
+
+    Executed results are reused from ``docs/generated/`` when their inputs are unchanged
+    (the build's own cache), so a second session is quick; a fresh clone executes everything.
+    """
+    site = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    env.pop("DOCS_EXECUTE", None)
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                          cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        pytest.fail(f"mkdocs build --strict failed:\n{proc.stderr[-6000:]}", pytrace=False)
+    (site / ".build-log.txt").write_text(proc.stderr)
+    return site

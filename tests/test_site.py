@@ -1,0 +1,77 @@
+"""The built site: the topic page shows what ran, the downloads work, summary.json lists the topic."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from snippets.harness.programs import program_path, programs, topics
+
+pytestmark = pytest.mark.site
+
+TOPIC_PAGE = "generated/topics/01_minimal_loop/plot_minimal_loop/index.html"
+
+
+def test_build_is_warning_free(built_site):
+    log = (built_site / ".build-log.txt").read_text()
+    assert "WARNING" not in log, log
+
+
+def text_of(html: str) -> str:
+    """The text a reader sees: tags removed, entities decoded."""
+    return unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def test_topic_page_holds_executed_output(built_site):
+    text = text_of((built_site / TOPIC_PAGE).read_text())
+    assert text.count("epoch 20/20  train_loss") == 3  # one log per implementation
+    assert "Parity: identical" in text
+    assert "median run" in text and "lines of code" in text
+    assert "Executed on cpu" in text or "Executed on cuda" in text
+
+
+def test_topic_page_has_the_three_tabs_with_downloads(built_site):
+    html = (built_site / TOPIC_PAGE).read_text()
+    labels = re.findall(r'<label for="__tabbed_\d+_\d+">([^<]+)</label>', html)
+    assert labels[:3] == ["PyTorch", "Lightning", "Fabric"]
+    page_dir = (built_site / TOPIC_PAGE).parent
+    links = re.findall(r'<a class="md-button" download href="([^"]+)"', html)
+    assert len(links) == 3
+    for link, program in zip(links, programs("minimal_loop")):
+        target = (page_dir / link).resolve()
+        assert target.read_bytes() == program.path.read_bytes()
+
+
+def test_topic_page_shows_the_plot(built_site):
+    html = (built_site / TOPIC_PAGE).read_text()
+    images = re.findall(r'<img[^>]+src="([^"]+\.png)"', html)
+    assert images
+    for src in images:
+        assert ((built_site / TOPIC_PAGE).parent / src).resolve().stat().st_size > 5000
+
+
+def test_summary_json_lists_every_topic_with_parity(built_site):
+    summary = json.loads((built_site / "results" / "summary.json").read_text())
+    env = summary["environment"]
+    assert {"python", "torch", "pytorch_lightning", "device"} <= set(env)
+    by_slug = {t["slug"]: t for t in summary["topics"]}
+    assert set(topics()) <= set(by_slug)
+    entry = by_slug["minimal_loop"]
+    assert entry["parity"]["verdict"] == "identical" and entry["parity"]["value"] == 0.0
+    assert (built_site / entry["page"] / "index.html").exists()
+    for kind, impl in entry["implementations"].items():
+        assert (built_site / impl["download"]).read_bytes() == program_path("minimal_loop", kind).read_bytes()
+        assert impl["loc"] > 0 and impl["runs"] == 5 and impl["median_s"] > 0
+
+
+def test_overview_table_is_rendered_from_the_results(built_site):
+    summary = json.loads((built_site / "results" / "summary.json").read_text())
+    html = (built_site / "index.html").read_text()
+    for topic in summary["topics"]:
+        assert topic["title"] in html
+        loc = topic["implementations"]["pytorch"]["loc"]
+        assert f"<td>{loc}</td>" in html
