@@ -42,12 +42,23 @@ def timeout_s() -> float:
     return float(os.environ.get("DOCS_EXAMPLE_TIMEOUT", DEFAULT_TIMEOUT_S))
 
 
+DEFAULT_WORKER = "snippets.harness.worker"
+
+
 def make_spec(topic: str, params: dict | None = None, compare=("state_dict",), tolerance: float = 0.0,
-              repeats: int = 5, threads: int = 1, overrides: dict | None = None) -> dict:
-    """The complete description of one topic run; its hash names the cached result."""
-    return {"topic": topic, "params": dict(params or {}), "compare": list(compare),
+              repeats: int = 5, threads: int = 1, overrides: dict | None = None,
+              worker: str | None = None) -> dict:
+    """The complete description of one topic run; its hash names the cached result.
+
+    ``worker`` names another worker module (run as ``python -m <worker> SPEC RESULT``, writing
+    a JSON report, with an ``"error"`` key on failure); the benchmarks use their own.
+    """
+    spec = {"topic": topic, "params": dict(params or {}), "compare": list(compare),
             "tolerance": float(tolerance), "repeats": int(repeats), "threads": int(threads),
             "overrides": dict(overrides or {})}
+    if worker and worker != DEFAULT_WORKER:
+        spec["worker"] = worker
+    return spec
 
 
 def _files_digest(paths: list[Path]) -> str:
@@ -84,7 +95,9 @@ def spec_key(spec: dict) -> str:
 def execute(spec: dict, timeout: float | None = None) -> dict:
     """Run ``spec`` in a fresh worker process and return its report (or its error)."""
     timeout = timeout_s() if timeout is None else timeout
-    programs(spec["topic"])  # fail here, clearly, if the topic has no program
+    worker = spec.get("worker", DEFAULT_WORKER)
+    if worker == DEFAULT_WORKER:
+        programs(spec["topic"])  # fail here, clearly, if the topic has no program
     full = {**spec, "lock": str(cache_dir() / "timing.lock"),
             "roots": [str(PROJECT_DIR), os.getcwd()]}
     with tempfile.TemporaryDirectory(prefix=f"topic-{spec['topic']}-") as work:
@@ -93,7 +106,7 @@ def execute(spec: dict, timeout: float | None = None) -> dict:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(PROJECT_DIR)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
         try:
-            proc = subprocess.run([sys.executable, "-m", "snippets.harness.worker", str(spec_file), str(out_file)],
+            proc = subprocess.run([sys.executable, "-m", worker, str(spec_file), str(out_file)],
                                   cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return {"topic": spec["topic"], "error": {

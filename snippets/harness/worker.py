@@ -28,7 +28,13 @@ from snippets.harness.programs import programs
 
 
 @contextlib.contextmanager
-def _lock(path: str | None, mode: int):
+def phase_lock(path: str | None, exclusive: bool):
+    """Hold the build-wide timing lock: shared for untimed work, exclusive for timed work.
+
+    Workers running in parallel may overlap in their untimed phases; a timed phase waits
+    until no other worker is doing anything and keeps them waiting until it ends.
+    """
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     if not path:
         yield
         return
@@ -81,7 +87,7 @@ def run_spec(spec: dict) -> dict:
     device = "cuda" if torch.cuda.is_available() and params.get("device", "auto") in ("auto", "cuda") else "cpu"
 
     modules, reports, results = {}, {}, {}
-    with _lock(spec.get("lock"), fcntl.LOCK_SH):
+    with phase_lock(spec.get("lock"), exclusive=False):
         for program in found:
             modules[program.kind] = importlib.import_module(program.module)
         # after the imports: Lightning attaches its log handlers when it is first imported
@@ -126,7 +132,7 @@ def run_spec(spec: dict) -> dict:
     repeats = int(spec.get("repeats", 5))
     times: dict[str, list[float]] = {p.kind: [] for p in found}
     if repeats > 0:
-        with _lock(spec.get("lock"), fcntl.LOCK_EX):
+        with phase_lock(spec.get("lock"), exclusive=True):
             for round_ in range(repeats):
                 order = found[round_ % len(found):] + found[:round_ % len(found)]
                 for program in order:
