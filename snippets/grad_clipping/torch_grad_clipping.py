@@ -1,0 +1,121 @@
+"""Gradient clipping in plain PyTorch: clip_grad_norm_ or clip_grad_value_ between backward and step."""
+
+import argparse
+import sys
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+ALGORITHMS = ("norm", "value")
+
+
+def make_data(seed: int, n: int = 512, features: int = 10):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=generator)
+    teacher = torch.randn(features, 2, generator=generator)
+    y = (x @ teacher).argmax(dim=1)
+    split = int(0.8 * n)
+    return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
+
+
+def build_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def run(epochs: int = 5, seed: int = 0, device: str = "auto", algorithm: str = "norm", clip_val: float = 0.2,
+        batch_size: int = 32, lr: float = 0.1, verbose: bool = False) -> dict:
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}: use norm or value")
+    if clip_val <= 0:
+        raise ValueError("--clip-val must be positive")
+    torch.manual_seed(seed)
+    train_set, val_set = make_data(seed)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                              generator=torch.Generator().manual_seed(seed))
+    val_loader = DataLoader(val_set, batch_size=batch_size)
+
+    dev = resolve_device(device)
+    model = build_model().to(dev)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    history = {"train_loss": [], "val_loss": []}
+    grad_norms, grad_max = [], []
+    steps = 0
+
+    for epoch in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in train_loader:
+            x, y = x.to(dev), y.to(dev)
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            grads = [p.grad for p in model.parameters()]
+            grad_norms.append(torch.nn.utils.get_total_norm(grads).item())
+            grad_max.append(max(g.abs().max().item() for g in grads))
+            if algorithm == "norm":
+                torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip_val)
+            else:
+                torch.nn.utils.clip_grad_value_(model.parameters(), clip_value=clip_val)
+            optimizer.step()
+            total += loss.item() * len(x)
+            count += len(x)
+            steps += 1
+        history["train_loss"].append(total / count)
+
+        model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                x, y = x.to(dev), y.to(dev)
+                total += loss_fn(model(x), y).item() * len(x)
+                count += len(x)
+        history["val_loss"].append(total / count)
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                  f"  val_loss {history['val_loss'][-1]:.4f}")
+
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
+            "grad_norm": grad_norms, "grad_max": grad_max}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--algorithm", default="norm", help="norm (rescale the whole gradient) or value (clamp each element)")
+    parser.add_argument("--clip-val", type=float, default=0.2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+        print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
+        return 2
+    try:
+        result = run(args.epochs, args.seed, args.device, args.algorithm, args.clip_val, args.batch_size, args.lr,
+                     verbose=True)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    measured = result["grad_norm"] if args.algorithm == "norm" else result["grad_max"]
+    clipped = sum(value > args.clip_val for value in measured)
+    print(f"done: {result['steps']} optimizer steps on {result['device']}, {clipped} of them clipped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""Learning-rate schedules with Lightning Fabric: your loop steps the scheduler, Fabric handles the device."""
+
+import argparse
+import sys
+
+import torch
+from lightning_fabric import Fabric, seed_everything
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+SCHEDULES = ("step", "onecycle")
+
+
+def make_data(seed: int, n: int = 512, features: int = 10):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=generator)
+    teacher = torch.randn(features, 2, generator=generator)
+    y = (x @ teacher).argmax(dim=1)
+    split = int(0.8 * n)
+    return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
+
+
+def build_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
+
+
+def make_scheduler(optimizer, schedule: str, lr: float, total_steps: int):
+    if schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps)
+
+
+def resolve_accelerator(name: str) -> str:
+    if name == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA GPU is available")
+    return "gpu" if name == "cuda" else "cpu"
+
+
+def run(epochs: int = 8, seed: int = 0, device: str = "auto", schedule: str = "onecycle",
+        batch_size: int = 32, lr: float = 0.1, verbose: bool = False) -> dict:
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}: use step or onecycle")
+    fabric = Fabric(accelerator=resolve_accelerator(device), devices=1)
+    seed_everything(seed, verbose=False)
+    train_set, val_set = make_data(seed)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                              generator=torch.Generator().manual_seed(seed))
+    val_loader = DataLoader(val_set, batch_size=batch_size)
+
+    model = build_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    scheduler = make_scheduler(optimizer, schedule, lr, total_steps=epochs * len(train_loader))
+    model, optimizer = fabric.setup(model, optimizer)
+    train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
+    loss_fn = nn.CrossEntropyLoss()
+    history = {"train_loss": [], "val_loss": []}
+    lr_trace = []
+    steps = 0
+
+    for epoch in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in train_loader:
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            fabric.backward(loss)
+            lr_trace.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            if schedule == "onecycle":
+                scheduler.step()
+            total += loss.item() * len(x)
+            count += len(x)
+            steps += 1
+        if schedule == "step":
+            scheduler.step()
+        history["train_loss"].append(total / count)
+
+        model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                total += loss_fn(model(x), y).item() * len(x)
+                count += len(x)
+        history["val_loss"].append(total / count)
+        if verbose:
+            fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                         f"  val_loss {history['val_loss'][-1]:.4f}")
+
+    state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
+    return {"history": history, "state_dict": state, "steps": steps, "device": str(fabric.device),
+            "lr_trace": lr_trace, "schedule": schedule}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--schedule", default="onecycle", help="step (StepLR, per epoch) or onecycle (OneCycleLR, per step)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+        print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
+        return 2
+    try:
+        result = run(args.epochs, args.seed, args.device, args.schedule, args.batch_size, args.lr, verbose=True)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"done: {result['steps']} optimizer steps on {result['device']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
