@@ -1,0 +1,168 @@
+"""
+# Validation, test and prediction loops
+
+Training is only half of a model's life: it is also scored on a validation split every epoch,
+measured once on a held-out test split, and finally asked for predictions on data nobody has
+labels for. All three of those passes must run the network in **evaluation mode**
+(`model.eval()`: dropout off, batch norm using its running statistics instead of the
+statistics of the current batch) and **without building an autograd graph**
+(`torch.no_grad()` or `torch.inference_mode()`). Forgetting either does not crash anything;
+the numbers are just quietly wrong or the memory quietly wasted.
+
+The network here is chosen so that forgetting matters: `Linear(10, 32) -> BatchNorm1d ->
+ReLU -> Dropout(0.3) -> Linear(32, 2)`. The synthetic data (labels from a noisy linear teacher)
+is split 66 / 17 / 17 % into train, validation and test, and 40 further unlabeled rows stand
+for "new data" to predict.
+
+**What Lightning takes off your hands:** the three loops themselves (`validation_step`,
+`test_step` and `predict_step` only say what to do with one batch), switching to eval mode
+before each loop and back to train mode afterwards, disabling gradients, averaging the
+logged per-batch losses weighted by batch size, and collecting the predictions of every batch
+(`trainer.validate`, `trainer.test`, `trainer.predict`). **Fabric** moves the model and the
+batches to the device; the loops, `model.eval()` and `torch.no_grad()` stay yours.
+
+Every program records, inside each validation, test and prediction batch, what
+`model.training`, `torch.is_grad_enabled()` and `torch.is_inference_mode_enabled()` were, and
+returns what it saw. It also predicts twice on the same new data: in eval mode the two passes
+must agree exactly.
+"""
+
+# %%
+# ## The three programs
+#
+# Highlighted lines are those a program does not share with its counterpart (Lightning and
+# Fabric against plain PyTorch; PyTorch against Lightning).
+#
+# <!-- implementations -->
+#
+# ## Executed in this build
+#
+# Each program trained for 8 epochs, validated after every epoch, then validated once more,
+# tested, and predicted twice. Same seed, same data, same device and one torch thread for all.
+
+from snippets.harness import run_topic
+
+result = run_topic("eval_loops", params={"epochs": 8, "seed": 0},
+                   compare=["state_dict", "history.val_loss", "test_loss", "predictions", "modes"],
+                   tolerance=1e-6, repeats=3)
+result.stamp()
+
+# %%
+# ### What each program printed
+#
+# Lightning's `trainer.validate` and `trainer.test` print their own result tables.
+
+result.logs()
+
+# %%
+# ### Loss curves, overlaid
+#
+# The validation curve is the loss on the held-out validation split after each epoch, in eval
+# mode. Where the lines coincide, the implementations computed the same numbers.
+
+result.plot("history.train_loss", "history.val_loss")
+
+# %%
+# ### Did they compute the same thing?
+#
+# Final weights (including batch norm's running mean and variance, which a stray forward
+# pass in train mode would change), the per-epoch validation loss, the test loss, every
+# predicted probability and the modes observed inside the loops, each against plain PyTorch.
+# The losses differ in the last digits only because Lightning accumulates its batch-size
+# weighted mean in a float32 tensor while the plain loop sums Python floats (float64).
+
+result.parity()
+
+# %%
+# ### Which mode were the loops really in?
+#
+# Recorded inside every batch of every evaluation pass. `validation during fit` is the
+# validation run at the end of each training epoch; `validate` is the separate call after
+# training (`trainer.validate` for Lightning, one more `evaluate(...)` call by hand).
+
+from snippets.harness.report import table  # noqa: E402
+from snippets.harness.programs import LABELS  # noqa: E402
+
+STAGES = {"val": "validation during fit", "validate": "validate", "test": "test", "predict": "predict"}
+
+
+def shown(values):
+    return " / ".join(f"<code>{v}</code>" for v in values)
+
+
+rows = []
+for kind in result.kinds():
+    for stage, label in STAGES.items():
+        rows.append([LABELS[kind], label, shown(result.value(kind, f"modes.{stage}.training")),
+                     shown(result.value(kind, f"modes.{stage}.grad_enabled")),
+                     shown(result.value(kind, f"inference_mode.{stage}"))])
+table(["implementation", "pass", "model.training", "torch.is_grad_enabled()",
+       "torch.is_inference_mode_enabled()"], rows)
+
+# %%
+# ### Test score and predictions
+#
+# The test split is used exactly once, after training. `repeated predictions` is the largest
+# difference between two prediction passes over the same new rows: zero means dropout was off
+# and batch norm did not depend on the batch.
+
+rows = [[LABELS[kind], f"{result.value(kind, 'final_val_loss'):.6f}", f"{result.value(kind, 'test_loss'):.6f}",
+         f"{result.value(kind, 'test_acc'):.4f}", str(len(result.value(kind, 'predictions'))),
+         f"{result.value(kind, 'repeat_difference'):.3g}"]
+        for kind in result.kinds()]
+table(["implementation", "validate: val loss", "test loss", "test accuracy", "rows predicted",
+       "repeated predictions: max |difference|"], rows)
+
+# %%
+# ### What forgetting `model.eval()` does
+#
+# The network of the programs, freshly built with the same seed, is given the same 40 rows
+# twice in each mode. In train mode dropout draws a new mask each time and batch norm
+# normalises with the statistics of the batch itself, so the two passes disagree; in eval mode
+# they agree exactly. The test suite goes further: it disables `Module.eval` and checks that the
+# mode records of all three programs then report `model.training == True` and that their
+# repeated predictions differ.
+
+import torch  # noqa: E402
+
+from snippets.eval_loops.torch_eval_loops import build_model, make_data  # noqa: E402
+
+torch.manual_seed(0)
+demo_model = build_model()
+(new_rows,) = make_data(0)[3].tensors
+rows = []
+for mode in ("train", "eval"):
+    demo_model.train(mode == "train")
+    with torch.no_grad():
+        first, second = demo_model(new_rows).softmax(dim=1), demo_model(new_rows).softmax(dim=1)
+    rows.append([f"<code>model.{mode}()</code>", f"{(first - second).abs().max().item():.3g}"])
+table(["mode", "max |difference| between two passes over the same rows"], rows)
+
+# %%
+# ## Pitfalls
+#
+# !!! warning "Train mode is sticky"
+#     `model.eval()` stays in force until `model.train()` is called. A hand-written loop that
+#     validates must switch back to train mode at the start of the next epoch (the programs
+#     call `model.train()` at the top of each epoch); Lightning does both switches itself and
+#     restores the mode the module had before `validate`, `test` or `predict`.
+#
+# !!! note "Lightning uses `inference_mode`, but not everywhere"
+#     `trainer.validate`, `trainer.test` and `trainer.predict` run under
+#     `torch.inference_mode()` (`Trainer(inference_mode=True)`, the default), while the
+#     validation inside `trainer.fit` runs under `torch.no_grad()`, as the table above shows.
+#     Tensors created under inference mode can never be used in autograd later; pass
+#     `Trainer(inference_mode=False)` if your `*_step` needs that. The plain and Fabric loops
+#     here use `torch.no_grad()` throughout.
+#
+# !!! note "Batch-size weighting"
+#     `self.log("val_loss", loss)` in `validation_step` logs the epoch mean by default
+#     (`on_epoch=True` in evaluation), weighted by the batch size it infers from the batch.
+#     With 102 validation rows in batches of 32 the last batch holds 6 rows; an unweighted
+#     mean of per-batch losses would over-count it. The plain loops weight by `len(x)`.
+#
+# ??? info "No global random numbers drawn by the loaders"
+#     A `DataLoader` without a `generator=` draws one number from the global RNG every time it
+#     is iterated, which shifts the dropout masks that follow. Each loader here gets its own
+#     seeded generator, so the frameworks may iterate their loaders whenever they like and the
+#     dropout masks during training still match the plain loop's exactly.
