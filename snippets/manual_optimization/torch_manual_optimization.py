@@ -1,0 +1,118 @@
+"""A small GAN on 2-D points in plain PyTorch: two networks, two optimizers, alternating updates by hand."""
+
+import argparse
+import math
+import sys
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+LATENT = 4
+
+
+def make_data(seed: int, n: int = 500):
+    generator = torch.Generator().manual_seed(seed)
+    angle = 2 * math.pi * torch.rand(n, generator=generator)
+    radius = 2.0 + 0.1 * torch.randn(n, generator=generator)
+    return TensorDataset(torch.stack([radius * angle.cos(), radius * angle.sin()], dim=1))
+
+
+def build_networks() -> nn.ModuleDict:
+    return nn.ModuleDict({
+        "generator": nn.Sequential(nn.Linear(LATENT, 32), nn.ReLU(), nn.Linear(32, 2)),
+        "discriminator": nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1)),
+    })
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int = 64,
+        lr: float = 2e-3, points: int = 500, verbose: bool = False) -> dict:
+    torch.manual_seed(seed)
+    loader = DataLoader(make_data(seed, points), batch_size=batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
+    noise = torch.Generator().manual_seed(seed + 1)
+    fixed_z = torch.randn(256, LATENT, generator=torch.Generator().manual_seed(seed + 2))
+
+    dev = resolve_device(device)
+    nets = build_networks().to(dev)
+    generator, discriminator = nets["generator"], nets["discriminator"]
+    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
+    loss_fn = nn.BCEWithLogitsLoss()
+    history = {"d_loss": [], "g_loss": [], "fake_radius": []}
+    steps = 0
+
+    for epoch in range(epochs):
+        nets.train()
+        d_total, g_total, count = 0.0, 0.0, 0
+        for (real,) in loader:
+            real = real.to(dev)
+            ones = torch.ones(len(real), 1, device=dev)
+            zeros = torch.zeros(len(real), 1, device=dev)
+            z = torch.randn(len(real), LATENT, generator=noise).to(dev)
+            fake = generator(z)
+
+            d_loss = loss_fn(discriminator(real), ones) + loss_fn(discriminator(fake.detach()), zeros)
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+
+            g_loss = loss_fn(discriminator(fake), ones)
+            opt_g.zero_grad()
+            g_loss.backward()
+            opt_g.step()
+
+            d_total += d_loss.item() * len(real)
+            g_total += g_loss.item() * len(real)
+            count += len(real)
+            steps += 2
+        history["d_loss"].append(d_total / count)
+        history["g_loss"].append(g_total / count)
+
+        nets.eval()
+        with torch.no_grad():
+            history["fake_radius"].append(generator(fixed_z.to(dev)).norm(dim=1).mean().item())
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}  d_loss {history['d_loss'][-1]:.4f}"
+                  f"  g_loss {history['g_loss'][-1]:.4f}  fake_radius {history['fake_radius'][-1]:.4f}")
+
+    with torch.no_grad():
+        generated = generator(fixed_z.to(dev)).cpu()
+    state = {k: v.detach().cpu() for k, v in nets.state_dict().items()}
+    return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
+            "generated": generated.tolist()}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--points", type=int, default=500)
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1 or args.points < 1 or args.lr <= 0:
+        print("error: --epochs, --batch-size and --points must be at least 1 and --lr positive", file=sys.stderr)
+        return 2
+    try:
+        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.points, verbose=True)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"done: {result['steps']} optimizer steps (two per batch) on {result['device']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
