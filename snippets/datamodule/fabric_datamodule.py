@@ -1,0 +1,132 @@
+"""Real data with Lightning Fabric: the plain Dataset and DataLoaders for scikit-learn's digits, devices handled by Fabric."""
+
+import argparse
+import sys
+
+import torch
+from lightning_fabric import Fabric, seed_everything
+from sklearn.datasets import load_digits
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+
+class DigitsDataset(Dataset):
+    def __init__(self, features: torch.Tensor, targets: torch.Tensor):
+        self.features = features
+        self.targets = targets
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int):
+        return self.features[index], self.targets[index]
+
+
+def make_datasets(seed: int):
+    digits = load_digits()
+    x = torch.tensor(digits.data, dtype=torch.float32)
+    y = torch.tensor(digits.target, dtype=torch.long)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    held_out = len(x) // 5
+    test, val, train = order[:held_out], order[held_out:2 * held_out], order[2 * held_out:]
+    mean = x[train].mean(dim=0)
+    std = x[train].std(dim=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return {name: DigitsDataset((x[rows] - mean) / std, y[rows])
+            for name, rows in (("train", train), ("val", val), ("test", test))}
+
+
+def build_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def evaluate(model, loader, loss_fn):
+    model.eval()
+    loss_sum, correct, count = 0.0, 0, 0
+    with torch.no_grad():
+        for x, y in loader:
+            logits = model(x)
+            loss_sum += loss_fn(logits, y).item() * len(x)
+            correct += (logits.argmax(dim=1) == y).sum().item()
+            count += len(x)
+    return loss_sum / count, correct / count
+
+
+def resolve_accelerator(name: str) -> str:
+    if name == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA GPU is available")
+    return "gpu" if name == "cuda" else "cpu"
+
+
+def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 64,
+        lr: float = 1e-2, verbose: bool = False) -> dict:
+    fabric = Fabric(accelerator=resolve_accelerator(device), devices=1)
+    seed_everything(seed, verbose=False)
+    datasets = make_datasets(seed)
+    train_loader = DataLoader(datasets["train"], batch_size=batch_size, shuffle=True,
+                              generator=torch.Generator().manual_seed(seed))
+    val_loader = DataLoader(datasets["val"], batch_size=batch_size)
+    test_loader = DataLoader(datasets["test"], batch_size=batch_size)
+
+    model = build_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model, optimizer = fabric.setup(model, optimizer)
+    train_loader, val_loader, test_loader = fabric.setup_dataloaders(train_loader, val_loader, test_loader)
+    loss_fn = nn.CrossEntropyLoss()
+    history = {"train_loss": [], "val_loss": [], "val_acc": []}
+    steps = 0
+
+    for epoch in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in train_loader:
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            fabric.backward(loss)
+            optimizer.step()
+            total += loss.item() * len(x)
+            count += len(x)
+            steps += 1
+        history["train_loss"].append(total / count)
+        val_loss, val_acc = evaluate(model, val_loader, loss_fn)
+        history["val_loss"].append(val_loss)
+        history["val_acc"].append(val_acc)
+        if verbose:
+            fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                  f"  val_loss {val_loss:.4f}  val_acc {val_acc:.4f}")
+
+    test_loss, test_acc = evaluate(model, test_loader, loss_fn)
+    if verbose:
+        fabric.print(f"test: test_loss {test_loss:.4f}  test_acc {test_acc:.4f}")
+    state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
+    return {"history": history, "state_dict": state, "steps": steps, "device": str(fabric.device),
+            "test_loss": test_loss, "test_acc": test_acc,
+            "split_sizes": {name: len(data) for name, data in datasets.items()}}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-2)
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+        print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
+        return 2
+    try:
+        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"done: {result['steps']} optimizer steps on {result['device']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

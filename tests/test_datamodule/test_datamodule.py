@@ -1,0 +1,112 @@
+"""snippets/datamodule: digits from scikit-learn, split and standardised on the training split only; parity."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from snippets.harness.measure import max_abs_difference
+from tests.conftest import load_program, run_downloaded
+
+TOPIC = "datamodule"
+KINDS = ["pytorch", "lightning", "fabric"]
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {kind: load_program(TOPIC, kind).run(epochs=4, seed=0, device="cpu") for kind in KINDS}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_accuracy_on_the_held_out_test_split(results, kind):
+    result = results[kind]
+    assert result["test_acc"] >= 0.95
+    assert result["split_sizes"] == {"train": 1079, "val": 359, "test": 359}
+    assert result["steps"] == 4 * 17  # 1079 rows in batches of 64
+    assert result["history"]["val_loss"][-1] < result["history"]["val_loss"][0]
+
+
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_same_weights_and_accuracy_as_plain_pytorch(results, kind):
+    reference = results["pytorch"]
+    assert max_abs_difference(results[kind]["state_dict"], reference["state_dict"]) == 0.0
+    # the same predictions: the accuracies agree to float32 rounding of the logged mean
+    assert round(results[kind]["test_acc"] * 359) == round(reference["test_acc"] * 359)
+    for key in ("history", "test_loss", "test_acc"):
+        assert max_abs_difference(results[kind][key], reference[key]) <= 1e-6, key
+
+
+def _plain_split(seed):
+    digits = load_digits()
+    x = torch.tensor(digits.data, dtype=torch.float32)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    return x, order[:359], order[359:718], order[718:]
+
+
+def test_standardised_with_training_statistics_only():
+    x, test_rows, _, train_rows = _plain_split(0)
+    datasets = load_program(TOPIC, "pytorch").make_datasets(seed=0)
+    mean, std = x[train_rows].mean(dim=0), x[train_rows].std(dim=0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    assert torch.allclose(datasets["test"].features, (x[test_rows] - mean) / std)
+    assert torch.allclose(datasets["train"].features.mean(dim=0), torch.zeros(64), atol=1e-5)
+    # statistics over all rows would give different test features: the check can tell them apart
+    leaky = (x[test_rows] - x.mean(dim=0)) / torch.where(x.std(dim=0) > 0, x.std(dim=0), torch.ones(64))
+    assert not torch.allclose(datasets["test"].features, leaky, atol=1e-3)
+
+
+def test_datamodule_builds_the_same_datasets_once():
+    module = load_program(TOPIC, "lightning")
+    datamodule = module.DigitsDataModule(batch_size=64, seed=0)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    first = datamodule.datasets
+    datamodule.setup("test")
+    assert datamodule.datasets is first
+    plain = load_program(TOPIC, "pytorch").make_datasets(seed=0)
+    for name in ("train", "val", "test"):
+        assert torch.equal(first[name].features, plain[name].features)
+        assert torch.equal(first[name].targets, plain[name].targets)
+    assert datamodule.calls == ["prepare_data", "setup:fit", "setup:test"]
+
+
+def test_trainer_calls_the_datamodule_hooks(results):
+    assert results["lightning"]["datamodule_calls"] == [
+        "prepare_data", "setup:fit", "train_dataloader", "val_dataloader",
+        "prepare_data", "setup:test", "test_dataloader"]
+
+
+def test_splits_are_disjoint_and_cover_every_row():
+    datasets = load_program(TOPIC, "fabric").make_datasets(seed=0)
+    assert sum(len(d) for d in datasets.values()) == 1797
+    _, test_rows, val_rows, train_rows = _plain_split(0)
+    assert not set(test_rows.tolist()) & set(train_rows.tolist())
+    assert not set(val_rows.tolist()) & set(train_rows.tolist())
+
+
+def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
+    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1"], outside_repo).items():
+        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
+        assert "epoch 1/1" in proc.stdout
+        assert "test: test_loss" in proc.stdout
+        assert "done: 17 optimizer steps on" in proc.stdout
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "--epochs"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+])
+def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
+    code = load_program(TOPIC, kind).main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
+@pytest.mark.parametrize("kind", KINDS)
+def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
+    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"
