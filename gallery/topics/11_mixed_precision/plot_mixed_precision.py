@@ -1,0 +1,177 @@
+"""
+# Mixed precision (bf16 and fp16 autocast)
+
+Mixed precision runs the matrix multiplications of the forward pass in a 16-bit float type
+while the weights, the optimizer state and the loss reduction stay in float32. The same
+classifier (`32 -> 128 -> 128 -> 4`, ReLU, Adam, cross-entropy) is trained three ways:
+
+- **PyTorch**: the forward pass and the loss go inside `torch.autocast(device_type,
+  dtype=torch.bfloat16)`; for float16 a `torch.amp.GradScaler` multiplies the loss before
+  `backward()`, unscales the gradients, skips steps with inf/NaN gradients and adapts the scale;
+- **Lightning**: `Trainer(precision="bf16-mixed")` or `"16-mixed"`; the `training_step` does
+  not change;
+- **Fabric**: `Fabric(precision="bf16-mixed")`; the model returned by `fabric.setup` runs its
+  forward under autocast and `fabric.backward(loss)` applies the scaler when there is one.
+
+Every program takes `--precision 32-true|bf16-mixed|16-mixed` (the Lightning names). bfloat16
+autocast works on the CPU and on the GPU. float16 with a gradient scaler needs a CUDA GPU:
+on the CPU each program refuses it with one line, and this page shows the fp16 run only when
+the build machine has a GPU.
+"""
+
+# %%
+# ## The three programs
+#
+# The highlighted lines are those a program does not share with its counterpart. In the
+# plain program they are the autocast blocks and the four scaler calls; Lightning and Fabric
+# replace them with one `precision=` argument.
+#
+# <!-- implementations -->
+#
+# ## Executed in this build: bfloat16 autocast
+#
+# Each program ran once with its log captured, then under a memory probe, then three timed
+# rounds alternating their order. Same seed, data, batch order and device, one torch thread.
+
+from snippets.harness import run_topic
+
+result = run_topic("mixed_precision", params={"epochs": 6, "seed": 0, "precision": "bf16-mixed"},
+                   compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=3)
+result.stamp()
+
+# %%
+# ### What each program printed
+#
+# Lightning and Fabric announce the precision they use. The last line of each log names the
+# dtype the middle `Linear` layer produced (recorded by a forward hook) and the dtype the weights
+# are stored in: bfloat16 compute, float32 weights.
+
+result.logs()
+
+# %%
+# ### Loss curves, overlaid
+
+result.plot("history.train_loss", "history.val_loss",
+            title="bf16-mixed: loss curves of every implementation, overlaid")
+
+# %%
+# ### Did they compute the same thing?
+#
+# The final float32 weights are compared element by element with the plain PyTorch ones, and
+# so is the per-epoch validation loss. The headline is the weights, with a tolerance of `1e-6`
+# for the loss history: Lightning averages the logged losses itself in float32, which can move
+# the last bits of the epoch means (it does not change the weights).
+
+result.parity()
+
+# %%
+# ### The same programs in float32, for reference
+#
+# The programs ran again with `precision="32-true"` (no autocast), with the same seed and data.
+
+fp32 = run_topic("mixed_precision", params={"epochs": 6, "seed": 0, "precision": "32-true"},
+                 compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=3)
+fp32.parity()
+
+# %%
+# ### bfloat16 against float32
+#
+# bfloat16 keeps 8 bits of mantissa (about 2-3 significant decimal digits), so the losses
+# move away from the float32 run, but they should stay close: the check below allows
+# `5e-3` on any per-epoch loss. The difference is not zero, which also shows that autocast
+# really changed the arithmetic.
+
+from snippets.harness.measure import max_abs_difference
+from snippets.harness.programs import LABELS
+from snippets.harness.report import format_difference, table
+
+BF16_VS_FP32_TOLERANCE = 5e-3
+rows = []
+for kind in result.kinds():
+    diff = max_abs_difference(result.value(kind, "history"), fp32.value(kind, "history"))
+    rows.append([LABELS[kind], f"{fp32.value(kind, 'history.val_loss')[-1]:.5f}",
+                 f"{result.value(kind, 'history.val_loss')[-1]:.5f}", format_difference(diff),
+                 "within tolerance" if diff <= BF16_VS_FP32_TOLERANCE else "OUTSIDE tolerance",
+                 ", ".join(result.value(kind, "compute_dtype"))])
+table(["implementation", "final val loss, fp32", "final val loss, bf16-mixed",
+       "max |difference| of any epoch's loss", f"tolerance {BF16_VS_FP32_TOLERANCE:g}", "layer output dtype"], rows)
+
+# %%
+# ### Time and memory: bf16-mixed
+#
+# On a CPU without native bfloat16 matrix units, autocast adds casts around every layer and
+# is often *slower* than float32 for a model this small; the gain comes on GPUs (tensor
+# cores) and on CPUs with AMX/AVX-512-BF16, and on large activations, whose memory halves.
+
+result.timings()
+
+# %%
+# ### Time and memory: 32-true
+
+fp32.timings()
+
+# %%
+# ### float16 with a gradient scaler
+#
+# The CUDA path (`--precision 16-mixed`) runs only when the build machine has a GPU. The
+# arguments are held in a variable so that the build does not try to run them ahead of time
+# on a machine without one.
+
+import torch
+
+fp16_params = {"epochs": 6, "seed": 0, "precision": "16-mixed"}
+if torch.cuda.is_available():
+    fp16 = run_topic("mixed_precision", params=fp16_params, compare=["state_dict", "history.val_loss"],
+                     tolerance=1e-6, repeats=3)
+    fp16.logs()
+    print({kind: fp16.value(kind, "grad_scale") for kind in fp16.kinds()})
+else:
+    print("This build ran on a machine without a CUDA GPU: float16 autocast with GradScaler "
+          "(precision='16-mixed') needs one, so only the bfloat16 and float32 results above were executed.")
+    import contextlib
+    import importlib
+    import io
+
+    from snippets.harness.programs import programs
+
+    print("Asked for --precision 16-mixed --device cpu, each program answers:")
+
+    for program in programs("mixed_precision"):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = importlib.import_module(program.module).main(["--precision", "16-mixed", "--device", "cpu"])
+        print(f"  {program.label}: exit code {code}, {err.getvalue().strip()}")
+
+# %%
+# ### Lines of code
+
+result.loc()
+
+# %%
+# ## Pitfalls
+#
+# !!! warning "fp16 needs the scaler, bf16 does not"
+#     float16 has a narrow exponent range: small gradients underflow to zero. `GradScaler`
+#     multiplies the loss (starting at 65536), unscales before the step and skips steps whose
+#     gradients overflowed. bfloat16 has float32's exponent range, so it needs no scaler;
+#     Lightning and Fabric create one only for `"16-mixed"`. In plain PyTorch, if you clip
+#     gradients, call `scaler.unscale_(optimizer)` first; Lightning does that for
+#     `gradient_clip_val`, Fabric for `fabric.clip_gradients`.
+#
+# !!! note "Changed names"
+#     Lightning 1.x accepted `precision=16` and `precision="bf16"`; Lightning 2.x spells them
+#     `"16-mixed"` and `"bf16-mixed"` (and `"32-true"`, `"16-true"`, `"bf16-true"` for pure
+#     low-precision weights). `torch.cuda.amp.autocast` and `torch.cuda.amp.GradScaler` are
+#     deprecated in favour of `torch.autocast("cuda", ...)` and `torch.amp.GradScaler("cuda")`.
+#
+# !!! warning "fp16 on the CPU"
+#     `Trainer(accelerator="cpu", precision="16-mixed")` does not fail: Lightning warns and
+#     switches to `bf16-mixed`. The programs here refuse it instead, so a run never silently
+#     uses a precision you did not ask for.
+#
+# ??? info "Where autocast applies"
+#     Autocast decides per operation: linear layers and convolutions run in the low-precision
+#     type, while reductions such as the softmax inside `cross_entropy` run in float32. Fabric
+#     runs only the model's `forward` under autocast and converts its outputs back to float32,
+#     so a loss computed outside the model is float32 as well; the numbers match the plain
+#     program, which computes the loss inside its autocast block.

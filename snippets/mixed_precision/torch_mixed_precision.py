@@ -1,0 +1,123 @@
+"""Mixed-precision training in plain PyTorch: torch.autocast for the forward pass, GradScaler for fp16."""
+
+import argparse
+import sys
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+PRECISIONS = {"32-true": torch.float32, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+
+
+def make_data(seed: int, n: int = 1024, features: int = 32):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=generator)
+    teacher = torch.randn(features, 4, generator=generator)
+    y = (x @ teacher).argmax(dim=1)
+    split = int(0.8 * n)
+    return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
+
+
+def build_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(32, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 4))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def check_precision(precision: str, device_type: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+    if precision == "16-mixed" and device_type != "cuda":
+        raise ValueError("--precision 16-mixed (fp16 with GradScaler) needs a CUDA GPU; on the CPU use bf16-mixed")
+
+
+def run(epochs: int = 10, seed: int = 0, device: str = "auto", precision: str = "bf16-mixed",
+        batch_size: int = 32, lr: float = 1e-3, verbose: bool = False) -> dict:
+    dev = resolve_device(device)
+    check_precision(precision, dev.type)
+    dtype = PRECISIONS[precision]
+    mixed = dtype != torch.float32
+    torch.manual_seed(seed)
+    train_set, val_set = make_data(seed)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                              generator=torch.Generator().manual_seed(seed))
+    val_loader = DataLoader(val_set, batch_size=batch_size)
+
+    model = build_model().to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "16-mixed")
+    loss_fn = nn.CrossEntropyLoss()
+    compute_dtypes = set()
+    model[2].register_forward_hook(lambda module, inputs, output: compute_dtypes.add(str(output.dtype)))
+    history = {"train_loss": [], "val_loss": []}
+    steps = 0
+
+    for epoch in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in train_loader:
+            x, y = x.to(dev), y.to(dev)
+            with torch.autocast(dev.type, dtype=dtype, enabled=mixed):
+                loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total += loss.item() * len(x)
+            count += len(x)
+            steps += 1
+        history["train_loss"].append(total / count)
+
+        model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                x, y = x.to(dev), y.to(dev)
+                with torch.autocast(dev.type, dtype=dtype, enabled=mixed):
+                    total += loss_fn(model(x), y).item() * len(x)
+                count += len(x)
+        history["val_loss"].append(total / count)
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                  f"  val_loss {history['val_loss'][-1]:.4f}")
+
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
+            "precision": precision, "compute_dtype": sorted(compute_dtypes),
+            "weight_dtype": str(next(model.parameters()).dtype),
+            "grad_scale": scaler.get_scale() if scaler.is_enabled() else None}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--precision", default="bf16-mixed", help="32-true, bf16-mixed or 16-mixed (CUDA only)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+        print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
+        return 2
+    try:
+        result = run(args.epochs, args.seed, args.device, args.precision, args.batch_size, args.lr, verbose=True)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"done: {result['steps']} optimizer steps on {result['device']} with precision {result['precision']}"
+          f" (layers computed in {', '.join(result['compute_dtype'])}, weights kept in {result['weight_dtype']})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

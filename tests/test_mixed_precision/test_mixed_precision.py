@@ -1,0 +1,93 @@
+"""snippets/mixed_precision: bf16 autocast three ways, parity, closeness to float32, fp16 on CUDA."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from snippets.harness.measure import max_abs_difference
+from tests.conftest import load_program, run_downloaded
+
+TOPIC = "mixed_precision"
+KINDS = ["pytorch", "lightning", "fabric"]
+BF16_VS_FP32_TOLERANCE = 5e-3  # the tolerance the page states for any per-epoch loss
+HISTORY_TOLERANCE = 1e-6  # Lightning averages logged losses itself (float32)
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="float16 with GradScaler needs a CUDA GPU")
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {(kind, precision): load_program(TOPIC, kind).run(epochs=2, seed=0, device="cpu", precision=precision)
+            for kind in KINDS for precision in ("bf16-mixed", "32-true")}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bf16_autocast_computes_layers_in_bf16_and_keeps_fp32_weights(results, kind):
+    bf16, fp32 = results[kind, "bf16-mixed"], results[kind, "32-true"]
+    assert bf16["compute_dtype"] == ["torch.bfloat16"]
+    assert fp32["compute_dtype"] == ["torch.float32"]
+    assert bf16["weight_dtype"] == "torch.float32"
+    assert all(t.dtype == torch.float32 for t in bf16["state_dict"].values())
+    assert bf16["grad_scale"] is None
+    assert bf16["steps"] == 2 * 26 and bf16["device"] == "cpu"
+    assert bf16["history"]["val_loss"][-1] < bf16["history"]["val_loss"][0]
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "32-true"])
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_weights_identical_to_plain_pytorch(results, kind, precision):
+    assert max_abs_difference(results[kind, precision]["state_dict"],
+                              results["pytorch", precision]["state_dict"]) == 0.0
+    assert max_abs_difference(results[kind, precision]["history"],
+                              results["pytorch", precision]["history"]) <= HISTORY_TOLERANCE
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bf16_losses_close_to_fp32_but_not_equal(results, kind):
+    diff = max_abs_difference(results[kind, "bf16-mixed"]["history"], results[kind, "32-true"]["history"])
+    assert 0 < diff <= BF16_VS_FP32_TOLERANCE
+    assert max_abs_difference(results[kind, "bf16-mixed"]["state_dict"], results[kind, "32-true"]["state_dict"]) > 0
+
+
+def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
+    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1", "--device", "cpu"], outside_repo).items():
+        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
+        assert "epoch 1/1" in proc.stdout
+        assert "done: 26 optimizer steps on cpu with precision bf16-mixed (layers computed in torch.bfloat16" \
+            in proc.stdout
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "--epochs"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--precision", "fp8"], "unknown precision 'fp8'"),
+    (["--precision", "16-mixed", "--device", "cpu"], "needs a CUDA GPU"),
+])
+def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
+    code = load_program(TOPIC, kind).main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
+@pytest.mark.parametrize("kind", KINDS)
+def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
+    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"
+
+
+@needs_cuda
+@pytest.mark.parametrize("precision", ["16-mixed", "bf16-mixed"])
+def test_cuda_mixed_precision_parity(precision):
+    runs = {kind: load_program(TOPIC, kind).run(epochs=2, seed=0, device="cuda", precision=precision)
+            for kind in KINDS}
+    dtype = "torch.float16" if precision == "16-mixed" else "torch.bfloat16"
+    for kind in KINDS:
+        assert runs[kind]["compute_dtype"] == [dtype]
+        assert (runs[kind]["grad_scale"] is not None) == (precision == "16-mixed")
+    for kind in ("lightning", "fabric"):
+        assert max_abs_difference(runs[kind]["state_dict"], runs["pytorch"]["state_dict"]) <= 1e-5
+        assert max_abs_difference(runs[kind]["history"], runs["pytorch"]["history"]) <= 1e-4
+        assert runs[kind]["grad_scale"] == runs["pytorch"]["grad_scale"]
