@@ -1,0 +1,205 @@
+"""
+# Logging and experiment tracking
+
+A training run is only as useful as what it leaves behind: the loss of every step, the
+epoch averages, the validation curve, in files that a dashboard or a notebook can open later.
+Here each program writes the same three metrics to **two formats at once**, a CSV file and a
+TensorBoard event file, and then does what a reader would do afterwards: it opens both from
+disk (the CSV with Python's `csv` module, the event file with TensorBoard's
+`EventAccumulator`) and returns what it read. Every curve and number on this page comes from
+those files, not from the training loop's memory.
+
+The metrics: `train_loss_step`, the loss of every optimizer step; `train_loss_epoch`, its
+mean over the epoch **weighted by batch size** (400 training rows in batches of 64 leave a last
+batch of 16); and `val_loss`, the validation loss after each epoch.
+
+**What Lightning takes off your hands:** `self.log("train_loss", loss, on_step=True,
+on_epoch=True)` in `training_step` produces both the per-step series and the weighted epoch
+mean, names them with `_step` / `_epoch` suffixes, picks the step numbers, and sends everything
+to every logger handed to the `Trainer` (`CSVLogger`, `TensorBoardLogger`), each in its own
+`version_N` folder, flushed and closed at the end of `fit`. **Fabric** gives you the same
+logger classes and `fabric.log` / `fabric.log_dict`; the averaging and the step numbers stay
+yours, and so does calling `finalize` at the end. **By hand** it is a `SummaryWriter`
+(`torch.utils.tensorboard`), a `csv.writer`, and a few lines to pick the next free
+`version_N` folder.
+"""
+
+# %%
+# ## The three programs
+#
+# Highlighted lines are those a program does not share with its counterpart. Each writes into
+# the folder given by `--log-dir` (by default `torch_logs/`, `lightning_logs/` or
+# `fabric_logs/` in the current directory) and prints the files it wrote.
+#
+# <!-- implementations -->
+#
+# ## Executed in this build
+#
+# Six epochs of seven steps each; the Lightning `Trainer` logs every step
+# (`log_every_n_steps=1`, see the pitfalls).
+
+from snippets.harness import run_topic
+
+result = run_topic("logging", params={"epochs": 6, "seed": 0},
+                   compare=["csv.train_loss_step", "tensorboard.train_loss_step", "csv", "tensorboard", "state_dict"],
+                   tolerance=1e-6, repeats=3)
+result.stamp()
+
+# %%
+# ### What each program printed
+
+result.logs()
+
+# %%
+# ### The files on disk
+#
+# Paths relative to the log folder, as listed after the run. TensorBoard names its event files
+# `events.out.tfevents.<unix time>.<host name>.<process id>.<counter>`; the part after
+# `tfevents` is shortened here because it changes with every run. Lightning's
+# `TensorBoardLogger` also writes an `hparams.yaml` (empty here: the module saved no
+# hyperparameters).
+
+import re  # noqa: E402
+
+from snippets.harness.programs import LABELS  # noqa: E402
+from snippets.harness.report import table  # noqa: E402
+
+
+def shorten(name):
+    return re.sub(r"tfevents\..*$", "tfevents.…", name)
+
+
+table(["implementation", "file", "bytes"],
+      [[LABELS[kind], f"<code>{shorten(f['name'])}</code>", str(f["bytes"])]
+       for kind in result.kinds() for f in result.value(kind, "files")])
+
+# %%
+# ### Curves read back from the files
+#
+# Left: the per-step training loss as read from each program's CSV file and from its
+# TensorBoard event file, all six series overlaid. Right: the epoch-level values, drawn at the
+# step number they were logged with.
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+STYLE = {"pytorch": dict(color="C0", linewidth=3, alpha=0.5), "lightning": dict(color="C1", linestyle="--"),
+         "fabric": dict(color="C2", linestyle=":")}
+fig, (left, right) = plt.subplots(1, 2, figsize=(10.4, 3.8))
+for kind in result.kinds():
+    for source, marker in (("csv", "o"), ("tensorboard", "x")):
+        series = result.value(kind, f"{source}.train_loss_step")
+        left.plot(series["step"], series["value"], marker=marker, markersize=4,
+                  label=f"{LABELS[kind]} ({source})", **STYLE[kind])
+        for metric, shape in (("train_loss_epoch", "s"), ("val_loss", "^")):
+            series = result.value(kind, f"{source}.{metric}")
+            right.plot(series["step"], series["value"], marker=shape, markersize=5,
+                       label=f"{LABELS[kind]} {metric} ({source})", **STYLE[kind])
+left.set_title("train_loss_step")
+right.set_title("train_loss_epoch and val_loss")
+for ax in (left, right):
+    ax.set_xlabel("logged step")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+left.legend(fontsize=7)
+right.legend(fontsize=6, ncol=2)
+fig.suptitle("logging: metrics read back from the CSV and TensorBoard files of every implementation")
+fig.tight_layout()
+
+# %%
+# ### Did they log the same thing?
+#
+# Compared with the plain PyTorch files: the per-step series from the CSV and from the event
+# file (values and step numbers), then all three metrics of each format, then the final
+# weights. Per-step values are identical. The epoch-level values agree to about 1e-7:
+# Lightning accumulates its weighted mean in a float32 tensor, the hand-written loops in a Python
+# float (float64); TensorBoard stores every scalar as float32 in any case.
+
+result.parity()
+
+# %%
+# ### The epoch mean is weighted by batch size
+#
+# Recomputed here from the per-step values each program **wrote to its CSV** and the batch
+# sizes it saw: the batch-size weighted mean matches the logged `train_loss_epoch` of every
+# implementation, Lightning's included; the plain mean of the step values does not, because the
+# short last batch would count as much as a full one.
+
+rows = []
+for kind in result.kinds():
+    steps = result.value(kind, "csv.train_loss_step")
+    sizes = result.value(kind, "batch_sizes")
+    logged = result.value(kind, "csv.train_loss_epoch")
+    per_epoch = len(steps["value"]) // len(logged["value"])
+    for epoch, value in enumerate(logged["value"]):
+        chunk = slice(epoch * per_epoch, (epoch + 1) * per_epoch)
+        weighted = sum(v * n for v, n in zip(steps["value"][chunk], sizes[chunk])) / sum(sizes[chunk])
+        plain = sum(steps["value"][chunk]) / per_epoch
+        rows.append([LABELS[kind], str(epoch + 1), f"{value:.7f}", f"{weighted:.7f}", f"{abs(value - weighted):.1e}",
+                     f"{plain:.7f}", f"{abs(value - plain):.1e}"])
+table(["implementation", "epoch", "logged train_loss_epoch", "weighted mean of logged steps", "|difference|",
+       "unweighted mean", "|difference|"], rows)
+
+# %%
+# ### Step numbers and columns
+#
+# Lightning numbers the per-step values from 0 (the number of optimizer steps taken before the
+# step) and logs the epoch-level values at the step of the epoch's **last** batch; the
+# hand-written and Fabric programs use the same convention so that the files line up. Lightning
+# also adds an `epoch` column to its CSV and an `epoch` scalar to TensorBoard.
+
+rows = []
+for kind in result.kinds():
+    steps = {m: result.value(kind, f"csv.{m}.step") for m in ("train_loss_step", "train_loss_epoch", "val_loss")}
+    rows.append([LABELS[kind], f"{steps['train_loss_step'][0]} – {steps['train_loss_step'][-1]}",
+                 ", ".join(map(str, steps["train_loss_epoch"])),
+                 ", ".join(f"<code>{c}</code>" for c in result.value(kind, "csv_columns")),
+                 ", ".join(f"<code>{t}</code>" for t in result.value(kind, "tensorboard_tags"))])
+table(["implementation", "steps of train_loss_step", "steps of the epoch values", "CSV columns",
+       "TensorBoard scalar tags"], rows)
+
+# %%
+# ### Time and memory
+#
+# Writing and reading the files is part of every run, so these times include two small file
+# writers and the read-back.
+
+result.timings()
+
+# %%
+# ### Lines of code
+
+result.loc()
+
+# %%
+# ## Pitfalls
+#
+# !!! warning "`log_every_n_steps` defaults to 50"
+#     A `Trainer` writes `on_step` values only every 50th step unless told otherwise, and warns
+#     when an epoch has fewer batches than that. With seven steps per epoch the default would
+#     leave the per-step series almost empty; the program passes `log_every_n_steps=1`. Epoch
+#     level values are written regardless.
+#
+# !!! note "Names and numbering chosen for you"
+#     With `on_step=True, on_epoch=True` the single name `train_loss` becomes two series,
+#     `train_loss_step` and `train_loss_epoch`. Steps count from 0, and the epoch values are
+#     logged at the step of the last batch of the epoch (6, 13, 20, ... here), not at a separate
+#     epoch axis; the `epoch` column/scalar Lightning adds is how you map them back. A
+#     hand-written loop that logs epoch values at `epoch` or at the next step will not line up
+#     with Lightning's files.
+#
+# !!! note "Weighted by batch size, inferred from the batch"
+#     The epoch mean weights each step by the batch size, which Lightning infers from the batch
+#     (the first tensor's length here). For batches it cannot measure, pass
+#     `self.log(..., batch_size=n)`. An unweighted mean over-counts the short last batch.
+#
+# !!! warning "Flushing and closing"
+#     Nothing guarantees the files are complete until the writers are closed: a
+#     `SummaryWriter` buffers events until `close()` or `flush()`, and the CSV loggers of
+#     Lightning and Fabric keep rows in memory and write every `flush_logs_every_n_steps=100`
+#     steps. The `Trainer` finalises its loggers at the end of `fit`; with Fabric call
+#     `logger.finalize("success")` yourself, as the program does, before reading the files.
+#
+# ??? info "One folder per run"
+#     The loggers never overwrite: each run goes into the next free `version_N` folder under
+#     `<save_dir>/<name>/`. The hand-written program does the same with a few lines, so
+#     running it twice does not mix two runs in one file.
