@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from importlib import resources
 
 import pytorch_lightning as pl
 import torch
@@ -32,7 +33,8 @@ class DigitsDataModule(pl.LightningDataModule):
 
     def prepare_data(self):
         self.calls.append("prepare_data")
-        load_digits()
+        if not (resources.files("sklearn.datasets.data") / "digits.csv.gz").is_file():
+            raise FileNotFoundError("scikit-learn's bundled digits data (digits.csv.gz) is missing")
 
     def setup(self, stage: str):
         self.calls.append("setup:" + stage)

@@ -37,12 +37,12 @@ must agree exactly.
 #
 # ## Executed in this build
 #
-# Each program trained for 8 epochs, validated after every epoch, then validated once more,
+# Each program trained for 6 epochs, validated after every epoch, then validated once more,
 # tested, and predicted twice. Same seed, same data, same device and one torch thread for all.
 
 from snippets.harness import run_topic
 
-result = run_topic("eval_loops", params={"epochs": 8, "seed": 0},
+result = run_topic("eval_loops", params={"epochs": 6, "seed": 0},
                    compare=["state_dict", "history.val_loss", "test_loss", "predictions", "modes"],
                    tolerance=1e-6, repeats=3)
 result.stamp()
