@@ -1,0 +1,108 @@
+"""snippets/grad_accumulation: accumulated steps, the last window, equivalence to a large batch, command lines."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, RandomSampler, SubsetRandomSampler
+
+from snippets.harness.measure import max_abs_difference
+from tests.conftest import load_program, run_downloaded
+
+TOPIC = "grad_accumulation"
+KINDS = ["pytorch", "lightning", "fabric"]
+EPOCHS = 2  # 480 training samples: 30 micro-batches of 16 per epoch
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {kind: load_program(TOPIC, kind).run(epochs=EPOCHS, seed=0, device="cpu", batch_size=16, accumulate=4)
+            for kind in KINDS}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_step_per_window_and_one_for_the_last_incomplete_window(results, kind):
+    result = results[kind]
+    assert result["batches_per_epoch"] == 30
+    assert result["steps"] == EPOCHS * 8  # 7 windows of 4 micro-batches, then one of 2
+    assert len(result["history"]["val_loss"]) == EPOCHS
+    assert result["history"]["val_loss"][-1] < result["history"]["val_loss"][0]
+
+
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_final_weights_identical_to_plain_pytorch(results, kind):
+    assert max_abs_difference(results[kind]["state_dict"], results["pytorch"]["state_dict"]) == 0.0
+    assert max_abs_difference(results[kind]["history"], results["pytorch"]["history"]) <= 1e-6
+
+
+@pytest.mark.parametrize("kind", ["pytorch", "lightning"])
+def test_complete_windows_equal_one_large_batch(kind):
+    program = load_program(TOPIC, kind)
+    accumulated = program.run(epochs=EPOCHS, seed=0, device="cpu", batch_size=16, accumulate=5)
+    large = program.run(epochs=EPOCHS, seed=0, device="cpu", batch_size=80, accumulate=1)
+    assert accumulated["steps"] == large["steps"] == EPOCHS * 6
+    assert max_abs_difference(accumulated["state_dict"], large["state_dict"]) <= 1e-5
+
+
+def test_incomplete_last_window_is_not_the_large_batch(results):
+    """The known difference the page shows: the last window of 2 is divided by 4, not by 2."""
+    large = load_program(TOPIC, "pytorch").run(epochs=EPOCHS, seed=0, device="cpu", batch_size=64, accumulate=1)
+    assert large["steps"] == results["pytorch"]["steps"]
+    assert max_abs_difference(results["pytorch"]["state_dict"], large["state_dict"]) > 1e-3
+
+
+def test_accumulation_changes_the_result(results):
+    """The parity check can fail: without accumulation the same micro-batches give other weights."""
+    plain = load_program(TOPIC, "pytorch").run(epochs=EPOCHS, seed=0, device="cpu", batch_size=16, accumulate=1)
+    assert plain["steps"] == EPOCHS * 30
+    assert max_abs_difference(plain["state_dict"], results["lightning"]["state_dict"]) > 1e-3
+
+
+def _second_epoch_order(sampler, stop_at_last_batch: bool) -> list[int]:
+    loader = DataLoader(list(range(32)), batch_size=8, sampler=sampler)
+    iterator = iter(loader)
+    for _ in range(len(loader)):
+        next(iterator)
+    if not stop_at_last_batch:
+        with pytest.raises(StopIteration):
+            next(iterator)  # what a `for` loop does after the last batch
+    return [int(i) for batch in loader for i in batch]
+
+
+@pytest.mark.parametrize("make_sampler, depends_on_the_end", [
+    (lambda g: RandomSampler(range(32), generator=g), True),
+    (lambda g: SubsetRandomSampler(range(32), generator=g), False),
+])
+def test_why_the_programs_use_subset_random_sampler(make_sampler, depends_on_the_end):
+    """The page's claim: with evenly divisible data, RandomSampler's next-epoch order depends on
+    whether the loop asked for one more batch; SubsetRandomSampler's does not."""
+    stopped = _second_epoch_order(make_sampler(torch.Generator().manual_seed(0)), stop_at_last_batch=True)
+    exhausted = _second_epoch_order(make_sampler(torch.Generator().manual_seed(0)), stop_at_last_batch=False)
+    assert (stopped != exhausted) is depends_on_the_end
+
+
+def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
+    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1"], outside_repo).items():
+        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
+        assert "epoch 1/1" in proc.stdout
+        assert "done: 8 optimizer steps from 30 batches per epoch on" in proc.stdout
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "--epochs"),
+    (["--accumulate", "0"], "--accumulate"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+])
+def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
+    code = load_program(TOPIC, kind).main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
+@pytest.mark.parametrize("kind", KINDS)
+def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
+    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"

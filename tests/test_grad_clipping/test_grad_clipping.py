@@ -1,0 +1,92 @@
+"""snippets/grad_clipping: clipping by norm and by value, gradients measured before clipping, parity, command lines."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from snippets.harness.measure import max_abs_difference
+from tests.conftest import load_program, run_downloaded
+
+TOPIC = "grad_clipping"
+KINDS = ["pytorch", "lightning", "fabric"]
+EPOCHS = 2  # 409 training samples in batches of 32: 13 steps per epoch
+CLIP = {"norm": 0.2, "value": 0.05}
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {(kind, algorithm): load_program(TOPIC, kind).run(epochs=EPOCHS, seed=0, device="cpu",
+                                                             algorithm=algorithm, clip_val=clip_val)
+            for algorithm, clip_val in CLIP.items() for kind in KINDS}
+
+
+@pytest.mark.parametrize("algorithm", list(CLIP))
+@pytest.mark.parametrize("kind", KINDS)
+def test_run_records_gradients_at_every_step(results, kind, algorithm):
+    result = results[kind, algorithm]
+    assert result["steps"] == EPOCHS * 13
+    assert len(result["grad_norm"]) == len(result["grad_max"]) == result["steps"]
+    assert all(largest <= norm for largest, norm in zip(result["grad_max"], result["grad_norm"]))
+    assert result["history"]["val_loss"][-1] < result["history"]["val_loss"][0]
+
+
+@pytest.mark.parametrize("algorithm", list(CLIP))
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_weights_and_gradient_norms_match_plain_pytorch(results, kind, algorithm):
+    reference = results["pytorch", algorithm]
+    assert max_abs_difference(results[kind, algorithm]["state_dict"], reference["state_dict"]) == 0.0
+    assert max_abs_difference(results[kind, algorithm]["grad_norm"], reference["grad_norm"]) <= 1e-6
+    assert max_abs_difference(results[kind, algorithm]["grad_max"], reference["grad_max"]) <= 1e-6
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_norms_are_measured_before_clipping(results, kind):
+    """Measured after clipping by norm, no value could exceed the threshold."""
+    norms = results[kind, "norm"]["grad_norm"]
+    assert sum(norm > CLIP["norm"] for norm in norms) > len(norms) // 2
+    largest = results[kind, "value"]["grad_max"]
+    assert sum(value > CLIP["value"] for value in largest) > len(largest) // 2
+
+
+@pytest.mark.parametrize("algorithm", list(CLIP))
+def test_clipping_changes_the_weights(results, algorithm):
+    """A threshold far above every gradient leaves them alone; the real threshold does not."""
+    unclipped = load_program(TOPIC, "pytorch").run(epochs=EPOCHS, seed=0, device="cpu", algorithm=algorithm,
+                                                   clip_val=1e9)
+    assert max_abs_difference(unclipped["state_dict"], results["pytorch", algorithm]["state_dict"]) > 1e-3
+    assert max_abs_difference(unclipped["state_dict"], results["lightning", algorithm]["state_dict"]) > 1e-3
+
+
+def test_the_two_algorithms_differ(results):
+    assert max_abs_difference(results["pytorch", "norm"]["state_dict"],
+                              results["pytorch", "value"]["state_dict"]) > 1e-3
+
+
+def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
+    args = ["--epochs", "1", "--algorithm", "value", "--clip-val", "0.05"]
+    for kind, proc in run_downloaded(TOPIC, KINDS, args, outside_repo).items():
+        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
+        assert "epoch 1/1" in proc.stdout
+        assert "done: 13 optimizer steps on" in proc.stdout and "of them clipped" in proc.stdout
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "--epochs"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--algorithm", "percentile"], "unknown algorithm 'percentile'"),
+    (["--clip-val", "0"], "--clip-val must be positive"),
+])
+def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
+    code = load_program(TOPIC, kind).main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
+@pytest.mark.parametrize("kind", KINDS)
+def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
+    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"
