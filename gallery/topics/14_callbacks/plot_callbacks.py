@@ -39,7 +39,7 @@ with any LightningModule.
 
 from snippets.harness import run_topic
 
-result = run_topic("callbacks", params={"epochs": 8, "seed": 0},
+result = run_topic("callbacks", params={"epochs": 6, "seed": 0},
                    compare=["grad_norms", "state_dict", "weight_norms", "step_losses", "history.val_loss"],
                    tolerance=1e-6, repeats=3)
 result.stamp()

@@ -1,0 +1,188 @@
+"""
+# Profiling
+
+Where does the time of a training run go? The network and data are those of
+[the minimal training loop](../01_minimal_loop/plot_minimal_loop.md), on 128 points, profiled
+three ways:
+
+- **Plain PyTorch** wraps its loop in `torch.profiler.profile(...)` and labels its own
+  sections with `record_function("training_step")`, `"backward"`, `"optimizer_step"`, ...
+- **Lightning** takes a `profiler=` argument. `Trainer(profiler="simple")` (a
+  `SimpleProfiler`) times every Lightning action (each hook, each loop step) with a wall clock;
+  `Trainer(profiler="pytorch")` (a `PyTorchProfiler`) runs `torch.profiler` over the fit and
+  labels every Lightning action as a range, so the operators appear nested under the hooks that
+  called them. Both are given a `dirpath` and `filename` in a temporary folder here, so their
+  reports go to files instead of being printed at the end of `fit`.
+- **Fabric** has no profiler of its own: the loop is yours, so `torch.profiler` goes around
+  it exactly as in plain PyTorch.
+
+All three programs return the same kind of tables: the operators with the most self CPU time
+(name, calls, milliseconds) and the timed sections or Lightning actions.
+
+**What Lightning takes off your hands here:** labelling. Every hook and loop stage is
+already named and timed; with the plain loop you choose and label the sections yourself.
+"""
+
+# %%
+# ## The three programs
+#
+# The highlighted lines are those a program does not share with its counterpart.
+#
+# <!-- implementations -->
+#
+# ## Executed in this build
+#
+# Each program ran once with its log captured, then under a memory probe, then timed rounds
+# alternating the order of the programs. Same seed, same data, same device and one torch
+# thread for all of them. Here the Lightning program runs with `profiler="pytorch"`, so all
+# three record operators with `torch.profiler`.
+
+from snippets.harness import run_topic
+
+result = run_topic("profiling", params={"epochs": 2, "seed": 0}, overrides={"lightning": {"profiler": "pytorch"}},
+                   compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=1)
+result.stamp()
+
+# %%
+# ### What each program printed
+#
+# A short excerpt of each profile, printed by the program itself after training. Lightning's
+# full report went to a file in its temporary folder, not to the output.
+
+result.logs()
+
+# %%
+# ### The loss curves
+#
+# Profiling records what happens; it must not change it.
+
+result.plot("history.train_loss", "history.val_loss")
+
+# %%
+# ### Did profiling change the math?
+#
+# The final weights and the validation losses, compared with the plain PyTorch run.
+
+result.parity()
+
+# %%
+# ### Top operators
+#
+# Operators (`aten::...`) ordered by the plain loop's self CPU time: time spent in the
+# operator itself, not in operators it called. Calls and milliseconds come from each
+# program's own profile in this build; "–" means the operator is not in that program's top
+# twelve. `aten::select` and `aten::stack` come from the `DataLoader` collating one sample at a
+# time; `aten::addmm` is the forward pass of the two `Linear` layers, `aten::mm` their backward.
+
+from snippets.harness.programs import LABELS
+from snippets.harness.report import table
+
+ops = {kind: {name: (calls, ms) for name, calls, ms in result.value(kind, "top_ops")} for kind in result.kinds()}
+names = list(ops["pytorch"]) + [n for k in result.kinds() for n in ops[k] if n not in ops["pytorch"]]
+names = list(dict.fromkeys(names))
+
+
+def cell(kind, name, index):
+    return str(ops[kind][name][index]) if name in ops[kind] else "–"
+
+
+table(["operator"] + [f"{LABELS[k]} {what}" for k in result.kinds() for what in ("calls", "self CPU ms")],
+      [[f"<code>{n}</code>"] + [cell(k, n, i) for k in result.kinds() for i in (0, 1)] for n in names],
+      caption="Top operators by self CPU time, from each program's torch.profiler run")
+
+# %%
+# ### Sections labelled by hand (plain PyTorch and Fabric)
+#
+# The ranges the plain and Fabric loops open with `record_function`: calls and total CPU time
+# including everything inside them.
+
+table(["section"] + [f"{LABELS[k]} {what}" for k in ("pytorch", "fabric") for what in ("calls", "CPU ms")],
+      [[f"<code>{row[0]}</code>", str(row[1]), str(row[2]),
+        str(fab[1]), str(fab[2])]
+       for row, fab in zip(result.value("pytorch", "sections"), result.value("fabric", "sections"))],
+      caption="record_function sections of the plain and Fabric loops")
+
+# %%
+# ### Lightning's actions under `profiler="pytorch"`
+#
+# The same profile seen through the ranges Lightning opened for its own actions (prefixed
+# `[pl][profile]` in the raw profile), slowest first. Nested actions overlap:
+# `run_training_batch` contains `optimizer_step`, which contains the `training_step` closure
+# and `backward`.
+
+table(["Lightning action", "calls", "CPU ms"],
+      [[f"<code>{name}</code>", str(calls), str(ms)] for name, calls, ms in result.value("lightning", "hooks")],
+      caption="Lightning actions recorded by PyTorchProfiler")
+
+# %%
+# ### `Trainer(profiler="simple")`
+#
+# The same three programs run again with the Lightning program switched to the
+# `SimpleProfiler`; no timed rounds this time. Its actions are timed with a wall clock around
+# each hook, so the numbers include all Python overhead but no operator detail. The parity
+# check repeats: the simple profiler does not change the math either.
+
+simple = run_topic("profiling", params={"epochs": 2, "seed": 0}, overrides={"lightning": {"profiler": "simple"}},
+                   compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=0)
+result.save()  # keep the headline run above as this topic's entry in results/summary.json
+table(["Lightning action", "calls", "wall ms"],
+      [[f"<code>{name}</code>", str(calls), str(ms)] for name, calls, ms in simple.value("lightning", "hooks")],
+      caption="Slowest Lightning actions recorded by SimpleProfiler")
+
+# %%
+
+simple.parity()
+
+# %%
+# The files each Lightning profiler wrote into its temporary folder (the report that would
+# otherwise be printed):
+
+table(["profiler", "files written"],
+      [["pytorch", ", ".join(f"<code>{f}</code>" for f in result.value("lightning", "report_files"))],
+       ["simple", ", ".join(f"<code>{f}</code>" for f in simple.value("lightning", "report_files"))]])
+
+# %%
+# ### Time and memory
+#
+# Profiling has a cost: every operator becomes an event, and turning tens of thousands of
+# events into tables takes longer than the training itself on a model this small. The timings
+# below include that cost for all three programs.
+
+result.timings()
+
+# %%
+# ### Lines of code
+
+result.loc()
+
+# %%
+# ## Pitfalls
+#
+# !!! warning "PyTorchProfiler does not record every step by default"
+#     Without a `schedule=`, Lightning's `PyTorchProfiler` uses
+#     `torch.profiler.schedule(wait=1, warmup=1, active=3)`, which repeats: of every five
+#     training steps it records three. Operator counts then do not add up to what the run did.
+#     The Lightning program passes a schedule that always returns `ProfilerAction.RECORD`.
+#
+# !!! warning "...and never the first training step"
+#     Even with that schedule, Lightning's schedule wrapper returns "no recording" until the
+#     first `training_step` has finished, so everything before that moment is missing: the
+#     first batch's collation and forward pass (64 `aten::select` and two `aten::addmm` fewer
+#     than the plain loop) and the ranges opened before it, such as the first
+#     `run_training_epoch` and `run_training_batch`. The first backward pass, which runs
+#     later inside the optimizer-step closure, is recorded. The tests pin these differences.
+#
+# !!! note "Reports and traces go where you tell them"
+#     - Without `dirpath`/`filename`, both profilers print their whole report to standard
+#       output when `fit` ends. With them, the report is written to
+#       `<dirpath>/fit-<filename>.txt`.
+#     - `PyTorchProfiler(export_to_chrome=True)` (the default) also writes a Chrome trace per
+#       recorded cycle when `dirpath` is set; turned off here.
+#     - Self CPU time of a `record_function` range counts the Python code that runs inside it
+#       between operators; that is why the tables above list `aten::` operators only.
+#
+# ??? info "Simple, advanced, PyTorch"
+#     `profiler="simple"` times Lightning's actions; `profiler="advanced"` runs `cProfile`
+#     around each action (Python functions, no tensor operators); `profiler="pytorch"` records
+#     tensor operators and, on a GPU, CUDA kernels. None of them profiles code outside the
+#     Trainer's actions, such as building the data.

@@ -1,0 +1,121 @@
+"""snippets/profiling: the profiles each program returns, and that profiling leaves the math alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from snippets.harness.measure import max_abs_difference
+from tests.conftest import load_program, run_downloaded
+
+TOPIC = "profiling"
+KINDS = ["pytorch", "lightning", "fabric"]
+EPOCHS = 2
+TRAIN_STEPS, VAL_STEPS = 4, 1  # 102 training points in batches of 32, 26 validation points
+
+
+@pytest.fixture(scope="module")
+def results():
+    found = {kind: load_program(TOPIC, kind).run(epochs=EPOCHS, seed=0, device="cpu")
+             for kind in ("pytorch", "fabric")}
+    lightning = load_program(TOPIC, "lightning")
+    found["lightning"] = lightning.run(epochs=EPOCHS, seed=0, device="cpu", profiler="pytorch")
+    found["lightning-simple"] = lightning.run(epochs=EPOCHS, seed=0, device="cpu", profiler="simple")
+    return found
+
+
+def calls(result, name):
+    return result["op_counts"][name]
+
+
+@pytest.mark.parametrize("kind", ["lightning", "lightning-simple", "fabric"])
+def test_profiling_does_not_change_the_weights(results, kind):
+    assert max_abs_difference(results[kind]["state_dict"], results["pytorch"]["state_dict"]) == 0.0
+    assert max_abs_difference(results[kind]["history"], results["pytorch"]["history"]) <= 1e-6
+
+
+@pytest.mark.parametrize("kind", ["pytorch", "fabric", "lightning"])
+def test_top_operators_are_returned_as_rows(results, kind):
+    rows = results[kind]["top_ops"]
+    assert 5 <= len(rows) <= 12
+    for name, count, ms in rows:
+        assert name.startswith("aten::") and isinstance(count, int) and count > 0 and ms >= 0
+    assert [ms for _, _, ms in rows] == sorted((ms for _, _, ms in rows), reverse=True)
+    assert {"aten::addmm", "aten::select"} & {name for name, _, _ in rows}
+
+
+@pytest.mark.parametrize("kind", ["pytorch", "fabric"])
+def test_operator_counts_match_what_the_loop_did(results, kind):
+    # one aten::addmm per Linear layer and forward pass: two layers, training and validation
+    # batches; aten::select twice per sample collated (inputs and labels), every epoch
+    result = results[kind]
+    forward_passes = EPOCHS * (TRAIN_STEPS + VAL_STEPS)
+    assert calls(result, "aten::addmm") == 2 * forward_passes
+    assert {name: count for name, count, _ in result["top_ops"]}.items() <= result["op_counts"].items()
+    assert calls(result, "aten::select") == EPOCHS * 2 * 128
+    sections = {name: count for name, count, _ in result["sections"]}
+    assert sections == {"train_epoch": EPOCHS, "training_step": EPOCHS * TRAIN_STEPS,
+                        "backward": EPOCHS * TRAIN_STEPS, "optimizer_step": EPOCHS * TRAIN_STEPS,
+                        "validation": EPOCHS}
+
+
+def test_lightning_pytorch_profiler_misses_the_first_training_step(results):
+    """The pitfall on the page: recording starts after the first training_step has finished."""
+    lightning, plain = results["lightning"], results["pytorch"]
+    hooks = {name: count for name, count, _ in lightning["hooks"]}
+    assert hooks["run_training_batch"] == EPOCHS * TRAIN_STEPS - 1
+    assert hooks.get("run_training_epoch", 0) == EPOCHS - 1
+    # the first batch's collation (two selects per sample) and forward pass (one addmm per layer)
+    assert calls(lightning, "aten::select") == calls(plain, "aten::select") - 2 * 32
+    assert calls(lightning, "aten::addmm") == calls(plain, "aten::addmm") - 2
+
+
+def test_lightning_hook_tables_name_the_hooks(results):
+    pytorch_hooks = [name for name, _, _ in results["lightning"]["hooks"]]
+    simple_hooks = {name: count for name, count, _ in results["lightning-simple"]["hooks"]}
+    assert any(name.endswith("training_step") for name in pytorch_hooks)
+    assert simple_hooks["run_training_epoch"] == EPOCHS
+    assert simple_hooks["run_training_batch"] == EPOCHS * TRAIN_STEPS
+    assert any(name.startswith("[LightningModule]Classifier.") for name in simple_hooks)
+    assert results["lightning-simple"]["top_ops"] == [] and results["lightning-simple"]["op_counts"] == {}
+
+
+def test_lightning_reports_go_to_files_not_stdout(capsys):
+    program = load_program(TOPIC, "lightning")
+    result = program.run(epochs=1, seed=0, device="cpu", profiler="simple")
+    out = capsys.readouterr().out
+    assert "Profiler Report" not in out and "Action" not in out
+    assert result["report_files"] == ["fit-simple.txt"]
+
+
+def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
+    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1"], outside_repo).items():
+        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
+        assert "epoch 1/1" in proc.stdout
+        assert ("slowest Lightning actions" if kind == "lightning" else "top operators") in proc.stdout
+        assert "done: 4 optimizer steps on" in proc.stdout
+        assert str(outside_repo) not in proc.stdout
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "--epochs"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+])
+def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
+    code = load_program(TOPIC, kind).main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_unknown_lightning_profiler_is_a_clear_error(capsys):
+    assert load_program(TOPIC, "lightning").main(["--profiler", "advanced"]) == 2
+    assert capsys.readouterr().err.strip() == "error: unknown profiler 'advanced': use simple or pytorch"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
+@pytest.mark.parametrize("kind", KINDS)
+def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
+    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"
