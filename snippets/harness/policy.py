@@ -16,6 +16,11 @@ KNOWN_WARNINGS: list[tuple[str, type[Warning], str]] = [
      FutureWarning,
      "raised inside pytorch_lightning.utilities._pytree by torch>=2.10; Lightning's own code, "
      "not ours, and harmless until torch removes LeafSpec"),
+    (r"`torch\.jit\.script_method` is deprecated",
+     DeprecationWarning,
+     "raised by torch itself when torch.compile (Inductor) first imports torch.utils.mkldnn, whose "
+     "classes still use torch.jit.script_method; torch's code, not ours, and not something a "
+     "torch.compile user can avoid"),
 ]
 
 ADVERT_PREFIXES = (

@@ -1,0 +1,162 @@
+"""Debugging switches in plain PyTorch: one-batch smoke run, overfitting a fixed subset, batch limits, anomaly detection."""
+
+import argparse
+import contextlib
+import sys
+import warnings
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+def make_data(seed: int, n: int = 512, features: int = 10):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=generator)
+    teacher = torch.randn(features, 2, generator=generator)
+    y = (x @ teacher).argmax(dim=1)
+    split = int(0.8 * n)
+    return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
+
+
+def build_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def forward_line(trace: str) -> str:
+    lines = [line.strip() for line in trace.splitlines()]
+    files = [i for i, line in enumerate(lines) if line.startswith("File ")]
+    if not files:
+        return ""
+    i = files[-1]
+    where = lines[i].split(", ")
+    return f"{where[1]} {where[2]}: {lines[i + 1]}" if len(where) > 2 and i + 1 < len(lines) else lines[i]
+
+
+def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 1e-3,
+        fast_dev_run: bool = False, overfit_batches: int = 0, limit_train_batches: int = 0,
+        limit_val_batches: int = 0, detect_anomaly: bool = False, inject_nan_at_step: int = 0,
+        verbose: bool = False) -> dict:
+    torch.manual_seed(seed)
+    train_set, val_set = make_data(seed)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=not overfit_batches,
+                              generator=torch.Generator().manual_seed(seed))
+    val_loader = DataLoader(val_set, batch_size=batch_size)
+    if fast_dev_run:
+        epochs, max_train, max_val = 1, 1, 1
+    elif overfit_batches:
+        max_train, max_val = overfit_batches, overfit_batches
+    else:
+        max_train, max_val = limit_train_batches or len(train_loader), limit_val_batches or len(val_loader)
+
+    dev = resolve_device(device)
+    model = build_model().to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    history = {"train_loss": [], "val_loss": []}
+    steps, train_batches, val_batches, caught = 0, 0, 0, None
+    anomaly = torch.autograd.set_detect_anomaly(True) if detect_anomaly else contextlib.nullcontext()
+
+    with warnings.catch_warnings(record=True) as seen, anomaly:
+        warnings.filterwarnings("always", message="Error detected in")
+        for epoch in range(epochs):
+            model.train()
+            total, count = 0.0, 0
+            for batch_idx, (x, y) in enumerate(train_loader):
+                if batch_idx == max_train:
+                    break
+                x, y = x.to(dev), y.to(dev)
+                loss = loss_fn(model(x), y)
+                if steps + 1 == inject_nan_at_step:
+                    loss = torch.sqrt(-loss)
+                optimizer.zero_grad()
+                try:
+                    loss.backward()
+                except RuntimeError as error:
+                    caught = {"step": steps + 1, "epoch": epoch + 1, "error": str(error).splitlines()[0]}
+                    break
+                optimizer.step()
+                total += loss.item() * len(x)
+                count += len(x)
+                steps += 1
+                train_batches += 1
+            if caught:
+                break
+            history["train_loss"].append(total / count)
+
+            model.eval()
+            total, count = 0.0, 0
+            with torch.no_grad():
+                for batch_idx, (x, y) in enumerate(val_loader):
+                    if batch_idx == max_val:
+                        break
+                    x, y = x.to(dev), y.to(dev)
+                    total += loss_fn(model(x), y).item() * len(x)
+                    count += len(x)
+                    val_batches += 1
+            history["val_loss"].append(total / count)
+            if verbose:
+                print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                      f"  val_loss {history['val_loss'][-1]:.4f}")
+    for warning in seen:
+        if caught and str(warning.message).startswith("Error detected in"):
+            caught["forward_call"] = forward_line(str(warning.message))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    nan_weights = any(bool(v.isnan().any()) for v in state.values())
+    if verbose and caught:
+        print(f"anomaly caught at step {caught['step']} (epoch {caught['epoch']}): {caught['error']}")
+        print(f"forward call that produced it: {caught.get('forward_call', '?')}")
+    if verbose and nan_weights:
+        print("warning: the weights contain NaN")
+    return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
+            "train_batches": train_batches, "val_batches": val_batches, "caught": caught,
+            "nan_weights": nan_weights}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--fast-dev-run", action="store_true", help="one training and one validation batch")
+    parser.add_argument("--overfit-batches", type=int, default=0, help="train on the same first N batches")
+    parser.add_argument("--limit-train-batches", type=int, default=0, help="at most N training batches an epoch")
+    parser.add_argument("--limit-val-batches", type=int, default=0, help="at most N validation batches an epoch")
+    parser.add_argument("--detect-anomaly", action="store_true", help="stop at the first NaN in the backward pass")
+    parser.add_argument("--inject-nan-at-step", type=int, default=0, help="make the loss NaN at step N (1-based)")
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+        print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
+        return 2
+    if min(args.overfit_batches, args.limit_train_batches, args.limit_val_batches, args.inject_nan_at_step) < 0:
+        print("error: batch limits and --inject-nan-at-step must not be negative", file=sys.stderr)
+        return 2
+    try:
+        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.fast_dev_run,
+                     args.overfit_batches, args.limit_train_batches, args.limit_val_batches,
+                     args.detect_anomaly, args.inject_nan_at_step, verbose=True)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"done: {result['steps']} optimizer steps, {result['train_batches']} training and "
+          f"{result['val_batches']} validation batches on {result['device']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""snippets/debugging: each debugging switch against its hand-written equivalent, and the injected NaN."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from snippets.harness.measure import max_abs_difference
+from tests.conftest import load_program, run_downloaded
+
+TOPIC = "debugging"
+KINDS = ["pytorch", "lightning", "fabric"]
+SWITCHES = {
+    "normal": ({}, (26, 8)),  # 2 epochs of 13 training and 4 validation batches
+    "fast_dev_run": ({"fast_dev_run": True}, (1, 1)),
+    "overfit_batches": ({"overfit_batches": 2}, (4, 4)),
+    "limits": ({"limit_train_batches": 3, "limit_val_batches": 1}, (6, 2)),
+}
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {(name, kind): load_program(TOPIC, kind).run(epochs=2, seed=0, device="cpu", **kwargs)
+            for name, (kwargs, _) in SWITCHES.items() for kind in KINDS}
+
+
+@pytest.fixture(scope="module")
+def nan_results():
+    return {kind: load_program(TOPIC, kind).run(epochs=2, seed=0, device="cpu", detect_anomaly=True,
+                                                inject_nan_at_step=16) for kind in KINDS}
+
+
+@pytest.mark.parametrize("name", SWITCHES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_switch_runs_the_expected_number_of_batches(results, name, kind):
+    result = results[(name, kind)]
+    assert (result["train_batches"], result["val_batches"]) == SWITCHES[name][1]
+    assert result["steps"] == SWITCHES[name][1][0]
+    assert result["caught"] is None and result["nan_weights"] is False
+
+
+@pytest.mark.parametrize("name", SWITCHES)
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_weights_identical_to_plain_pytorch_in_every_mode(results, name, kind):
+    assert max_abs_difference(results[(name, kind)]["state_dict"], results[(name, "pytorch")]["state_dict"]) == 0.0
+    assert max_abs_difference(results[(name, kind)]["history"], results[(name, "pytorch")]["history"]) <= 1e-6
+
+
+def test_overfit_trains_the_same_batches_every_epoch():
+    # with a fixed subset the training loss only falls; reshuffled limited batches make it jump around
+    overfit = load_program(TOPIC, "pytorch").run(epochs=6, seed=0, device="cpu", overfit_batches=1, lr=1e-2)
+    losses = overfit["history"]["train_loss"]
+    assert all(b < a for a, b in zip(losses, losses[1:]))
+
+
+def test_modes_really_differ(results):
+    # the check above would pass trivially if the switches did nothing
+    normal = results[("normal", "pytorch")]["state_dict"]
+    for name in ("fast_dev_run", "overfit_batches", "limits"):
+        assert max_abs_difference(results[(name, "pytorch")]["state_dict"], normal) > 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_anomaly_detection_catches_the_injected_nan_at_the_same_step(nan_results, kind):
+    caught = nan_results[kind]["caught"]
+    assert caught is not None
+    assert (caught["step"], caught["epoch"]) == (16, 2)  # step 16 is the 3rd batch of epoch 2
+    assert caught["error"] == "Function 'SqrtBackward0' returned nan values in its 0th output."
+    assert caught["forward_call"].endswith("loss = torch.sqrt(-loss)")
+    assert nan_results[kind]["steps"] == 15 and nan_results[kind]["train_batches"] == 15
+    assert nan_results[kind]["nan_weights"] is False  # stopped before the optimizer step
+
+
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_weights_at_the_catch_identical_to_plain_pytorch(nan_results, kind):
+    assert max_abs_difference(nan_results[kind]["state_dict"], nan_results["pytorch"]["state_dict"]) == 0.0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_without_anomaly_detection_the_nan_spreads_silently(kind):
+    result = load_program(TOPIC, kind).run(epochs=1, seed=0, device="cpu", inject_nan_at_step=5)
+    assert result["caught"] is None
+    assert result["nan_weights"] is True and result["steps"] == 13
+
+
+def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
+    args = ["--epochs", "1", "--detect-anomaly", "--inject-nan-at-step", "3"]
+    for kind, proc in run_downloaded(TOPIC, KINDS, args, outside_repo).items():
+        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
+        assert "anomaly caught at step 3 (epoch 1): Function 'SqrtBackward0' returned nan" in proc.stdout
+        assert "done: 2 optimizer steps, 2 training and 0 validation batches on" in proc.stdout
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "--epochs"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--inject-nan-at-step", "-2"], "must not be negative"),
+])
+def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
+    code = load_program(TOPIC, kind).main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
+@pytest.mark.parametrize("kind", KINDS)
+def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
+    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"
