@@ -194,7 +194,8 @@ result.loc()
 #
 # !!! warning "Flushing and closing"
 #     Nothing guarantees the files are complete until the writers are closed: a
-#     `SummaryWriter` buffers events until `close()` or `flush()`, and the CSV loggers of
+#     `SummaryWriter` queues events and writes them every 10 events or 120 seconds (its
+#     `max_queue` and `flush_secs`) and on `flush()` / `close()`, and the CSV loggers of
 #     Lightning and Fabric keep rows in memory and write every `flush_logs_every_n_steps=100`
 #     steps. The `Trainer` finalises its loggers at the end of `fit`; with Fabric call
 #     `logger.finalize("success")` yourself, as the program does, before reading the files.
