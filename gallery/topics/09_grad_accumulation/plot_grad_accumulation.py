@@ -1,0 +1,157 @@
+"""
+# Gradient accumulation
+
+Gradient accumulation trades steps for memory: instead of one batch of `k * b` samples, run
+`k` micro-batches of `b` samples, let their gradients add up in `.grad`, and take one optimizer
+step. Dividing each micro-batch loss by `k` makes the sum the *mean* gradient over the
+`k * b` samples, which is what the large batch would have produced.
+
+The model and data are those of the minimal loop, with 600 samples (480 for training) so that
+the training set splits into equal micro-batches of 16; the optimizer is SGD with momentum 0.9.
+
+**What Lightning takes off your hands here:** `Trainer(accumulate_grad_batches=k)` divides the
+loss by `k`, skips `optimizer.step()` and `zero_grad()` on the batches in between, and steps on
+the last batch of the epoch even when the window there is incomplete. Learning-rate schedulers
+with `"interval": "step"` and `trainer.global_step` count optimizer steps, not batches.
+**Fabric** leaves the counting to your loop; its `fabric.no_backward_sync(model, enabled=...)`
+skips the gradient all-reduce on the accumulating batches when training on several devices
+(on one device it does nothing, but the same loop then scales out unchanged).
+"""
+
+# %%
+# ## The three programs
+#
+# Highlighted lines are those a program does not share with its counterpart (Lightning and
+# Fabric against plain PyTorch; PyTorch against Lightning).
+#
+# <!-- implementations -->
+#
+# ## Executed in this build
+#
+# Micro-batches of 16, accumulated over `k = 4`: 30 micro-batches per epoch make 7 full windows
+# and one window of 2 at the end of each epoch. Each program ran once with its log captured,
+# then under a memory probe, then timed rounds alternating the order of the programs.
+
+from snippets.harness import run_topic
+
+result = run_topic("grad_accumulation", params={"epochs": 5, "seed": 0, "batch_size": 16, "accumulate": 4},
+                   compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=3)
+result.stamp()
+
+# %%
+# ### What each program printed
+
+result.logs()
+
+# %%
+# ### Loss curves, overlaid
+#
+# The training loss is the mean of the unscaled micro-batch losses (Lightning's `self.log`
+# receives the loss before the Trainer divides it by `k`).
+
+result.plot("history.train_loss", "history.val_loss")
+
+# %%
+# ### Did they compute the same thing?
+#
+# Final weights element by element, and the per-epoch validation loss.
+
+result.parity()
+
+# %%
+# ### The incomplete window at the end of the epoch
+#
+# Lightning steps the optimizer after every `k`-th batch **and after the last batch of the
+# epoch**, whatever is left in the window, and it divides that window's losses by `k` as well.
+# The plain and Fabric loops do the same (`(batch_idx + 1) % k == 0 or batch_idx + 1 ==
+# len(train_loader)`). The table counts what each program did.
+
+from snippets.harness.report import table
+
+k = result.data["spec"]["params"]["accumulate"]
+epochs = result.data["spec"]["params"]["epochs"]
+rows = []
+for kind in result.kinds():
+    batches = result.value(kind, "batches_per_epoch")
+    steps = result.value(kind, "steps")
+    rows.append([result.implementations[kind]["label"], str(batches), str(batches // k), str(batches % k),
+                 str(steps // epochs), str(steps)])
+table(["implementation", "micro-batches per epoch", "full windows of k", "micro-batches in the last window",
+       "optimizer steps per epoch", "optimizer steps in all"], rows)
+
+# %%
+# ### Time and memory
+
+result.timings()
+
+# %%
+# ### Lines of code
+
+result.loc()
+
+# %%
+# ## Accumulated micro-batches against one large batch
+#
+# Here the plain PyTorch program is the reference with **one batch of 80 and no
+# accumulation**, and the Lightning and Fabric programs accumulate **5 micro-batches of 16**
+# (logged and memory runs only). Every window is complete (30 micro-batches make 6 windows, 480
+# samples make 6 batches of 80) and the data order is the same, so all three take the same
+# optimizer steps on the same samples. What is left is floating-point rounding: five
+# micro-batch means, each divided by five and summed into `.grad`, are not added in the same
+# order as one mean over 80 samples.
+
+equivalent = run_topic("grad_accumulation", params={"epochs": 5, "seed": 0, "batch_size": 16, "accumulate": 5},
+                       overrides={"pytorch": {"batch_size": 80, "accumulate": 1}},
+                       compare=["state_dict", "history.val_loss"], tolerance=1e-5, repeats=0)
+equivalent.parity()
+
+# %%
+# ### When the last window is incomplete, it is not the large batch
+#
+# The same comparison with the headline set-up: Lightning and Fabric accumulate 4 micro-batches
+# of 16, the plain program takes batches of 64. Seven windows per epoch match seven batches of
+# 64, but the eighth window holds only 2 micro-batches (32 samples) and its summed gradient is
+# divided by 4, not by 2: that step is half as long as the plain program's step on its last
+# batch of 32. The weights drift apart by far more than rounding.
+
+incomplete = run_topic("grad_accumulation", params={"epochs": 5, "seed": 0, "batch_size": 16, "accumulate": 4},
+                       overrides={"pytorch": {"batch_size": 64, "accumulate": 1}},
+                       compare=["state_dict", "history.val_loss"], tolerance=1e-5, repeats=0)
+incomplete.parity()
+
+# %%
+# The overview lists the headline run of this page (`k = 4`, all three programs accumulating).
+
+_ = result.save()
+
+# %%
+# ## Pitfalls
+#
+# !!! warning "The last window of the epoch"
+#     When the number of batches is not a multiple of `k`, Lightning still steps on the last
+#     batch of the epoch and still divides by `k`, so the final step of each epoch is shorter
+#     than the others. A plain loop that only steps when `(batch_idx + 1) % k == 0` does
+#     something else again: it carries the leftover gradients into the next epoch (or drops
+#     them when `zero_grad()` runs at the start of the epoch). For the same result, write the
+#     condition as Lightning does, as the programs here do, or make the batch count a multiple
+#     of `k`.
+#
+# !!! warning "Shuffling and evenly divisible data"
+#     When the training set divides evenly into batches, Lightning stops asking the
+#     `DataLoader` for batches after the last one, while a `for` loop asks once more and gets
+#     `StopIteration`. That extra request lets `RandomSampler` (what `shuffle=True` uses) draw
+#     one more permutation from the shared generator, which it then throws away. From the second
+#     epoch on, the plain loop and Lightning see the batches in different orders. The programs
+#     here use `SubsetRandomSampler`, which draws exactly one permutation per epoch, so the order
+#     does not depend on how the loop ends.
+#
+# !!! note "Equivalent to the large batch only for batch-independent layers"
+#     The equality above holds for models whose output for one sample does not depend on the
+#     other samples in the batch. Batch normalisation computes its statistics per micro-batch,
+#     so accumulation is not the same as a large batch there.
+#
+# ??? info "Scaling the loss"
+#     Without the division by `k` the accumulated gradient is `k` times the mean gradient: the
+#     same as multiplying the learning rate by `k`. Lightning divides for you; in your own loop
+#     (plain or Fabric) it is `(loss / k).backward()` or `fabric.backward(loss / k)`. Whatever
+#     you log should be the undivided loss.

@@ -1,0 +1,170 @@
+"""
+# Gradient clipping
+
+Clipping limits how far one optimizer step can move the weights when a batch produces an
+unusually large gradient. Two algorithms, applied between `backward()` and `optimizer.step()`:
+
+- **by norm**: if the global L2 norm of all gradients exceeds `max_norm`, every gradient is
+  multiplied by `max_norm / norm`, so the direction is kept and only the length shrinks
+  (`torch.nn.utils.clip_grad_norm_`);
+- **by value**: every gradient element is clamped to `[-clip_val, clip_val]`, which can change
+  the direction (`torch.nn.utils.clip_grad_value_`).
+
+The model and data are those of the minimal loop; the optimizer is SGD (learning rate 0.1,
+momentum 0.9). Every program records, at each optimizer step and **before** clipping, the global
+L2 norm of the gradients and their largest absolute element.
+
+**What Lightning takes off your hands here:** `Trainer(gradient_clip_val=...,
+gradient_clip_algorithm="norm" | "value")` clips at the right moment, after the gradients are
+complete (and unscaled, under mixed precision) and before the step; the hook
+`on_before_optimizer_step` sees the gradients before clipping, and
+`pytorch_lightning.utilities.grad_norm` measures them. **Fabric** gives you
+`fabric.clip_gradients(model, optimizer, max_norm=...)` or `clip_val=...`, which unscales
+mixed-precision gradients first and works with sharded models, where calling
+`clip_grad_norm_` yourself would see only your shard.
+"""
+
+# %%
+# ## The three programs
+#
+# Highlighted lines are those a program does not share with its counterpart (Lightning and
+# Fabric against plain PyTorch; PyTorch against Lightning). `--algorithm norm|value` and
+# `--clip-val` choose the clipping.
+#
+# <!-- implementations -->
+#
+# ## Executed in this build: clipping by norm
+#
+# `max_norm = 0.2`. Each program ran once with its log captured, then under a memory probe, then
+# timed rounds alternating the order of the programs.
+
+from snippets.harness import run_topic
+
+result = run_topic("grad_clipping", params={"epochs": 5, "seed": 0, "algorithm": "norm", "clip_val": 0.2},
+                   compare=["state_dict", "grad_norm", "history.val_loss"], tolerance=1e-6, repeats=3)
+result.stamp()
+
+# %%
+# ### What each program printed
+#
+# The last line counts the steps at which clipping changed the gradient: the norm (or, by
+# value, the largest element) measured before clipping was above the threshold.
+
+result.logs()
+
+# %%
+# ### Loss curves, overlaid
+
+result.plot("history.train_loss", "history.val_loss")
+
+# %%
+# ### Did they compute the same thing?
+#
+# Final weights element by element, the gradient norm measured before clipping at every step,
+# and the per-epoch validation loss. All three call the same clipping function of
+# `torch.nn.utils` on the same gradients; Lightning measures the norm with its own `grad_norm`
+# utility, the plain and Fabric loops with `torch.nn.utils.get_total_norm`.
+
+result.parity()
+
+# %%
+# ### Time and memory
+
+result.timings()
+
+# %%
+# ### Lines of code
+
+result.loc()
+
+# %%
+# ## Executed in this build: clipping by value
+#
+# `clip_val = 0.05`, the same three programs with `--algorithm value` (logged run and memory run
+# only, no timed rounds).
+
+by_value = run_topic("grad_clipping", params={"epochs": 5, "seed": 0, "algorithm": "value", "clip_val": 0.05},
+                     compare=["state_dict", "grad_norm", "history.val_loss"], tolerance=1e-6, repeats=0)
+by_value.parity()
+
+# %%
+# ### Gradients before clipping, at every step
+#
+# Left: the global L2 norm under clipping by norm, with the threshold. Right: the largest
+# absolute gradient element under clipping by value, with its threshold. Every point above the
+# dashed line is a step that clipping changed.
+
+import matplotlib.pyplot as plt
+
+from snippets.harness.programs import LABELS
+
+styles = {"pytorch": dict(linestyle="-", linewidth=4.0, alpha=0.45),
+          "lightning": dict(linestyle="--", linewidth=2.0),
+          "fabric": dict(linestyle=":", linewidth=2.0)}
+panels = [(result, "grad_norm", "by norm: global L2 norm before clipping"),
+          (by_value, "grad_max", "by value: largest |element| before clipping")]
+fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.6))
+for ax, (run, key, name) in zip(axes, panels):
+    for kind in run.kinds():
+        series = run.value(kind, key)
+        ax.plot(range(1, len(series) + 1), series, label=LABELS[kind], **styles[kind])
+    threshold = run.data["spec"]["params"]["clip_val"]
+    ax.axhline(threshold, color="black", linestyle=(0, (4, 3)), linewidth=1.2, label=f"threshold {threshold:g}")
+    ax.set_title(name)
+    ax.set_xlabel("optimizer step")
+    ax.grid(alpha=0.3)
+    ax.legend()
+fig.suptitle("Gradient size at every optimizer step, before clipping, three implementations overlaid")
+fig.tight_layout()
+
+# %%
+# ### Did clipping change anything?
+#
+# A threshold above every gradient would make clipping a no-op and the parity above
+# meaningless. The table counts, from the values each program recorded, the steps where the
+# measured size was above the threshold, and gives the median size.
+
+import statistics
+
+from snippets.harness.report import table
+
+rows = []
+for name, run, key in [("by norm", result, "grad_norm"), ("by value", by_value, "grad_max")]:
+    threshold = run.data["spec"]["params"]["clip_val"]
+    for kind in run.kinds():
+        series = run.value(kind, key)
+        clipped = sum(value > threshold for value in series)
+        rows.append([name, LABELS[kind], f"{threshold:g}", f"{statistics.median(series):.3g}",
+                     f"{clipped} of {len(series)} ({100 * clipped / len(series):.0f} %)"])
+table(["algorithm", "implementation", "threshold", "median size before clipping", "steps clipped"], rows)
+
+# %%
+# The overview lists the headline run of this page (clipping by norm).
+
+_ = result.save()
+
+# %%
+# ## Pitfalls
+#
+# !!! warning "Measure before you clip"
+#     `clip_grad_norm_` returns the norm *before* clipping; measuring `p.grad` after it gives
+#     at most the threshold and hides how large the gradients were. In Lightning,
+#     `on_before_optimizer_step` runs before the Trainer clips, so the norms it sees are the raw
+#     ones. Code that clips by hand inside `on_before_optimizer_step` or `training_step` *and*
+#     sets `gradient_clip_val` clips twice.
+#
+# !!! warning "Mixed precision"
+#     With a `GradScaler` the gradients are scaled by the loss scale until `scaler.step()`; a
+#     plain loop has to call `scaler.unscale_(optimizer)` before clipping, or the threshold is
+#     compared with scaled values. Lightning and `fabric.clip_gradients` unscale first.
+#
+# !!! note "Defaults and limits"
+#     `gradient_clip_val=None` (the default) means no clipping; `gradient_clip_algorithm`
+#     defaults to `"norm"`. With manual optimization (`self.automatic_optimization = False`)
+#     the Trainer refuses `gradient_clip_val`; call `self.clip_gradients(optimizer, ...)` in
+#     `training_step` instead.
+#
+# ??? info "Norm versus value"
+#     Clipping by norm rescales all gradients by one factor, so the update keeps its
+#     direction. Clipping by value clamps each element on its own: the update direction
+#     changes, more so the lower the threshold.
