@@ -1,0 +1,174 @@
+"""
+# Debugging switches
+
+Four switches of Lightning's `Trainer` exist to find bugs quickly, and each has a short
+hand-written equivalent in a plain loop:
+
+| `Trainer` argument | what it does | by hand (plain PyTorch and Fabric) |
+|---|---|---|
+| `fast_dev_run=True` | one training batch, one validation batch, one epoch: a smoke test of the whole loop | `break` after the first batch of each loop, one epoch |
+| `overfit_batches=N` | train and validate on the same first `N` batches every epoch, unshuffled | an unshuffled loader and `break` after `N` batches |
+| `limit_train_batches=N`, `limit_val_batches=M` | at most `N` training and `M` validation batches an epoch | `break` after `N` and `M` batches |
+| `detect_anomaly=True` | autograd's anomaly mode: the backward pass stops at the first operation that produced NaN | `with torch.autograd.set_detect_anomaly(True):` around the loop |
+
+The programs take the same options on the command line (`--fast-dev-run`,
+`--overfit-batches N`, `--limit-train-batches N`, `--limit-val-batches M`, `--detect-anomaly`)
+and one more to test the last switch: `--inject-nan-at-step N` replaces the loss of optimizer
+step `N` by `sqrt(-loss)`, which is NaN, and whose backward is NaN as well.
+
+**What Lightning takes off your hands:** the counting and the `break`s, turning shuffling off
+when overfitting, and entering anomaly mode. **Fabric** gives you no switches: it is your loop,
+so you write the same `break`s and the same context manager as in plain PyTorch.
+"""
+
+# %%
+# ## The three programs
+#
+# <!-- implementations -->
+#
+# ## Executed in this build: a normal run
+#
+# Without any switch the three programs must train exactly alike, as in the minimal loop.
+
+from snippets.harness import run_topic
+
+result = run_topic("debugging", params={"epochs": 5, "seed": 0},
+                   compare=["state_dict", "history.val_loss", "train_batches", "val_batches"],
+                   tolerance=1e-6, repeats=2)
+result.stamp()
+
+# %%
+# ### What each program printed
+
+result.logs()
+
+# %%
+# ### Loss curves, overlaid
+
+result.plot("history.train_loss", "history.val_loss")
+
+# %%
+# ### Did they compute the same thing?
+
+result.parity()
+
+# %%
+# ### Time and memory
+
+result.timings()
+
+# %%
+# ### Lines of code
+
+result.loc()
+
+# %%
+# ## Each switch against its equivalent
+#
+# Every switch ran once more in each program. The table counts the training and validation
+# batches that really ran (counted inside `training_step`/`validation_step` for Lightning, in
+# the loop for the others) and compares the final weights with plain PyTorch's.
+
+fast = run_topic("debugging", params={"epochs": 5, "seed": 0, "fast_dev_run": True},
+                 compare=["state_dict", "train_batches", "val_batches"], tolerance=0.0, repeats=0)
+overfit = run_topic("debugging", params={"epochs": 5, "seed": 0, "overfit_batches": 2},
+                    compare=["state_dict", "train_batches", "val_batches"], tolerance=0.0, repeats=0)
+limited = run_topic("debugging", params={"epochs": 5, "seed": 0, "limit_train_batches": 3, "limit_val_batches": 1},
+                    compare=["state_dict", "train_batches", "val_batches"], tolerance=0.0, repeats=0)
+
+from snippets.harness.programs import LABELS
+from snippets.harness.report import format_difference, table
+
+rows = []
+for name, run in [("no switch (5 epochs)", result), ("fast_dev_run", fast), ("overfit_batches=2", overfit),
+                  ("limit_train_batches=3, limit_val_batches=1", limited)]:
+    weights = {c["pair"][1]: c for c in run.parity_data["checks"] if c["metric"] == "state_dict"}
+    for kind in run.kinds():
+        check = weights.get(kind)
+        rows.append([f"<code>{name}</code>", LABELS[kind], str(run.value(kind, "train_batches")),
+                     str(run.value(kind, "val_batches")), str(run.value(kind, "steps")),
+                     "reference" if check is None else f"{format_difference(check['value'])} ({check['verdict']})"])
+table(["switch", "implementation", "training batches", "validation batches", "optimizer steps",
+       "max |weight difference| vs PyTorch"], rows,
+      caption="Batches run over the whole call; 409 training rows make 13 batches of 32, 103 validation rows 4.")
+
+# %%
+# What each program printed with `fast_dev_run` (Lightning announces the mode in its log):
+
+fast.logs()
+
+# %%
+# ## Catching an injected NaN
+#
+# With anomaly detection on and the loss of step 7 made NaN, each program stops in the
+# backward pass of that step and reports the error and the forward line that produced the
+# NaN. Anomaly mode raises a `RuntimeError` and issues a warning holding the traceback of the
+# forward call; the programs keep the first line of the error and the last frame of that
+# traceback.
+
+anomaly = run_topic("debugging", params={"epochs": 2, "seed": 0, "detect_anomaly": True, "inject_nan_at_step": 7},
+                    compare=["caught.step", "caught.error", "state_dict"], tolerance=0.0, repeats=0)
+anomaly.logs()
+
+# %%
+# The same numbers, side by side. The weights are those left after step 6, the last
+# completed step, so the three programs must agree on them too.
+
+rows = []
+for kind in anomaly.kinds():
+    caught = anomaly.value(kind, "caught")
+    rows.append([LABELS[kind], str(caught["step"]), str(caught["epoch"]), f"<code>{caught['error']}</code>",
+                 f"<code>{caught['forward_call']}</code>", str(anomaly.value(kind, "steps")),
+                 "yes" if anomaly.value(kind, "nan_weights") else "no"])
+table(["implementation", "caught at step", "epoch", "error (first line)", "forward call (last frame)",
+       "completed steps", "NaN in weights"], rows)
+
+# %%
+
+anomaly.parity()
+
+# %%
+# ### The same NaN without anomaly detection
+#
+# Nothing stops the run: the NaN gradient reaches Adam at step 7, every weight becomes NaN,
+# and the run still finishes and reports `nan` losses. Neither the `Trainer` nor Fabric checks
+# for it unless asked.
+
+silent = run_topic("debugging", params={"epochs": 1, "seed": 0, "inject_nan_at_step": 7},
+                   compare=["nan_weights", "steps", "train_batches"], tolerance=0.0, repeats=0)
+silent.logs()
+
+# %%
+
+silent.parity()
+
+# %%
+# ## Pitfalls
+#
+# !!! warning "`overfit_batches` turns shuffling off, with a warning"
+#     If the training loader shuffles, Lightning warns and swaps its sampler for a
+#     `SequentialSampler`. The programs pass `shuffle=False` when overfitting, so there is no
+#     warning and the plain loop sees the same batches.
+#
+# !!! warning "`limit_val_batches=0` means no validation"
+#     For the `Trainer`, `0` disables the loop and `None` (or `1.0`) means all batches; a float
+#     is a fraction of the loader. The programs use `0` on the command line for "no limit" and
+#     pass `None` to the `Trainer`.
+#
+# !!! note "`fast_dev_run` changes more than the batch count"
+#     It forces one epoch and one step, switches off the loggers and checkpointing, skips the
+#     sanity check and overrides `limit_*_batches`. Numbers from such a run are for finding
+#     crashes, not for reporting.
+#
+# !!! note "Anomaly mode checks the backward pass only, and is slow"
+#     A NaN in the forward pass is found when its gradient is computed; a NaN that never
+#     reaches a gradient (a metric, say) goes unnoticed. The mode also records a traceback for
+#     every operation, which is why Lightning prints a reminder that it slows training down.
+#
+# ??? info "Stopping a shuffled loader early changes the next epoch's order"
+#     A `DataLoader` given its own `generator` draws the next epoch's permutation from it. A
+#     plain `for` loop that runs to the end asks the sampler for one more item, which makes it draw
+#     one more permutation (and use none of it); a loop that stops by count does not. With a training set that
+#     is an exact multiple of the batch size, this made a plain loop and the `Trainer` shuffle
+#     the second epoch differently while writing these pages; 409 rows in batches of 32 avoid
+#     it. With `break`, both stop by count and agree.

@@ -1,0 +1,130 @@
+"""
+# Hyperparameters and reloading a model
+
+A checkpoint of weights alone is not enough to use a model again: you also need the values
+that decided its shape (here the width of the hidden layer) and, usually, how it was trained.
+Each program trains with a non-default width of 24, saves one checkpoint, rebuilds the network
+**from what the checkpoint says**, and checks that the rebuilt model predicts exactly what the
+trained one did.
+
+- **Plain PyTorch:** a `config` dict of the hyperparameters, saved next to the `state_dict`
+  with `torch.save({"config": ..., "state_dict": ...})`; reloading reads the config first,
+  builds the model from it, then loads the weights.
+- **Lightning:** `self.save_hyperparameters()` in `__init__` records its arguments in
+  `self.hparams` and in every checkpoint under `"hyper_parameters"`;
+  `Classifier.load_from_checkpoint(path)` calls `__init__` with them and loads the weights.
+- **Fabric:** the same dict as plain PyTorch, saved with `fabric.save(path, {"config": ...,
+  "model": model, "optimizer": optimizer})` and read back with `fabric.load(path)`.
+
+**What Lightning takes off your hands:** writing the config dict and the rebuild function.
+`save_hyperparameters()` collects the `__init__` arguments for you, and `load_from_checkpoint`
+is the rebuild function. **Fabric** turns the model and optimizer into state dicts when saving
+(and handles distributed saving), but the config is yours to write, as in plain PyTorch.
+
+Each program writes its checkpoint to `--ckpt-dir` (the current folder by default) and returns
+only the file's name.
+"""
+
+# %%
+# ## The three programs
+#
+# <!-- implementations -->
+#
+# ## Executed in this build
+
+from snippets.harness import run_topic
+
+result = run_topic("hyperparameters", params={"epochs": 5, "seed": 0, "hidden": 24},
+                   compare=["predictions", "state_dict", "saved_hparams"], tolerance=0.0, repeats=2)
+result.stamp()
+
+# %%
+# ### What each program printed
+
+result.logs()
+
+# %%
+# ### Loss curves, overlaid
+
+result.plot("history.train_loss", "history.val_loss")
+
+# %%
+# ### What the checkpoints hold
+#
+# Read back from each checkpoint file after it was written: its top-level keys and the
+# hyperparameters stored in it. Lightning's checkpoint also carries the loop and callback
+# state needed to resume; the hand-written ones hold only what was put in them.
+
+import html
+import json
+
+from snippets.harness.programs import LABELS
+from snippets.harness.report import table
+
+rows = [[LABELS[kind], f"<code>{html.escape(result.value(kind, 'checkpoint'))}</code>",
+         ", ".join(f"<code>{html.escape(key)}</code>" for key in result.value(kind, "checkpoint_keys")),
+         f"<code>{html.escape(json.dumps(result.value(kind, 'saved_hparams'), sort_keys=True))}</code>"]
+        for kind in result.kinds()]
+table(["implementation", "checkpoint file", "top-level keys", "saved hyperparameters"], rows)
+
+# %%
+# ### Does the reloaded model predict the same?
+#
+# Each program compares the logits of the trained model and of the model rebuilt from the
+# checkpoint on the 103 validation rows, with `torch.equal`: bit for bit, not within a
+# tolerance.
+
+rows = [[LABELS[kind], "yes" if result.value(kind, "reload_identical") else "no",
+         f"{result.value(kind, 'reload_difference'):.3g}",
+         f"{len(result.value(kind, 'predictions'))} × {len(result.value(kind, 'predictions')[0])}"]
+        for kind in result.kinds()]
+table(["implementation", "bitwise identical after reload", "max |difference|", "logits compared"], rows)
+
+# %%
+# ### Do the implementations agree?
+#
+# The reloaded predictions, the reloaded weights and the saved hyperparameters of Lightning and
+# Fabric against plain PyTorch's.
+
+result.parity()
+
+# %%
+# ### Time and memory
+#
+# Each run includes writing and reading one checkpoint; Lightning's is the largest because it
+# also stores the optimizer and the loop state.
+
+result.timings()
+
+# %%
+# ### Lines of code
+
+result.loc()
+
+# %%
+# ## Pitfalls
+#
+# !!! warning "Only `__init__` arguments are saved"
+#     `save_hyperparameters()` records the arguments of the LightningModule's `__init__`, and
+#     nothing else: the batch size, the number of epochs or the data settings given to the
+#     `DataLoader` and the `Trainer` are not in `"hyper_parameters"` unless they are also
+#     `__init__` arguments (or you pass them to a `LightningDataModule` that saves its own).
+#     Objects such as a whole `nn.Module` passed to `__init__` are pickled into the
+#     checkpoint; exclude them with `save_hyperparameters(ignore=[...])`.
+#
+# !!! warning "Rebuild from the saved values, not from defaults"
+#     Loading these weights into `build_model()` with its default width of 16 fails with a
+#     size mismatch; loading them into a model with the right shape but other settings that
+#     do not show in the weights (dropout, an activation) would *succeed* and predict
+#     differently. Reading the config from the checkpoint avoids both.
+#
+# !!! note "`weights_only`"
+#     `torch.load` defaults to `weights_only=True` since torch 2.6, which allows tensors and
+#     plain Python values, so a config of numbers and strings loads; a config holding custom
+#     classes does not. Lightning's `load_from_checkpoint` and `Trainer.save_checkpoint` take
+#     a `weights_only` argument too; `save_checkpoint` logs a line when it is left unset, so
+#     the Lightning program sets both.
+#
+# ??? info "Changing a hyperparameter when reloading"
+#     `Classifier.load_from_checkpoint(path, lr=1e-4)` overrides a saved value. An override
+#     that changes a shape (here `hidden=`) fails when the weights are loaded, as it should.

@@ -1,0 +1,129 @@
+"""Hyperparameters in plain PyTorch: a config dict saved with the weights, and the model rebuilt from it."""
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+def make_data(seed: int, n: int = 512, features: int = 10):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=generator)
+    teacher = torch.randn(features, 2, generator=generator)
+    y = (x @ teacher).argmax(dim=1)
+    split = int(0.8 * n)
+    return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
+
+
+def build_model(hidden: int = 16) -> nn.Module:
+    return nn.Sequential(nn.Linear(10, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    model.eval()
+    with torch.no_grad():
+        return model(x).cpu()
+
+
+def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 1e-3,
+        hidden: int = 16, ckpt_dir: str = ".", verbose: bool = False) -> dict:
+    torch.manual_seed(seed)
+    train_set, val_set = make_data(seed)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                              generator=torch.Generator().manual_seed(seed))
+    val_loader = DataLoader(val_set, batch_size=batch_size)
+
+    dev = resolve_device(device)
+    config = {"hidden": hidden, "lr": lr}
+    model = build_model(config["hidden"]).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    loss_fn = nn.CrossEntropyLoss()
+    history = {"train_loss": [], "val_loss": []}
+    steps = 0
+
+    for epoch in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in train_loader:
+            x, y = x.to(dev), y.to(dev)
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(x)
+            count += len(x)
+            steps += 1
+        history["train_loss"].append(total / count)
+
+        model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                x, y = x.to(dev), y.to(dev)
+                total += loss_fn(model(x), y).item() * len(x)
+                count += len(x)
+        history["val_loss"].append(total / count)
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                  f"  val_loss {history['val_loss'][-1]:.4f}")
+
+    path = Path(ckpt_dir) / "torch_model.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": config, "state_dict": model.state_dict()}, path)
+
+    checkpoint = torch.load(path, map_location=dev, weights_only=True)
+    restored = build_model(checkpoint["config"]["hidden"]).to(dev)
+    restored.load_state_dict(checkpoint["state_dict"])
+
+    x_val = val_set.tensors[0].to(dev)
+    before, after = predict(model, x_val), predict(restored, x_val)
+    identical = torch.equal(before, after)
+    if verbose:
+        print(f"saved {path.name}: hyperparameters {checkpoint['config']}")
+        print(f"reloaded model predicts {'bitwise the same' if identical else 'DIFFERENTLY'}"
+              f" on {len(x_val)} validation rows")
+    state = {k: v.detach().cpu() for k, v in restored.state_dict().items()}
+    return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
+            "checkpoint": path.name, "checkpoint_keys": sorted(checkpoint),
+            "saved_hparams": dict(checkpoint["config"]), "predictions": after,
+            "reload_identical": identical, "reload_difference": float((before - after).abs().max())}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--hidden", type=int, default=16, help="width of the hidden layer")
+    parser.add_argument("--ckpt-dir", default=".", help="folder for the checkpoint (default: here)")
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or args.hidden < 1:
+        print("error: --epochs, --batch-size and --hidden must be at least 1 and --lr positive", file=sys.stderr)
+        return 2
+    try:
+        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.hidden,
+                     args.ckpt_dir, verbose=True)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"done: {result['steps']} optimizer steps on {result['device']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""snippets/hyperparameters: the saved hyperparameters, the rebuilt model and its predictions, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from snippets.harness.measure import max_abs_difference
+from tests.conftest import load_program, run_downloaded
+
+TOPIC = "hyperparameters"
+KINDS = ["pytorch", "lightning", "fabric"]
+FILES = {"pytorch": "torch_model.pt", "lightning": "lightning_model.ckpt", "fabric": "fabric_model.ckpt"}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("checkpoints")
+
+
+@pytest.fixture(scope="module")
+def results(folder):
+    return {kind: load_program(TOPIC, kind).run(epochs=2, seed=0, device="cpu", hidden=24, lr=2e-3,
+                                                ckpt_dir=str(folder / "nested")) for kind in KINDS}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_checkpoint_holds_the_hyperparameters_it_was_trained_with(results, folder, kind):
+    result = results[kind]
+    assert result["checkpoint"] == FILES[kind]  # a relative name, never the folder
+    assert (folder / "nested" / FILES[kind]).is_file()
+    assert result["saved_hparams"] == {"hidden": 24, "lr": 2e-3}
+    # read back independently of the program
+    raw = torch.load(folder / "nested" / FILES[kind], map_location="cpu", weights_only=True)
+    assert raw["hyper_parameters" if kind == "lightning" else "config"] == {"hidden": 24, "lr": 2e-3}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reloaded_model_predicts_bitwise_the_same(results, kind):
+    result = results[kind]
+    assert result["reload_identical"] is True and result["reload_difference"] == 0.0
+    assert result["state_dict"]["0.weight"].shape == (24, 10)  # rebuilt at the saved width, not the default 16
+    assert result["predictions"].shape == (103, 2)
+
+
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_same_weights_and_predictions_as_plain_pytorch(results, kind):
+    assert max_abs_difference(results[kind]["state_dict"], results["pytorch"]["state_dict"]) == 0.0
+    assert max_abs_difference(results[kind]["predictions"], results["pytorch"]["predictions"]) == 0.0
+    assert results[kind]["saved_hparams"] == results["pytorch"]["saved_hparams"]
+
+
+def test_rebuilding_without_the_saved_config_fails(folder, results):
+    # the claim behind saving the config: the default architecture cannot take these weights
+    module = load_program(TOPIC, "pytorch")
+    checkpoint = torch.load(folder / "nested" / FILES["pytorch"], weights_only=True)
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        module.build_model().load_state_dict(checkpoint["state_dict"])
+
+
+def test_lightning_rebuilds_from_the_checkpoint_alone(folder, results):
+    module = load_program(TOPIC, "lightning")
+    restored = module.Classifier.load_from_checkpoint(folder / "nested" / FILES["lightning"], weights_only=True)
+    assert dict(restored.hparams) == {"hidden": 24, "lr": 2e-3}
+    x = module.make_data(0)[1].tensors[0]
+    assert torch.equal(module.predict(restored, x), results["lightning"]["predictions"])
+
+
+def test_downloaded_programs_write_into_the_current_folder(outside_repo):
+    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1"], outside_repo).items():
+        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
+        assert f"saved {FILES[kind]}: hyperparameters {{'hidden': 16, 'lr': 0.001}}" in proc.stdout
+        assert "reloaded model predicts bitwise the same on 103 validation rows" in proc.stdout
+        assert (outside_repo / kind / FILES[kind]).is_file()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "--epochs"),
+    (["--hidden", "0"], "--hidden"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+])
+def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
+    code = load_program(TOPIC, kind).main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_unwritable_checkpoint_folder_is_a_clear_error(kind, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code = load_program(TOPIC, kind).main(["--epochs", "1", "--ckpt-dir", str(blocker / "sub")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
+@pytest.mark.parametrize("kind", KINDS)
+def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
+    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"
