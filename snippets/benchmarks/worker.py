@@ -29,12 +29,14 @@ from snippets.harness import measure, policy
 from snippets.harness.environment import stamp
 from snippets.harness.worker import phase_lock
 
-# (width, batches per epoch, epochs, warm-up steps) per model size
+# (width, batches per epoch, epochs, warm-up steps, rounds) per model size: more steps and
+# rounds where a step is short and the overhead is measured against little work
 SWEEPS = {
-    "tiny": {"sizes": [(8, 6, 2, 2), (32, 4, 2, 1)], "rounds": 2},
-    "quick": {"sizes": [(16, 30, 2, 5), (128, 20, 2, 4), (512, 8, 2, 2), (1024, 4, 2, 1)], "rounds": 5},
-    "full": {"sizes": [(16, 100, 3, 10), (64, 100, 3, 10), (256, 50, 3, 5), (512, 30, 3, 3),
-                       (1024, 15, 3, 2), (2048, 8, 3, 2), (4096, 4, 3, 1)], "rounds": 11},
+    "tiny": {"sizes": [(8, 6, 2, 2, 2), (32, 4, 2, 1, 2)]},
+    "quick": {"sizes": [(16, 60, 2, 10, 9), (128, 30, 2, 5, 7), (512, 6, 2, 1, 5), (1024, 3, 2, 1, 5),
+                        (2048, 2, 2, 1, 3)]},
+    "full": {"sizes": [(16, 100, 3, 10, 21), (64, 100, 3, 10, 15), (256, 50, 3, 5, 11), (512, 30, 3, 3, 11),
+                       (1024, 15, 3, 2, 11), (2048, 8, 3, 2, 9), (4096, 4, 3, 1, 7)]},
 }
 DEFAULTS = {
     "tiny": {"workload": (8, 50, 1, 5, 2), "rounds": 1},
@@ -122,19 +124,19 @@ def _memory(device: str, fn) -> int:
 def bench_overhead(config: str, spec: dict, device: str) -> dict:
     """Per-step time of plain PyTorch, Lightning (matched settings) and Fabric across model sizes."""
     setting = SWEEPS[config]
-    rounds = setting["rounds"]
     runs = Runs(device, spec.get("lock"))
     sizes = []
-    for width, batches, epochs, warmup in setting["sizes"]:
+    for width, batches, epochs, warmup, rounds in setting["sizes"]:
         w = wl.Workload(width=width, batches=batches, epochs=epochs, warmup=warmup)
         short = w.short()
         entries = [(kind, (lambda f=f, w=w: f(w, device))) for kind, f in wl.RUNNERS.items()]
         memory = {}
         with phase_lock(spec.get("lock"), exclusive=False):
-            for kind, f in wl.RUNNERS.items():  # warm-up: dropped
-                with measure.captured_output():
-                    f(short, device)
-            for kind, f in wl.RUNNERS.items():
+            if not sizes:  # warm-up of the process (lazy imports, first allocations): dropped
+                for kind, f in wl.RUNNERS.items():
+                    with measure.captured_output():
+                        f(short, device)
+            for kind, f in wl.RUNNERS.items():  # the memory runs, untimed, also warm up each size
                 memory[kind] = _memory(device, lambda f=f: f(short, device))
         measured = runs.rounds(entries, rounds, size=width)
         per_step = {k: [r[_key("per_step", device)] for r in v] for k, v in measured.items()}
@@ -143,11 +145,11 @@ def bench_overhead(config: str, spec: dict, device: str) -> dict:
             "per_step_ms": {k: analysis.spread([1000 * t for t in v]) for k, v in per_step.items()},
             "per_step_wall_ms": {k: analysis.spread([1000 * r["per_step_s"] for r in v]) for k, v in measured.items()},
             "overhead": {k: analysis.paired_overhead(per_step["pytorch"], per_step[k]) for k in ("lightning", "fabric")},
-            "runs": measured})
+            "rounds": rounds, "runs": measured})
     params = [s["workload"]["parameters"] for s in sizes]
     crossovers = {kind: {str(t): analysis.crossover(params, [s["overhead"][kind]["pct"]["median"] for s in sizes], t)
                          for t in (5.0, 1.0)} for kind in ("lightning", "fabric")}
-    return {"rounds": rounds, "sizes": sizes, "crossover": crossovers, "checks": runs.checks,
+    return {"rounds": [s["rounds"] for s in sizes], "sizes": sizes, "crossover": crossovers, "checks": runs.checks,
             "memory_kind": "cuda max_memory_allocated" if device == "cuda" else "peak RSS growth"}
 
 

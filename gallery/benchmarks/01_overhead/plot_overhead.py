@@ -44,14 +44,14 @@ sizes = bench["sizes"]
 rows = []
 for s in sizes:
     w, ps, oh = s["workload"], s["per_step_ms"], s["overhead"]
-    rows.append([f"{w['width']}", page.fmt_params(w["parameters"]), str(w["steps"] - w["warmup"]),
+    rows.append([f"{w['width']}", page.fmt_params(w["parameters"]), f"{w['steps'] - w['warmup']} × {s['rounds']}",
                  page.spread_text(ps["pytorch"]), page.spread_text(ps["lightning"]), page.spread_text(ps["fabric"]),
                  f"{oh['lightning']['ms']['median']:+.3g} ms ({oh['lightning']['pct']['median']:+.1f} %)",
                  f"{oh['fabric']['ms']['median']:+.3g} ms ({oh['fabric']['pct']['median']:+.1f} %)"])
-table(["width", "parameters", "timed steps", "PyTorch per step", "Lightning per step", "Fabric per step",
+table(["width", "parameters", "timed steps × rounds", "PyTorch per step", "Lightning per step", "Fabric per step",
        "Lightning overhead", "Fabric overhead"], rows,
-      caption=f"Median over {bench['rounds']} rounds (IQR in brackets); overheads are medians of per-round "
-              f"differences against the plain loop.")
+      caption="Median over the rounds (IQR in brackets); overheads are medians of per-round "
+              "differences against the plain loop of the same round.")
 
 # %%
 # ### Overhead against model size
@@ -110,8 +110,9 @@ table(["framework", "threshold", "first swept size below (and staying below)", "
 # %%
 # ### Peak memory
 #
-# One short run of each program per size, under the memory probe (peak resident set size
-# growth on a CPU, `torch.cuda.max_memory_allocated` on CUDA), after a warm-up run.
+# One short run of each program per size, untimed, under the memory probe (peak resident set
+# size growth on a CPU, `torch.cuda.max_memory_allocated` on CUDA); the process was warmed up
+# first, and these runs are also the warm-up of each size's timed rounds.
 
 rows = [[page.fmt_params(s["workload"]["parameters"])] + [page.fmt_bytes(s["memory_bytes"][k]) for k in page.LABELS]
         for s in sizes]
