@@ -1,0 +1,302 @@
+"""The built site in a real browser (headless Chromium driven by Playwright), as readers meet it.
+
+The site is served on 127.0.0.1 by a thread of this test. Every page is opened once (the
+``visits`` fixture records what each test then checks): no console error, no failed request,
+images loaded with alt text, one h1 and a language, and no sideways scrolling at phone width.
+Then: linked code tabs, search, downloads, and the whole site under a sub-path.
+
+Without Chromium or Playwright these tests skip, saying how to install them; with the CI
+variable set they fail instead.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests import sitecheck as sc
+
+pytestmark = [pytest.mark.site, pytest.mark.browser]
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+PREFIX = "/torch-vs-lightning/"
+# The browser is offline. Material for MkDocs asks the GitHub API for the repository's stars and
+# forks (repo_url in mkdocs.yml); the test answers those calls itself, with a minimal body.
+# Any other request leaving 127.0.0.1 is blocked and reported: the site must not depend on
+# third-party hosts (fonts, CDNs, trackers).
+STUBBED_HOSTS = {"api.github.com": json.dumps({"stargazers_count": 0, "forks_count": 0, "tag_name": "v0"})}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sc.no_browser("Playwright for Python is not installed")
+    executable = sc.chromium_path()
+    if executable is None:
+        sc.no_browser("no Chromium found (looked at CHROMIUM_PATH, /usr/bin/chromium and PATH)")
+    with sync_playwright() as p:
+        try:
+            instance = p.chromium.launch(executable_path=executable, args=sc.CHROMIUM_ARGS)
+        except Exception as error:  # noqa: BLE001 - any launch failure means: no browser here
+            sc.no_browser(f"Chromium at {executable} did not start ({str(error).splitlines()[0]})")
+        yield instance
+        instance.close()
+
+
+@dataclass
+class Traffic:
+    """What a browser context did that a reader would notice: errors, failed and outside requests."""
+
+    problems: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+
+
+def open_context(browser, viewport=DESKTOP):
+    traffic = Traffic()
+    context = browser.new_context(viewport=viewport, accept_downloads=True)
+
+    def route(r):
+        host = urlsplit(r.request.url).hostname
+        if host == "127.0.0.1":
+            return r.continue_()
+        traffic.outside.append(r.request.url)
+        if host in STUBBED_HOSTS:
+            return r.fulfill(status=200, content_type="application/json", body=STUBBED_HOSTS[host])
+        traffic.problems.append(f"request to a third-party host: {r.request.url}")
+        return r.abort()
+
+    context.route("**/*", route)
+    # net::ERR_ABORTED: the browser dropped a request because the test moved to the next page;
+    # a missing file shows as an HTTP error status instead
+    context.on("requestfailed", lambda r: traffic.problems.append(f"failed request {r.url}: {r.failure}")
+               if urlsplit(r.url).hostname == "127.0.0.1" and "ERR_ABORTED" not in (r.failure or "") else None)
+    context.on("response", lambda r: traffic.problems.append(f"HTTP {r.status} for {r.url}")
+               if r.status >= 400 else None)
+    return context, traffic
+
+
+def watch(page, traffic: Traffic) -> None:
+    page.on("console", lambda m: traffic.problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: traffic.problems.append(f"page error: {e}"))
+
+
+@pytest.fixture(scope="module")
+def server(built_site):
+    with sc.serve(built_site) as base:
+        yield base
+
+
+PAGE_FACTS = """() => {
+  const imgs = [...document.querySelectorAll('img')].map(i => ({
+      src: i.getAttribute('src'), loaded: i.complete && i.naturalWidth > 0,
+      alt: (i.getAttribute('alt') || '').trim()}));
+  return {h1: document.querySelectorAll('h1').length, lang: document.documentElement.lang,
+          imgs: imgs, title: document.title};
+}"""
+
+# Wider than the viewport, page-level: the document scrolls sideways. For the message, name the
+# widest elements that stick out and are not inside a box that scrolls or clips on its own.
+OVERFLOW = """() => {
+  const root = document.documentElement, width = root.clientWidth;
+  const clipped = el => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const s = getComputedStyle(p).overflowX; if (s !== 'visible') return true; } return false; };
+  const out = [...document.body.querySelectorAll('*')]
+      .filter(el => el.getBoundingClientRect().right > width + 1 && !clipped(el))
+      .map(el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
+           ? '.' + el.className.trim().split(/\\s+/).join('.') : '') + ' right=' +
+           Math.round(el.getBoundingClientRect().right));
+  return {scroll: root.scrollWidth, client: width, culprits: out.slice(0, 8)};
+}"""
+
+
+@pytest.fixture(scope="module")
+def visits(browser, server, built_site):
+    """Open every page once; record its problems, facts at desktop width and overflow at 390 px."""
+    context, traffic = open_context(browser)
+    page = context.new_page()
+    watch(page, traffic)
+    results, started = {}, time.monotonic()
+    for html in sc.html_pages(built_site):
+        name = html.relative_to(built_site).as_posix()
+        traffic.problems.clear()
+        page.set_viewport_size(DESKTOP)
+        response = page.goto(server + sc.page_url(built_site, html), wait_until="load")
+        try:
+            page.wait_for_load_state("networkidle", timeout=5000)
+        except Exception:  # noqa: BLE001 - a page that keeps the network busy is reported below
+            traffic.problems.append("the network did not go idle within 5 s")
+        facts = page.evaluate(PAGE_FACTS)
+        page.set_viewport_size(PHONE)
+        page.wait_for_timeout(50)
+        facts["phone"] = page.evaluate(OVERFLOW)
+        facts["status"] = response.status if response else None
+        facts["problems"] = list(traffic.problems)
+        results[name] = facts
+    facts_time = time.monotonic() - started
+    context.close()
+    assert results and facts_time < 300
+    return results
+
+
+def test_every_page_loads_without_errors(visits):
+    # 404.html is served with status 200 by a static server when asked for by name
+    bad = {name: f["problems"] or f["status"] for name, f in visits.items()
+           if f["problems"] or f["status"] != 200}
+    assert not bad, json.dumps(bad, indent=1)
+
+
+def test_every_image_is_loaded_and_has_alt_text(visits, built_site):
+    bad = {name: [i for i in f["imgs"] if not (i["loaded"] and i["alt"])] for name, f in visits.items()}
+    bad = {k: v for k, v in bad.items() if v}
+    assert not bad, json.dumps(bad, indent=1)
+    plots = [i for f in visits.values() for i in f["imgs"] if "mkd_glr_" in (i["src"] or "")]
+    assert plots, "no plot image on any page"
+
+
+def test_every_page_has_one_h1_and_a_language(visits):
+    bad = {name: (f["h1"], f["lang"]) for name, f in visits.items() if f["h1"] != 1 or not f["lang"]}
+    assert not bad, bad
+
+
+def test_no_page_scrolls_sideways_on_a_phone(visits):
+    """At 390 px code blocks and tables may scroll inside themselves; the page itself must not."""
+    bad = {name: f["phone"] for name, f in visits.items() if f["phone"]["scroll"] > f["phone"]["client"]}
+    assert not bad, json.dumps(bad, indent=1)
+
+
+# -- behaviour ----------------------------------------------------------------------------------
+
+CHECKED_TAB = """(label) => {
+  const sets = [...document.querySelectorAll('.tabbed-set')].filter(s =>
+      [...s.querySelectorAll(':scope > .tabbed-labels > label')].some(l => l.textContent.trim() === label));
+  if (!sets.length) return null;
+  const input = sets[0].querySelector(':scope > input:checked');
+  return sets[0].querySelector(`:scope > .tabbed-labels > label[for="${input.id}"]`).textContent.trim();
+}"""
+
+
+def pages_with_tab(site: Path, label: str) -> list[Path]:
+    """Topic pages with a tab ``label`` first, then any other page with one."""
+    marker = f">{label}</label>"
+    topics = [p for p in sc.topic_pages(site) if marker in p.read_text()]
+    others = [p for p in sc.html_pages(site) if p not in topics and marker in p.read_text()]
+    return topics + others
+
+
+def test_choosing_lightning_carries_to_the_next_page(browser, server, built_site):
+    pages = pages_with_tab(built_site, "Lightning")
+    if len(pages) < 2:
+        pytest.skip(f"linked tabs need two pages with a 'Lightning' tab; this build has {len(pages)}")
+    first, second = (server + sc.page_url(built_site, p) for p in pages[:2])
+    context, traffic = open_context(browser)
+    page = context.new_page()
+    watch(page, traffic)
+    page.goto(second)
+    before = page.evaluate(CHECKED_TAB, "Lightning")
+    assert before and before != "Lightning", f"{second} opens on {before!r}: the test would prove nothing"
+    page.goto(first)
+    page.locator(".tabbed-set > .tabbed-labels > label", has_text="Lightning").first.click()
+    assert page.evaluate(CHECKED_TAB, "Lightning") == "Lightning"
+    page.goto(second)
+    assert page.evaluate(CHECKED_TAB, "Lightning") == "Lightning", f"{second} did not follow the choice"
+    assert not traffic.problems, traffic.problems
+    context.close()
+
+
+def search_case(site: Path) -> tuple[str, str]:
+    """(query, URL path of the page it must list): checkpointing once that topic exists."""
+    pages = [sc.page_url(site, p) for p in sc.topic_pages(site)]
+    checkpoint = [p for p in pages if "checkpoint" in p]
+    if checkpoint:
+        return "checkpoint", checkpoint[0]
+    minimal = [p for p in pages if "minimal_loop" in p]
+    assert minimal, f"neither a checkpointing nor a minimal-loop topic page among {pages}"
+    return "training loop", minimal[0]
+
+
+SEARCH_READY = """() => { const m = document.querySelector('.md-search-result__meta');
+                         return !!m && m.textContent.trim() !== '' && !/initializing/i.test(m.textContent); }"""
+
+
+def run_search(page, query: str) -> list[str]:
+    page.locator("input.md-search__input").click()
+    page.wait_for_function(SEARCH_READY, timeout=20000)  # the index is loaded in a web worker
+    # type it, as a reader does: Material reads the query on keyup
+    page.locator("input.md-search__input").press_sequentially(query, delay=20)
+    page.wait_for_selector(".md-search-result__item", timeout=20000)
+    return page.eval_on_selector_all(".md-search-result__item a", "els => els.map(a => a.href)")
+
+
+def test_search_finds_the_topic(browser, server, built_site):
+    query, expected = search_case(built_site)
+    context, traffic = open_context(browser)
+    page = context.new_page()
+    watch(page, traffic)
+    page.goto(server)
+    hrefs = run_search(page, query)
+    paths = {urlsplit(h).path for h in hrefs}
+    assert urlsplit(server).path + expected in paths, (query, expected, hrefs)
+    assert not traffic.problems, traffic.problems
+    context.close()
+
+
+def test_downloads_return_the_snippets(browser, server, built_site):
+    pages = sc.topic_pages(built_site)
+    assert pages, "no topic page"
+    context, traffic = open_context(browser)
+    page = context.new_page()
+    watch(page, traffic)
+    checked = 0
+    for html in pages:
+        page.goto(server + sc.page_url(built_site, html))
+        links = page.locator("a[download]")
+        hrefs = links.evaluate_all("els => els.map(a => a.href)")
+        assert hrefs, f"{html.relative_to(built_site)} has no download link"
+        for href in hrefs:
+            response = page.request.get(href)
+            assert response.ok, (href, response.status)
+            assert response.body() == sc.snippet_for_download(urlsplit(href).path).read_bytes(), href
+            checked += 1
+        # and once the way a reader does it: click the visible one, receive a file
+        visible = next(i for i in range(links.count()) if links.nth(i).is_visible())
+        with page.expect_download() as download:
+            links.nth(visible).click()
+        saved = Path(download.value.path()).read_bytes()
+        assert saved == sc.snippet_for_download(urlsplit(hrefs[visible]).path).read_bytes()
+        assert download.value.suggested_filename == urlsplit(hrefs[visible]).path.rsplit("/", 1)[-1]
+    assert checked >= 3
+    assert not traffic.problems, traffic.problems
+    context.close()
+
+
+# -- under a sub-path, as GitHub project Pages serve the site -----------------------------------
+
+def test_site_works_in_the_browser_under_a_sub_path(browser, built_site):
+    topic = sc.topic_pages(built_site)[0]
+    query, expected = search_case(built_site)
+    with sc.serve(built_site, PREFIX) as base:
+        context, traffic = open_context(browser)
+        page = context.new_page()
+        watch(page, traffic)
+        page.goto(base + sc.page_url(built_site, topic), wait_until="networkidle")
+        images = page.evaluate(PAGE_FACTS)["imgs"]
+        assert images and all(i["loaded"] for i in images), images
+        assert page.evaluate("getComputedStyle(document.body).fontFamily")  # stylesheets applied
+        assert page.locator("a[download]").count() >= 3
+        # the header's home link leads to the home page under the prefix, not to the server's root
+        page.locator("a.md-header__button.md-logo").first.click()
+        page.wait_for_load_state("networkidle")
+        assert urlsplit(page.url).path == PREFIX, page.url
+        hrefs = run_search(page, query)
+        assert urlsplit(base).path + expected in {urlsplit(h).path for h in hrefs}, hrefs
+        assert not traffic.problems, traffic.problems
+        context.close()
