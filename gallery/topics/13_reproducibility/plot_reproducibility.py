@@ -1,0 +1,192 @@
+"""
+# Reproducibility: seeds, DataLoader workers and deterministic mode
+
+A run is reproducible when training it again gives bitwise the same weights. The programs here
+train a small classifier on data augmented *inside the `Dataset`*: each sample is scaled by a
+factor drawn from NumPy's RNG and gets Gaussian noise from torch's RNG, in two `DataLoader`
+worker processes (`num_workers=2`). Every program trains twice in the same process and
+compares the two sets of weights.
+
+- **PyTorch**: `random.seed`, `np.random.seed` and `torch.manual_seed` by hand, a
+  `worker_init_fn` that seeds NumPy and `random` in each worker from `torch.initial_seed()`
+  (the recipe in PyTorch's reproducibility notes), a seeded `generator=` for the shuffling,
+  and `torch.use_deterministic_algorithms(True)`;
+- **Lightning**: `seed_everything(seed, workers=True)` and `Trainer(deterministic=True)`; the
+  `Trainer` adds its own `worker_init_fn` to the loaders;
+- **Fabric**: `seed_everything(seed, workers=True)`; `fabric.setup_dataloaders` adds the same
+  `worker_init_fn`; deterministic algorithms are switched on by hand.
+
+On the CPU the deterministic switch changes nothing for this model (its operations are already
+deterministic there); it matters on GPUs, where some kernels use atomic additions. Lightning's
+`deterministic=True` also sets `CUBLAS_WORKSPACE_CONFIG`, which cuBLAS needs for
+deterministic matrix products.
+"""
+
+# %%
+# ## The three programs
+#
+# <!-- implementations -->
+#
+# ## Executed in this build: seeded workers
+#
+# Each program trained twice (`runs=2`) in one call; the log shows both runs.
+
+from snippets.harness import run_topic
+
+result = run_topic("reproducibility", params={"epochs": 3, "seed": 0, "device": "cpu"},
+                   compare=["state_dict", "history.val_loss"], tolerance=0.0, repeats=1)
+result.stamp()
+
+# %%
+# ### What each program printed
+#
+# The last lines give a short hash of each run's final weights and a summary of the scale
+# factors the workers drew.
+
+result.logs()
+
+# %%
+# ### Two runs of each program: bitwise identical?
+#
+# The first column is the largest difference between the two runs' weights; the hashes are
+# SHA-256 prefixes of the raw bytes of all weights.
+
+from snippets.harness.programs import LABELS
+from snippets.harness.report import format_difference, table
+
+
+def run_table(res):
+    rows = []
+    for kind in res.kinds():
+        digests = res.value(kind, "weight_digests")
+        rows.append([LABELS[kind], format_difference(res.value(kind, "run_difference")),
+                     " / ".join(f"<code>{d}</code>" for d in digests),
+                     "bitwise identical" if len(set(digests)) == 1 and res.value(kind, "run_difference") == 0
+                     else "DIFFERENT"])
+    return table(["implementation", "max |run 1 − run 2|", "weight hashes", "verdict"], rows)
+
+
+run_table(result)
+
+# %%
+# ### The same seed across implementations
+#
+# Within each program the runs repeat exactly, but the weights of Lightning and Fabric are not
+# those of the plain program. The reason is the worker seeding: the plain `worker_init_fn`
+# seeds NumPy with `torch.initial_seed() % 2**32`, while Lightning's
+# `pl_worker_init_function` (used by the `Trainer` and by Fabric) derives new seeds for torch,
+# `random` and NumPy from the base seed, the worker id and the global rank. The scale factors
+# and the noise differ, so the training differs. Lightning and Fabric use the same function,
+# so their hashes above are equal.
+
+result.parity()
+
+# %%
+# To check that the worker seeding is the only cause, the programs ran again without it
+# (`seed_workers=False`: no `worker_init_fn`, `seed_everything(workers=False)`), once each.
+# Now all three match bitwise:
+
+unseeded = run_topic("reproducibility",
+                     params={"epochs": 3, "seed": 0, "device": "cpu", "seed_workers": False, "runs": 1},
+                     compare=["state_dict", "history.val_loss"], tolerance=0.0, repeats=0)
+unseeded.parity()
+
+# %%
+# That run also shows that leaving out the `worker_init_fn` is **not** what breaks
+# reproducibility with the global NumPy RNG any more: since PyTorch 1.9 each worker seeds
+# `random`, torch and NumPy's global RNG from its own base seed. The scale factors the workers
+# drew in the first epoch were all different:
+
+rows = []
+for res, label in ((result, "seeded workers"), (unseeded, "no worker seeding")):
+    for kind in res.kinds():
+        rows.append([label, LABELS[kind], f"{res.value(kind, 'distinct_draws')} of {res.value(kind, 'total_draws')}",
+                     str(res.value(kind, "batches_with_a_twin")), str(res.value(kind, "epochs_repeating_epoch_1"))])
+headers = ["configuration", "implementation", "distinct scale factors", "batches that drew the same as another",
+           "later epochs repeating epoch 1"]
+table(headers, rows)
+
+# %%
+# ## What still goes wrong: a NumPy Generator stored on the Dataset
+#
+# The modern way to draw random numbers in NumPy is a `Generator`: `np.random.default_rng(seed)`.
+# Created in the dataset's `__init__`, it is copied into each worker process with its state,
+# and neither the `DataLoader`, nor the `worker_init_fn` above, nor Lightning's seeds it again.
+# The programs ran once more with `shared_generator=True`:
+
+shared = run_topic("reproducibility",
+                   params={"epochs": 3, "seed": 0, "device": "cpu", "shared_generator": True, "runs": 1},
+                   compare=["state_dict"], tolerance=0.0, repeats=0)
+rows = [[LABELS[kind], f"{shared.value(kind, 'distinct_draws')} of {shared.value(kind, 'total_draws')}",
+         str(shared.value(kind, "batches_with_a_twin")), str(shared.value(kind, "epochs_repeating_epoch_1"))]
+        for kind in shared.kinds()]
+table(headers[1:], rows)
+
+# %%
+# Batch 1 (worker 0) and batch 2 (worker 1) received the same scale factors, and so did
+# batches 3 and 4, and every epoch started over with the same values, because each epoch starts
+# new workers from the same copy. The first two batches of each epoch, for plain PyTorch:
+
+import matplotlib.pyplot as plt
+
+draws = shared.value("pytorch", "first_batches")
+good = result.value("pytorch", "first_batches")
+fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.6), sharey=True)
+for ax, data, title in ((axes[0], good, "global NumPy RNG, seeded workers"),
+                        (axes[1], draws, "Generator stored on the Dataset")):
+    for epoch, batches in enumerate(data):
+        for b, batch in enumerate(batches[:2]):
+            ax.plot(batch, marker="os"[b], linestyle="-" if b == 0 else ":",
+                    label=f"epoch {epoch + 1}, batch {b + 1} (worker {b})", alpha=0.8)
+    ax.set_title(title)
+    ax.set_xlabel("sample within the batch")
+    ax.grid(alpha=0.3)
+axes[0].set_ylabel("scale factor drawn")
+axes[1].legend(fontsize=7)
+fig.suptitle("Scale factors drawn by the two workers: with a shared Generator the lines coincide")
+fig.tight_layout()
+
+# %%
+# The fix is to seed the generator per worker, for example in a `worker_init_fn`:
+# `info = torch.utils.data.get_worker_info(); info.dataset.rng = np.random.default_rng(info.seed)`
+# (`info.seed` differs per worker and per epoch and follows the DataLoader's `generator`).
+#
+# ### Time and memory (seeded workers)
+#
+# Each call trains twice, and every epoch starts two worker processes.
+
+result.timings()
+
+# %%
+# ### Lines of code
+
+result.loc()
+
+# %%
+# ## Pitfalls
+#
+# !!! warning "Same seed, different numbers"
+#     Moving a script from plain PyTorch to Lightning with `seed_everything(workers=True)`
+#     changes the random numbers drawn in the workers, even with the same seed: runs are
+#     reproducible within one setup, not across setups. Compare implementations with
+#     `workers=False` or with augmentation switched off.
+#
+# !!! warning "State that travels to the workers"
+#     Anything random held by the dataset object (a NumPy `Generator`, a `random.Random`, a
+#     `torch.Generator`) is copied into every worker unchanged. Only the global RNGs are
+#     seeded per worker. With the `fork` start method (Linux default before Python 3.14) the
+#     copies are identical; with `spawn` or `forkserver` the dataset is pickled and the same
+#     happens.
+#
+# !!! note "`workers=True` matters with several ranks"
+#     The DataLoader's own per-worker seeds depend on the base seed drawn from the loader's
+#     generator, which is the same on every DDP rank given the same seed. Lightning's
+#     `worker_init_fn` mixes in the global rank, so the ranks' workers draw different
+#     augmentations.
+#
+# ??? info "What deterministic mode does and does not do"
+#     `torch.use_deterministic_algorithms(True)` makes operations without a deterministic
+#     implementation raise an error instead of silently varying; it does not seed anything.
+#     `Trainer(deterministic=True)` calls it and sets `CUBLAS_WORKSPACE_CONFIG=:4096:8`;
+#     `deterministic="warn"` only warns. On GPUs also keep `torch.backends.cudnn.benchmark`
+#     off (Lightning does when `deterministic=True`).
