@@ -1,0 +1,102 @@
+"""snippets/resuming: an interrupted and resumed run ends bitwise equal to an uninterrupted one, and forgetting breaks it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from snippets.harness.measure import max_abs_difference
+from tests.conftest import load_program, run_downloaded
+
+TOPIC = "resuming"
+KINDS = ["pytorch", "lightning", "fabric"]
+CONFIG = {"epochs": 3, "stop_after": 1, "seed": 0, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("resume")
+
+
+@pytest.fixture(scope="module")
+def results(root):
+    return {kind: load_program(TOPIC, kind).run(**CONFIG, ckpt_dir=str(root / kind)) for kind in KINDS}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_resumed_run_is_bitwise_equal_to_the_uninterrupted_run(results, kind):
+    result = results[kind]
+    assert result["bitwise_equal"] is True
+    assert result["resume_difference"] == 0.0
+    assert result["history"] == result["uninterrupted_history"]
+    assert len(result["history"]["val_loss"]) == CONFIG["epochs"]
+    assert result["global_step"] == CONFIG["epochs"] * 13
+    assert result["history"]["lr"] == [0.01, 0.01, 0.005]  # the scheduler state came back too
+
+
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_same_final_weights_as_plain_pytorch(results, kind):
+    assert max_abs_difference(results[kind]["state_dict"], results["pytorch"]["state_dict"]) == 0.0
+    assert max_abs_difference(results[kind]["history"]["val_loss"], results["pytorch"]["history"]["val_loss"]) <= 1e-6
+
+
+@pytest.fixture(scope="module")
+def forgotten(tmp_path_factory):
+    cache = {}
+
+    def run(kind: str, forget: str) -> dict:
+        if (kind, forget) not in cache:
+            folder = tmp_path_factory.mktemp(f"forget-{kind}-{forget}")
+            cache[kind, forget] = load_program(TOPIC, kind).run(**CONFIG, ckpt_dir=str(folder), forget=(forget,))
+        return cache[kind, forget]
+    return run
+
+
+SLOW = pytest.mark.slow
+CASES = [("pytorch", f) for f in ("rng", "loader", "optimizer", "scheduler")] + [
+    ("lightning", "rng"), ("fabric", "loader"),
+    pytest.param("lightning", "loader", marks=SLOW), pytest.param("lightning", "optimizer", marks=SLOW),
+    pytest.param("lightning", "scheduler", marks=SLOW), pytest.param("fabric", "rng", marks=SLOW),
+    pytest.param("fabric", "optimizer", marks=SLOW), pytest.param("fabric", "scheduler", marks=SLOW),
+]
+
+
+@pytest.mark.parametrize("kind, forget", CASES)
+def test_forgetting_one_state_breaks_equality(results, forgotten, kind, forget):
+    broken = forgotten(kind, forget)
+    assert broken["bitwise_equal"] is False
+    assert broken["resume_difference"] > 1e-4
+    assert max_abs_difference(broken["state_dict"], results[kind]["state_dict"]) > 1e-4
+    # every implementation breaks in exactly the same way
+    assert max_abs_difference(broken["state_dict"], forgotten("pytorch", forget)["state_dict"]) == 0.0
+
+
+def test_lightning_checkpoint_has_no_rng_state_of_its_own(results, root):
+    checkpoint = torch.load(root / "lightning" / "interrupted.ckpt", weights_only=False)
+    assert list(checkpoint["callbacks"]) == ["RandomState"]  # Forget has no state, so it saves nothing
+    assert set(checkpoint["callbacks"]["RandomState"]) == {"torch", "loader"} | ({"cuda"} if torch.cuda.is_available() else set())
+    tensors = [k for k, v in checkpoint.items() if k != "callbacks" and isinstance(v, torch.Tensor)]
+    assert tensors == []  # the RNG states are only there because our callback put them there
+    assert checkpoint["epoch"] == CONFIG["stop_after"] and checkpoint["global_step"] == CONFIG["stop_after"] * 13
+
+
+def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
+    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "2", "--stop-after", "1"], outside_repo).items():
+        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
+        assert "done: resumed weights bitwise equal to the uninterrupted run (max |difference| 0)" in proc.stdout
+        prefix = {"pytorch": "torch"}.get(kind, kind)
+        assert (outside_repo / kind / f"checkpoints_{prefix}" / "interrupted.ckpt").is_file()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "--epochs"),
+    (["--epochs", "3", "--stop-after", "3"], "--stop-after must be between 1 and 2"),
+    (["--forget", "model"], "cannot forget ['model']"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+])
+def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys, tmp_path):
+    code = load_program(TOPIC, kind).main([*args, "--ckpt-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
