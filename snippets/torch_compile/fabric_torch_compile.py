@@ -125,7 +125,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     return {"history": history, "state_dict": state, "eager_history": eager_history,
             "eager_state_dict": eager_state, "steps": eager_steps + steps, "device": used,
             "compiled": problem is None, "compile_note": problem or "", "check_s": check_s,
-            "timing": {"eager": eager_timing, "compiled": timing},
+            "step_timing": {"eager": eager_timing, "compiled": timing},
             "speedup": speedup, "compiled_vs_eager": difference}
 
 

@@ -36,7 +36,7 @@ def test_compiled_run_is_close_to_eager(results, kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_first_compiled_step_carries_the_compilation(results, kind):
-    timing = results[kind]["timing"]
+    timing = results[kind]["step_timing"]
     for mode in ("eager", "compiled"):
         assert 0 < timing[mode]["median_step_s"] and 0 < timing[mode]["first_step_s"]
     # tracing and building the kernels happens in the first compiled step, not in the later ones
