@@ -139,7 +139,7 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 
     if verbose:
         print(f"slowest Lightning actions ({profiler} profiler, total ms):")
         for name, calls, ms in hooks[:5]:
-            print(f"  {name:<60} {calls:>5} calls  {ms:>9.3f}")
+            print(f"  {name:<50} {calls:>4} calls {ms:>9.3f}")
         if top_ops:
             print("top operators by self CPU time (ms):")
             for name, calls, ms in top_ops[:5]:

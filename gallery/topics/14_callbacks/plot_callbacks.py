@@ -96,7 +96,10 @@ result.plot("weight_norms", "history.train_loss", "history.val_loss",
 # The headline check is the list of per-step gradient norms; then the final weights, the
 # per-epoch weight norms, the per-step losses and the validation loss. Identical gradient norms
 # at every step mean the Lightning and Fabric hooks fire at the same point of the step as the
-# inline code: after the backward pass, before the optimizer changes the weights.
+# inline code: after the backward pass, before the optimizer changes the weights. The
+# validation loss is the one value Lightning computes differently: `self.log(...)` averages the
+# per-batch losses in float32 tensors where the plain loop sums Python floats, which can move
+# the last digit.
 
 result.parity()
 

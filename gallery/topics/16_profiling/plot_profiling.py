@@ -68,26 +68,28 @@ result.parity()
 # %%
 # ### Top operators
 #
-# Operators (`aten::...`) ordered by the plain loop's self CPU time: time spent in the
-# operator itself, not in operators it called. Calls and milliseconds come from each
-# program's own profile in this build; "–" means the operator is not in that program's top
-# twelve. `aten::select` and `aten::stack` come from the `DataLoader` collating one sample at a
-# time; `aten::addmm` is the forward pass of the two `Linear` layers, `aten::mm` their backward.
+# Operators (`aten::...`) with the most self CPU time (time spent in the operator itself, not
+# in operators it called), in the plain loop's order, then those only another program ranks in
+# its top twelve. Each cell is calls and milliseconds from that program's own profile in this
+# build; "–" means the operator is not in that program's top twelve. The call counts are exact
+# and repeatable; on a shared CPU the milliseconds of a single operator can include time the
+# process spent descheduled, so one row can jump from run to run. `aten::select` and
+# `aten::stack` come from the `DataLoader` collating one sample at a time; `aten::addmm` is the
+# forward pass of the two `Linear` layers, `aten::mm` their backward.
 
 from snippets.harness.programs import LABELS
 from snippets.harness.report import table
 
 ops = {kind: {name: (calls, ms) for name, calls, ms in result.value(kind, "top_ops")} for kind in result.kinds()}
-names = list(ops["pytorch"]) + [n for k in result.kinds() for n in ops[k] if n not in ops["pytorch"]]
-names = list(dict.fromkeys(names))
+names = list(dict.fromkeys(name for kind in result.kinds() for name in ops[kind]))
 
 
-def cell(kind, name, index):
-    return str(ops[kind][name][index]) if name in ops[kind] else "–"
+def cell(kind, name):
+    return f"{ops[kind][name][0]} calls<br>{ops[kind][name][1]} ms" if name in ops[kind] else "–"
 
 
-table(["operator"] + [f"{LABELS[k]} {what}" for k in result.kinds() for what in ("calls", "self CPU ms")],
-      [[f"<code>{n}</code>"] + [cell(k, n, i) for k in result.kinds() for i in (0, 1)] for n in names],
+table(["operator"] + [LABELS[k] for k in result.kinds()],
+      [[f"<code>{n}</code>"] + [cell(k, n) for k in result.kinds()] for n in names],
       caption="Top operators by self CPU time, from each program's torch.profiler run")
 
 # %%
