@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -92,6 +93,24 @@ def spec_key(spec: dict) -> str:
     return f"{asked}-{inputs_digest([spec['topic']])[:12]}"
 
 
+def _wait(proc: subprocess.Popen, timeout: float, waiting: Path) -> bool:
+    """Wait for ``proc``; kill it after ``timeout`` seconds of its own work.
+
+    Time spent waiting for another worker's timed phase (while ``waiting`` exists) is not
+    counted. Returns False when the process was killed.
+    """
+    used, step = 0.0, 0.2
+    while proc.poll() is None:
+        time.sleep(step)
+        if not waiting.exists():
+            used += step
+        if used > timeout:
+            proc.kill()
+            proc.wait()
+            return False
+    return True
+
+
 def execute(spec: dict, timeout: float | None = None) -> dict:
     """Run ``spec`` in a fresh worker process and return its report (or its error)."""
     timeout = timeout_s() if timeout is None else timeout
@@ -102,22 +121,31 @@ def execute(spec: dict, timeout: float | None = None) -> dict:
             "roots": [str(PROJECT_DIR), os.getcwd()]}
     with tempfile.TemporaryDirectory(prefix=f"topic-{spec['topic']}-") as work:
         spec_file, out_file = Path(work) / "spec.json", Path(work) / "result.json"
-        spec_file.write_text(json.dumps(full))
+        waiting = Path(work) / "waiting-for-lock"
+        spec_file.write_text(json.dumps({**full, "waiting_flag": str(waiting)}))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(PROJECT_DIR)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
-        try:
-            proc = subprocess.run([sys.executable, "-m", worker, str(spec_file), str(out_file)],
-                                  cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return {"topic": spec["topic"], "error": {
-                "location": "timeout",
-                "traceback": f"topic {spec['topic']!r} did not finish within its timeout of {timeout:g} s "
-                             f"and was stopped (set DOCS_EXAMPLE_TIMEOUT to change the limit)"}}
+        with open(Path(work) / "stderr.txt", "w+") as stderr:
+            proc = subprocess.Popen([sys.executable, "-m", worker, str(spec_file), str(out_file)],
+                                    cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+            try:
+                finished = _wait(proc, timeout, waiting)
+            except BaseException:  # e.g. the example's own timeout, or Ctrl-C: leave no orphan
+                proc.kill()
+                proc.wait()
+                raise
+            if not finished:
+                return {"topic": spec["topic"], "error": {
+                    "location": "timeout",
+                    "traceback": f"topic {spec['topic']!r} did not finish within its timeout of {timeout:g} s "
+                                 f"and was stopped (set DOCS_EXAMPLE_TIMEOUT to change the limit)"}}
+            stderr.seek(0)
+            errors = stderr.read()
         if not out_file.exists():
             return {"topic": spec["topic"], "error": {
                 "location": "worker",
                 "traceback": f"the worker for topic {spec['topic']!r} exited with code {proc.returncode} "
-                             f"and wrote no result:\n{proc.stderr[-4000:]}"}}
+                             f"and wrote no result:\n{errors[-4000:]}"}}
         return json.loads(out_file.read_text())
 
 

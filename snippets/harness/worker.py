@@ -28,18 +28,26 @@ from snippets.harness.programs import programs
 
 
 @contextlib.contextmanager
-def phase_lock(path: str | None, exclusive: bool):
+def phase_lock(path: str | None, exclusive: bool, waiting_flag: str | None = None):
     """Hold the build-wide timing lock: shared for untimed work, exclusive for timed work.
 
     Workers running in parallel may overlap in their untimed phases; a timed phase waits
-    until no other worker is doing anything and keeps them waiting until it ends.
+    until no other worker is doing anything and keeps them waiting until it ends. While a
+    worker waits, ``waiting_flag`` exists, and the runner does not count that time against
+    the worker's timeout (a hanging topic must not make the others time out).
     """
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     if not path:
         yield
         return
     with open(path, "a") as handle:
-        fcntl.flock(handle, mode)
+        if waiting_flag:
+            Path(waiting_flag).touch()
+        try:
+            fcntl.flock(handle, mode)
+        finally:
+            if waiting_flag:
+                Path(waiting_flag).unlink(missing_ok=True)
         try:
             yield
         finally:
@@ -87,7 +95,7 @@ def run_spec(spec: dict) -> dict:
     device = "cuda" if torch.cuda.is_available() and params.get("device", "auto") in ("auto", "cuda") else "cpu"
 
     modules, reports, results = {}, {}, {}
-    with phase_lock(spec.get("lock"), exclusive=False):
+    with phase_lock(spec.get("lock"), exclusive=False, waiting_flag=spec.get("waiting_flag")):
         for program in found:
             modules[program.kind] = importlib.import_module(program.module)
         # after the imports: Lightning attaches its log handlers when it is first imported
@@ -132,7 +140,7 @@ def run_spec(spec: dict) -> dict:
     repeats = int(spec.get("repeats", 5))
     times: dict[str, list[float]] = {p.kind: [] for p in found}
     if repeats > 0:
-        with phase_lock(spec.get("lock"), exclusive=True):
+        with phase_lock(spec.get("lock"), exclusive=True, waiting_flag=spec.get("waiting_flag")):
             for round_ in range(repeats):
                 order = found[round_ % len(found):] + found[:round_ % len(found)]
                 for program in order:

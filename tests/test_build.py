@@ -1,0 +1,240 @@
+"""Build behaviour (snippets/site/hooks.py), shown on a temporary copy of the project.
+
+The copy keeps the real machinery (mkdocs.yml, the hooks, the harness) and replaces the topics
+with two tiny fake ones, ``alpha`` and ``beta``, whose programs append a line to a log file
+each time they run: the tests count executions instead of trusting the build's messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_DIR
+
+pytestmark = pytest.mark.site
+
+PROGRAM = '''"""Fake topic {name} for the build tests."""
+
+import os
+
+import torch
+
+
+def run(epochs: int = 2, seed: int = 0, device: str = "auto", verbose: bool = False) -> dict:
+    torch.manual_seed(seed)
+    with open(os.environ["EXEC_LOG"], "a") as log:
+        log.write("{name}\\n")
+    if verbose:
+        print("VALUE {value}")
+    return {{"history": {{"train_loss": [1.0, 0.5]}}, "state_dict": {{"w": torch.randn(3)}},
+            "steps": epochs, "device": "cpu"}}
+'''
+
+SCRIPT = '''"""
+# Topic {name}
+
+A fake topic for the build tests.
+"""
+
+# %%
+# <!-- implementations -->
+
+from snippets.harness import run_topic
+
+{before}
+result = run_topic("{name}", params={{"epochs": 2}}, repeats=1)
+result.logs()
+{extra}
+'''
+
+
+class Project:
+    """A copy of the project with fake topics, built with the real MkDocs configuration."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.exec_log = root / "exec.log"
+
+    def write_topic(self, name: str, number: int, value: int = 1, extra: str = "", program_extra: str = "",
+                    before: str = ""):
+        folder = self.root / "snippets" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "__init__.py").write_text("")
+        (folder / f"torch_{name}.py").write_text(PROGRAM.format(name=name, value=value) + program_extra)
+        gallery = self.root / "gallery" / "topics" / f"{number:02d}_{name}"
+        gallery.mkdir(parents=True, exist_ok=True)
+        (gallery / "README.md").write_text(f"## {name}\n")
+        (gallery / f"plot_{name}.py").write_text(SCRIPT.format(name=name, extra=extra, before=before))
+
+    def executions(self) -> list[str]:
+        return self.exec_log.read_text().split() if self.exec_log.exists() else []
+
+    def env(self, **extra) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCS_")}
+        env.update(PYTHONPATH=str(self.root), EXEC_LOG=str(self.exec_log), NO_MKDOCS_2_WARNING="1", **extra)
+        return env
+
+    def build(self, **env) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=self.root,
+                              env=self.env(**env), capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    return make_project(tmp_path / "project")
+
+
+def make_project(root: Path) -> Project:
+    """Copy the machinery into ``root`` and add the fake topics."""
+    root.mkdir()
+    shutil.copy(PROJECT_DIR / "mkdocs.yml", root)
+    config = (root / "mkdocs.yml").read_text()
+    nav_start = config.index("\nnav:")
+    (root / "mkdocs.yml").write_text(config[:nav_start] + "\nnav:\n  - Overview: index.md\n"
+                                     "  - Topics: generated/topics\n  - Benchmarks: generated/benchmarks\n"
+                                     "  - Migration: generated/migration\n")
+    (root / "docs" / "assets").mkdir(parents=True)
+    shutil.copy(PROJECT_DIR / "docs" / "assets" / "extra.css", root / "docs" / "assets")
+    (root / "docs" / "index.md").write_text("# Overview\n\n<!-- summary-table -->\n")
+    shutil.copytree(PROJECT_DIR / "snippets" / "harness", root / "snippets" / "harness",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PROJECT_DIR / "snippets" / "site", root / "snippets" / "site",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PROJECT_DIR / "snippets" / "__init__.py", root / "snippets")
+    for gallery in ("topics", "benchmarks", "migration"):
+        (root / "gallery" / gallery).mkdir(parents=True)
+        (root / "gallery" / gallery / "README.md").write_text(f"# {gallery.title()}\n")
+    project = Project(root)
+    project.write_topic("alpha", 1)
+    project.write_topic("beta", 2)
+    return project
+
+
+def page(project: Project, name: str, number: int) -> str:
+    path = project.root / "site" / "generated" / "topics" / f"{number:02d}_{name}" / f"plot_{name}" / "index.html"
+    return path.read_text()
+
+
+def test_unchanged_tree_reexecutes_nothing_and_pages_stay_complete(project):
+    first = project.build()
+    assert first.returncode == 0, first.stderr
+    assert sorted(set(project.executions())) == ["alpha", "beta"]
+    count = len(project.executions())
+
+    second = project.build()
+    assert second.returncode == 0, second.stderr
+    assert len(project.executions()) == count  # nothing ran again
+    assert "VALUE 1" in page(project, "alpha", 1) and "VALUE 1" in page(project, "beta", 2)
+
+
+def test_changed_snippet_reexecutes_its_topic_and_only_that_one(project):
+    assert project.build().returncode == 0
+    before = project.executions()
+    project.write_topic("alpha", 1, value=2)  # the gallery script is unchanged; its program is not
+    rebuilt = project.build()
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    new = project.executions()[len(before):]
+    assert new and set(new) == {"alpha"}
+    assert "VALUE 2" in page(project, "alpha", 1)  # the page is not stale
+    assert "VALUE 1" in page(project, "beta", 2)
+
+
+def test_changed_harness_reexecutes_every_topic(project):
+    assert project.build().returncode == 0
+    before = len(project.executions())
+    measure = project.root / "snippets" / "harness" / "measure.py"
+    measure.write_text(measure.read_text() + "\n# changed\n")
+    assert project.build().returncode == 0
+    assert set(project.executions()[before:]) == {"alpha", "beta"}
+
+
+def test_failing_example_fails_the_build_naming_file_and_line(project):
+    assert project.build().returncode == 0
+    published = page(project, "alpha", 1)
+    project.write_topic("alpha", 1, program_extra="\n\ndef run(**kwargs):\n    raise ValueError('broken on purpose')\n")
+    failed = project.build()
+    assert failed.returncode != 0
+    line = len(PROGRAM.format(name="alpha", value=1).splitlines()) + 4
+    assert f"snippets/alpha/torch_alpha.py:{line}" in failed.stderr
+    assert "gallery/topics/01_alpha/plot_alpha.py" in failed.stderr
+    assert "broken on purpose" in failed.stderr
+    assert page(project, "alpha", 1) == published  # nothing half-executed was published
+
+
+def test_hanging_examples_are_stopped_at_the_timeout(project):
+    project.write_topic("alpha", 1, program_extra="\n\ndef run(**kwargs):\n    import time\n    time.sleep(120)\n")
+    project.write_topic("beta", 2, before="import time\ntime.sleep(120)\n")
+    started = time.monotonic()
+    failed = project.build(DOCS_EXAMPLE_TIMEOUT="20")
+    assert time.monotonic() - started < 110
+    assert failed.returncode != 0
+    assert "topic 'alpha' did not finish within its timeout of 20 s" in failed.stderr
+    assert re.search(r"plot_beta\.py did not finish within the per-example timeout of 20 s", failed.stderr)
+
+
+def test_time_waiting_for_another_topics_timed_phase_is_not_counted(tmp_path):
+    from snippets.harness.runner import _wait
+
+    flag = tmp_path / "waiting-for-lock"
+    flag.touch()  # as a worker does while it waits for the lock
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
+    assert _wait(sleeper, timeout=1, waiting=flag)  # 3 s of waiting, none of it counted
+
+    flag.unlink()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    started = time.monotonic()
+    assert not _wait(sleeper, timeout=1, waiting=flag)
+    assert time.monotonic() - started < 10 and sleeper.returncode is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode()
+    except OSError:
+        return ""
+
+
+def _wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(1)
+    return False
+
+
+def test_serve_survives_a_failing_example_and_recovers_when_it_is_fixed(project):
+    good = PROGRAM.format(name="alpha", value=1)
+    project.write_topic("alpha", 1, program_extra="\n\ndef run(**kwargs):\n    raise ValueError('broken on purpose')\n")
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
+                              cwd=project.root, env=project.env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/generated/topics/01_alpha/plot_alpha/"
+    try:
+        assert _wait_for(lambda: "broken on purpose" in _get(url), 180), "the page never showed the error"
+        assert server.poll() is None  # still serving
+        (project.root / "snippets" / "alpha" / "torch_alpha.py").write_text(good.replace("VALUE 1", "VALUE 3"))
+        assert _wait_for(lambda: "VALUE 3" in _get(url), 180), "the page did not recover after the fix"
+        assert "broken on purpose" not in _get(url)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "torch_alpha.py" in output  # the log named the failure
