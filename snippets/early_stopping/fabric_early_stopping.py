@@ -1,0 +1,134 @@
+"""Early stopping with Lightning Fabric: your own loop and the same patience and min_delta rule, by hand."""
+
+import argparse
+import math
+import sys
+
+import torch
+from lightning_fabric import Fabric, seed_everything
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+def make_data(seed: int, n: int = 512, features: int = 10):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=generator)
+    teacher = torch.randn(features, 2, generator=generator)
+    y = (x @ teacher).argmax(dim=1)
+    split = int(0.8 * n)
+    return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
+
+
+def build_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
+
+
+def resolve_accelerator(name: str) -> str:
+    if name == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA GPU is available")
+    return "gpu" if name == "cuda" else "cpu"
+
+
+class EarlyStopper:
+    def __init__(self, patience: int, min_delta: float):
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best = math.inf
+        self.wait = 0
+
+    def should_stop(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return True
+        if value + self.min_delta < self.best:
+            self.best = value
+            self.wait = 0
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
+
+
+def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.03,
+        patience: int = 3, min_delta: float = 0.002, verbose: bool = False) -> dict:
+    fabric = Fabric(accelerator=resolve_accelerator(device), devices=1)
+    seed_everything(seed, verbose=False)
+    train_set, val_set = make_data(seed)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                              generator=torch.Generator().manual_seed(seed))
+    val_loader = DataLoader(val_set, batch_size=batch_size)
+
+    model = build_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model, optimizer = fabric.setup(model, optimizer)
+    train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
+    loss_fn = nn.CrossEntropyLoss()
+    stopper = EarlyStopper(patience, min_delta)
+    history = {"train_loss": [], "val_loss": []}
+    stopped_epoch = None
+    steps = 0
+
+    for epoch in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in train_loader:
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            fabric.backward(loss)
+            optimizer.step()
+            total += loss.item() * len(x)
+            count += len(x)
+            steps += 1
+        history["train_loss"].append(total / count)
+
+        model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                total += loss_fn(model(x), y).item() * len(x)
+                count += len(x)
+        history["val_loss"].append(total / count)
+        if verbose:
+            fabric.print(f"epoch {epoch}  train_loss {history['train_loss'][-1]:.4f}  val_loss {history['val_loss'][-1]:.4f}")
+        if stopper.should_stop(history["val_loss"][-1]):
+            stopped_epoch = epoch
+            if verbose:
+                fabric.print(f"stopping: val_loss did not improve by more than {min_delta} for {stopper.wait} epochs;"
+                      f" best {stopper.best:.4f}")
+            break
+
+    state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
+    return {"history": history, "state_dict": state, "steps": steps, "device": str(fabric.device),
+            "stopped_epoch": stopped_epoch, "epochs_run": len(history["val_loss"]), "best_score": stopper.best,
+            "wait_count": stopper.wait}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=20, help="the most epochs to run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=0.03)
+    parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--min-delta", type=float, default=0.002)
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or args.patience < 1 or args.min_delta < 0:
+        print("error: --epochs, --batch-size and --patience must be at least 1, --lr positive and"
+              " --min-delta not negative", file=sys.stderr)
+        return 2
+    try:
+        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.patience, args.min_delta,
+                     verbose=True)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    where = "never stopped early" if result["stopped_epoch"] is None else f"stopped at epoch {result['stopped_epoch']}"
+    print(f"done: {where}, {result['epochs_run']} of {args.epochs} epochs run, {result['steps']} optimizer steps")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
