@@ -41,7 +41,7 @@ from snippets.harness import run_topic
 
 result = run_topic("callbacks", params={"epochs": 6, "seed": 0},
                    compare=["grad_norms", "state_dict", "weight_norms", "step_losses", "history.val_loss"],
-                   tolerance=1e-6, repeats=3)
+                   tolerance=1e-6, repeats=2)
 result.stamp()
 
 # %%
