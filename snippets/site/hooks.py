@@ -20,6 +20,7 @@ changes, has no timeout and stops ``mkdocs serve`` on a failing example. These h
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -198,6 +199,7 @@ def after_gallery(config, **kwargs):
 
 def on_files(files: Files, config):
     config["nav"] = flatten_nav(config["nav"])
+    unpack_assets(files, config)
     for topic in _topics_on_pages():
         for program in programs(topic):
             files.append(File.generated(config, f"downloads/{topic}/{program.path.name}",
@@ -206,6 +208,18 @@ def on_files(files: Files, config):
     files.append(File.generated(config, "results/summary.json",
                                 content=json.dumps(_state["summary"], indent=1, allow_nan=False)))
     return files
+
+
+def unpack_assets(files: Files, config) -> None:
+    """Publish ``docs/assets/**/*.gz`` unpacked (Mermaid's 3.5 MB script is kept gzipped in git).
+
+    Serving Mermaid from the site itself, instead of Material's default CDN, keeps the pages
+    working offline and keeps readers' visits away from third parties.
+    """
+    for file in [f for f in files if f.src_uri.startswith("assets/") and f.src_uri.endswith(".gz")]:
+        files.remove(file)
+        files.append(File.generated(config, file.src_uri[:-3],
+                                    content=gzip.decompress(Path(file.abs_src_path).read_bytes())))
 
 
 def flatten_nav(items: list) -> list:
