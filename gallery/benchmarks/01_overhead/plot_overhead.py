@@ -132,11 +132,13 @@ page.committed_table("overhead")
 # %%
 # ## Reading the numbers
 #
-# - The absolute overhead (milliseconds per step) is roughly constant: it is Python work the
-#   `Trainer` does around each step (hooks, the optimizer closure, progress tracking, result
-#   collection). Its share shrinks as the step grows; on a GPU, where the step is launched
-#   asynchronously, part of it can hide behind the kernels.
-# - Fabric adds less: it wraps the model, the optimizer and the data loader and leaves the loop
+# - What Lightning adds around a step is Python work that does not grow with the model (hooks,
+#   the optimizer closure, progress tracking, result collection), so its share should shrink as
+#   the step grows. At the large end the differences are small against the step and the rounds
+#   scatter: read them with their IQR, and where the IQR spans zero the sweep could not resolve
+#   the overhead on this machine. On a GPU, where steps are launched asynchronously, part of the
+#   Python work can also hide behind the kernels.
+# - Fabric does less per step: it wraps the model, the optimizer and the data loader and leaves the loop
 #   to you.
 # - The measurement includes the `DataLoader` (the same in all three programs), so a loop with a
 #   cheaper data path would show a larger relative overhead on the smallest model.

@@ -60,7 +60,7 @@ for name in ("pytorch", "fabric", "lightning:matched", "lightning:barebones", "l
                  "reference" if vs is None else f"{page.fmt_s(vs['run']['ms']['median'] / 1000)}"])
 table(["program", "per step", "per run", "extra per step vs PyTorch", "extra per run vs PyTorch"], rows,
       caption=f"MLP width {w['width']} ({page.fmt_params(w['parameters'])} parameters), {w['batches']} batches × "
-              f"{w['epochs']} epochs, {w['val_batches']} validation batches per epoch; median (IQR) of "
+              f"{w['epochs']} epoch(s), {w['val_batches']} validation batches per epoch; median (IQR) of "
               f"{bench['rounds']} rounds.")
 
 # %%
