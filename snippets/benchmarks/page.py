@@ -40,8 +40,7 @@ def run_topic(topic: str, params: dict | None = None, repeats: int = 5, threads:
               worker: str = "snippets.benchmarks.worker") -> "Bench":
     """Run one benchmark (``params["bench"]``) in a fresh worker, cached like a topic; save its JSON."""
     params = dict(params or {})
-    if configuration() == "full" and "config" not in params:
-        params["config"] = "full"
+    configuration()  # reject a bad DOCS_BENCHMARK before starting a worker
     spec = make_spec(topic, params, repeats=repeats, threads=threads, worker=worker)
     report = run_spec(spec)
     if "error" in report:

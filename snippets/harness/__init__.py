@@ -20,7 +20,8 @@ __all__ = ["Html", "TopicError", "TopicResult", "count_loc", "programs", "run_to
 
 
 def run_topic(topic: str, params: dict | None = None, compare: Sequence[str] = ("state_dict",), tolerance: float = 0.0,
-              repeats: int = 5, threads: int = 1, overrides: dict | None = None) -> TopicResult:
+              repeats: int = 5, threads: int = 1, overrides: dict | None = None,
+              save: bool = True) -> TopicResult:
     """Run every implementation of ``topic`` in a worker process and return the results.
 
     Args:
@@ -32,6 +33,9 @@ def run_topic(topic: str, params: dict | None = None, compare: Sequence[str] = (
         repeats: timed rounds after the logged run (0 skips timing).
         threads: ``torch.set_num_threads`` in the worker, the same for every implementation.
         overrides: extra ``run()`` arguments per implementation kind.
+        save: record this run as the topic's entry in ``results/summary.json``. A page that
+            runs a topic several times (other settings, other modes) saves the headline run
+            and passes ``save=False`` for the others.
 
     Raises:
         TopicError: a program raised (the message names its file and line) or the topic ran
@@ -43,5 +47,6 @@ def run_topic(topic: str, params: dict | None = None, compare: Sequence[str] = (
         error = report["error"]
         raise TopicError(f"topic {topic!r} failed at {error['location']}\n{error['traceback']}")
     result = TopicResult(report)
-    result.save()
+    if save:
+        result.save()
     return result

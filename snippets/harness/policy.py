@@ -48,6 +48,12 @@ def apply() -> None:
                 handler.addFilter(_DropAdverts())
 
 
+def strip_adverts(text: str) -> str:
+    """Remove advert lines from captured output, including output of a program's own
+    subprocesses (distributed ranks), which the logging filter in this process cannot reach."""
+    return "".join(line for line in text.splitlines(keepends=True) if not line.lstrip().startswith(ADVERT_PREFIXES))
+
+
 def pytest_filters() -> list[str]:
     """The same allow-list in pytest's ``filterwarnings`` syntax."""
     return [f"ignore:{message}:{category.__name__}" for message, category, _why in KNOWN_WARNINGS]

@@ -66,6 +66,10 @@ class ProgramFailed(Exception):
         super().__init__(f"{kind} program failed at {self.location}")
 
 
+RESERVED_KEYS = ("label", "file", "loc", "log", "first_run_s", "memory", "times_s", "timing")
+"""Keys of an implementation's report that the harness fills; a program's result may not use them."""
+
+
 def _jsonable(value):
     import torch
 
@@ -110,10 +114,14 @@ def run_spec(spec: dict) -> dict:
                                                   sync_cuda=device == "cuda", **kwargs)
                 except Exception as error:
                     raise ProgramFailed(program.kind, program.path, roots) from error
+            clash = sorted(set(result) & set(RESERVED_KEYS))
+            if clash:
+                raise ValueError(f"{program.path.name}: run() returned {clash}, which the harness reserves "
+                                 f"for its own measurements ({', '.join(RESERVED_KEYS)}); rename them")
             results[program.kind] = result
             reports[program.kind] = {
                 "label": program.label, "file": program.path.name, "loc": program.loc,
-                "log": measure.sanitize(log.getvalue(), roots), "first_run_s": first,
+                "log": policy.strip_adverts(measure.sanitize(log.getvalue(), roots)), "first_run_s": first,
                 "steps": int(result.get("steps", 0)), "device": str(result.get("device", device)),
                 **{k: _jsonable(v) for k, v in result.items() if k not in ("state_dict", "steps", "device")},
             }

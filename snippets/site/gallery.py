@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ def _literal_run_topic_calls(tree: ast.AST) -> list[dict]:
                 kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
             except ValueError:
                 continue  # not literal: the gallery will run it when it gets there
-            specs.append(make_spec(*args, **kwargs))
+            accepted = inspect.signature(make_spec).parameters
+            specs.append(make_spec(*args, **{k: v for k, v in kwargs.items() if k in accepted}))
     return specs
 
 
