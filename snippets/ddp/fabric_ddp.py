@@ -4,6 +4,7 @@ import argparse
 import os
 import re
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -137,9 +138,10 @@ def launch(argv: list, world_size: int, out: Path, timeout: float = 600) -> list
                 p.kill()
         time.sleep(0.05)
     logs = [(out / f"rank{rank}.log").read_text() for rank in range(world_size)]
-    for rank, p in enumerate(procs):
-        if p.returncode != 0:
-            raise RuntimeError(f"rank {rank} exited with code {p.returncode}:\n{logs[rank][-3000:]}")
+    failed = [rank for rank, p in enumerate(procs) if p.returncode != 0]
+    if failed:
+        first = next((r for r in failed if procs[r].returncode != -signal.SIGKILL), failed[0])
+        raise RuntimeError(f"rank {first} exited with code {procs[first].returncode}:\n{logs[first][-3000:]}")
     return logs
 
 

@@ -9,6 +9,7 @@ import io
 import logging
 import os
 import re
+import socket
 import statistics
 import sys
 import threading
@@ -63,6 +64,12 @@ def sanitize(text: str, roots: list[str] | None = None) -> str:
     home = os.path.expanduser("~")
     if home and home != "/":
         text = text.replace(home, "~")
+    host = socket.gethostname()
+    if host:
+        # file names such as TensorBoard's events.out.tfevents.<time>.<host>.<pid> carry it
+        text = re.sub(rf"(?<=\.){re.escape(host)}(?=\.)", "<host>", text)
+        if len(host) >= 4:
+            text = re.sub(rf"\b{re.escape(host)}\b", "<host>", text)
     return text
 
 

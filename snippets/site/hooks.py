@@ -37,6 +37,7 @@ from mkdocs.structure.files import File, Files
 from snippets.harness import runner
 from snippets.harness.environment import stamp
 from snippets.harness.programs import LABELS, compress_ranges, count_loc, highlight_lines, programs
+from snippets.harness.report import format_difference
 from snippets.site import gallery as gal
 
 log = logging.getLogger("mkdocs.hooks.executed_docs")
@@ -354,7 +355,7 @@ def summary_table(summary: dict | None, page_src: str) -> str:
         cells = [f"[{t['title']}]({link})"]
         cells += [str(t["implementations"][k]["loc"]) if k in t["implementations"] else "–" for k in kinds]
         p = t.get("parity")
-        cells.append(f"{p['verdict']} ({p['value']:.3g})" if p else "–")
+        cells.append(f"{p['verdict']} ({format_difference(p['value'])})" if p else "–")
         for k in kinds:
             impl = t["implementations"].get(k)
             cells.append(f"{impl['median_s'] * 1000:.1f} ms" if impl and impl.get("median_s") else "–")

@@ -62,6 +62,14 @@ def test_sanitize_removes_machine_paths():
     assert home not in clean or home == "/"
 
 
+def test_sanitize_removes_the_host_name_from_file_names():
+    import socket
+
+    host = socket.gethostname()
+    clean = measure.sanitize(f"wrote events.out.tfevents.1764400000.{host}.4242.0 (88 bytes)")
+    assert clean == "wrote events.out.tfevents.1764400000.<host>.4242.0 (88 bytes)"
+
+
 def test_peak_memory_sees_an_allocation():
     with measure.peak_memory("cpu") as memory:
         block = torch.ones(64 * 1024 * 1024 // 4)  # 64 MiB
