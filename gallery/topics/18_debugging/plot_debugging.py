@@ -69,11 +69,11 @@ result.loc()
 # batches that really ran (counted inside `training_step`/`validation_step` for Lightning, in
 # the loop for the others) and compares the final weights with plain PyTorch's.
 
-fast = run_topic("debugging", params={"epochs": 5, "seed": 0, "fast_dev_run": True},
+fast = run_topic("debugging", save=False, params={"epochs": 5, "seed": 0, "fast_dev_run": True},
                  compare=["state_dict", "train_batches", "val_batches"], tolerance=0.0, repeats=0)
-overfit = run_topic("debugging", params={"epochs": 5, "seed": 0, "overfit_batches": 2},
+overfit = run_topic("debugging", save=False, params={"epochs": 5, "seed": 0, "overfit_batches": 2},
                     compare=["state_dict", "train_batches", "val_batches"], tolerance=0.0, repeats=0)
-limited = run_topic("debugging", params={"epochs": 5, "seed": 0, "limit_train_batches": 3, "limit_val_batches": 1},
+limited = run_topic("debugging", save=False, params={"epochs": 5, "seed": 0, "limit_train_batches": 3, "limit_val_batches": 1},
                     compare=["state_dict", "train_batches", "val_batches"], tolerance=0.0, repeats=0)
 
 from snippets.harness.programs import LABELS
@@ -106,7 +106,7 @@ fast.logs()
 # forward call; the programs keep the first line of the error and the last frame of that
 # traceback.
 
-anomaly = run_topic("debugging", params={"epochs": 2, "seed": 0, "detect_anomaly": True, "inject_nan_at_step": 7},
+anomaly = run_topic("debugging", save=False, params={"epochs": 2, "seed": 0, "detect_anomaly": True, "inject_nan_at_step": 7},
                     compare=["caught.step", "caught.error", "state_dict"], tolerance=0.0, repeats=0)
 anomaly.logs()
 
@@ -134,7 +134,7 @@ anomaly.parity()
 # and the run still finishes and reports `nan` losses. Neither the `Trainer` nor Fabric checks
 # for it unless asked.
 
-silent = run_topic("debugging", params={"epochs": 1, "seed": 0, "inject_nan_at_step": 7},
+silent = run_topic("debugging", save=False, params={"epochs": 1, "seed": 0, "inject_nan_at_step": 7},
                    compare=["nan_weights", "steps", "train_batches"], tolerance=0.0, repeats=0)
 silent.logs()
 
