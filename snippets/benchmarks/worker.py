@@ -325,7 +325,7 @@ def run_spec(spec: dict) -> dict:
     result = BENCHES[bench](config, spec, device)
     checks = result.get("checks", [])
     return {"topic": spec["topic"], "bench": bench, "config": config, "device": device, "basis": basis(device),
-            "environment": stamp(threads), "spec": {k: v for k, v in spec.items() if k not in ("lock", "roots")},
+            "environment": stamp(threads), "spec": spec,
             **result, "all_identical": bool(checks) and all(c["identical"] for c in checks),
             "worker_s": time.perf_counter() - started}
 

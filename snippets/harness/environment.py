@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import platform
 import sys
@@ -48,19 +49,21 @@ def device_kind() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def fingerprint() -> dict:
-    """What decides whether earlier results still hold: versions and device, not the date."""
+@functools.lru_cache(maxsize=None)
+def _fingerprint() -> tuple:
     import torch
 
     device = device_kind()
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "pytorch_lightning": _version("pytorch-lightning"),
-        "lightning_fabric": _fabric_version(),
-        "device": device,
-        "device_name": torch.cuda.get_device_name(0) if device == "cuda" else cpu_name(),
-    }
+    return (("python", platform.python_version()), ("torch", torch.__version__),
+            ("pytorch_lightning", _version("pytorch-lightning")), ("lightning_fabric", _fabric_version()),
+            ("device", device), ("device_name", torch.cuda.get_device_name(0) if device == "cuda" else cpu_name()))
+
+
+def fingerprint() -> dict:
+    """What decides whether earlier results still hold: versions and device, not the date.
+
+    Computed once per process (every page's inputs digest asks for it)."""
+    return dict(_fingerprint())
 
 
 def stamp(threads: int | None = None) -> dict:

@@ -264,19 +264,6 @@ def _topics_on_pages() -> list[str]:
 
 # A result echoes the spec its worker got, which the runner extends with build-machine paths
 # (lock file, project root, flags in a temporary folder): publish only what make_spec describes.
-_SPEC_KEYS = frozenset(runner.make_spec("any", worker="any.worker"))
-
-
-def _published(data):
-    """``data`` with every ``"spec"`` reduced to the keys of :func:`runner.make_spec`, at any depth."""
-    if isinstance(data, dict):
-        return {k: (_published({sk: sv for sk, sv in v.items() if sk in _SPEC_KEYS})
-                    if k == "spec" and isinstance(v, dict) else _published(v)) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_published(v) for v in data]
-    return data
-
-
 def build_summary(config, files: Files) -> dict:
     """``results/summary.json``: every topic whose page was executed with its current inputs."""
     results_dir = Path(os.environ["DOCS_RESULTS_DIR"])
@@ -286,7 +273,7 @@ def build_summary(config, files: Files) -> dict:
         result_file = results_dir / f"{script.topic}.json"
         if not (script.is_current() and result_file.exists()):
             continue
-        entry = _published(json.loads(result_file.read_text()))
+        entry = json.loads(result_file.read_text())
         environment = environment or entry.pop("environment", None)
         entry.pop("environment", None)
         md = Path(script.output_md).relative_to(Path(config.docs_dir).resolve()).as_posix()
@@ -302,7 +289,7 @@ def build_summary(config, files: Files) -> dict:
     for script in _state["scripts"]:
         bench_file = results_dir / "benchmarks" / f"{script.topic}.json"
         if script.is_current() and bench_file.exists():
-            benchmarks[script.topic] = _published(json.loads(bench_file.read_text()))
+            benchmarks[script.topic] = json.loads(bench_file.read_text())
     return {"environment": environment or stamp(), "executed": bool(topics), "topics": topics,
             "benchmarks": benchmarks}
 
