@@ -1,7 +1,7 @@
-"""Runnable comparison programs (plain PyTorch, Lightning, Fabric) and the harness that runs them.
+"""The programs readers compare: one folder per topic.
 
 Each topic lives in ``snippets/<topic>/`` as standalone programs named
-``torch_<topic>.py``, ``lightning_<topic>.py`` and ``fabric_<topic>.py``. The
-:mod:`snippets.harness` package runs, times, compares and reports them; the
-:mod:`snippets.site` package connects the results to the MkDocs build.
+``pytorch_<topic>.py``, ``lightning_<topic>.py`` and ``fabric_<topic>.py``, beside the
+``runs.toml`` that declares what the build runs. The :mod:`evidence` package runs, measures,
+compares and renders them; nothing here imports it.
 """

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from snippets.harness import policy
-from snippets.harness.programs import program_path
+from evidence import policy
+from evidence.programs import program_path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config):
-    # the same allow-list the published output uses (snippets/harness/policy.py)
+    # the same allow-list the published output uses (evidence/running/policy.py)
     for line in policy.pytest_filters():
         config.addinivalue_line("filterwarnings", line)
 

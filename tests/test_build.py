@@ -1,4 +1,4 @@
-"""Build behaviour (snippets/site/hooks.py), shown on a temporary copy of the project.
+"""Build behaviour (evidence/hooks/gallery.py), shown on a temporary copy of the project.
 
 The copy keeps the real machinery (mkdocs.yml, the hooks, the harness) and replaces the topics
 with two tiny fake ones, ``alpha`` and ``beta``, whose programs append a line to a log file
@@ -49,7 +49,7 @@ A fake topic for the build tests.
 # %%
 # <!-- implementations -->
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 {before}
 result = run_topic("{name}", params={{"epochs": 2}}, repeats=1)
@@ -183,7 +183,7 @@ def test_hanging_examples_are_stopped_at_the_timeout(project):
 
 
 def test_time_waiting_for_another_topics_timed_phase_is_not_counted(tmp_path):
-    from snippets.harness.runner import _wait
+    from evidence.running.runner import _wait
 
     flag = tmp_path / "waiting-for-lock"
     flag.touch()  # as a worker does while it waits for the lock

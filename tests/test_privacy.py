@@ -133,7 +133,7 @@ TRACEBACK = re.compile(r"Traceback \(most recent call last\)")
 
 # Warnings allowed in published output: (page glob, warning class, start of the message, reason).
 # Only pages whose purpose is to *show* a warning belong here; third-party noise belongs in
-# snippets/harness/policy.py. The search index holds copies of pages' text, so a warning allowed
+# evidence/running/policy.py. The search index holds copies of pages' text, so a warning allowed
 # on a page is allowed there too.
 ALLOWED_WARNINGS: list[tuple[str, str, str, str]] = [
     # The migration page runs old Lightning 1.x calls against the installed version and shows
@@ -200,7 +200,7 @@ def test_leak_search_finds_paths_in_any_file(tmp_path):
 def test_no_python_warning_or_traceback_is_published(built_site):
     hits = warnings_in(published_text(built_site))
     assert not hits, (f"{len(hits)} warning(s)/traceback(s) in published output (fix them, or silence "
-                      "third-party ones in snippets/harness/policy.py):\n" + "\n".join(hits[:30]))
+                      "third-party ones in evidence/running/policy.py):\n" + "\n".join(hits[:30]))
 
 
 def test_allow_lists_are_narrow_and_give_reasons():

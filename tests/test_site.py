@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from snippets.harness.programs import program_path, programs, topics
+from evidence.programs import program_path, programs, topics
 
 pytestmark = pytest.mark.site
 

@@ -31,7 +31,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 TOP_LEVEL_SKIP = {".git", ".venv", "site", ".pytest_cache"}  # only at the top: snippets/site is code
 TARGETS = {"cold": 360, "unchanged": 20, "one snippet": 60, "execution off": 15}
-CHANGED_PROGRAM = "snippets/minimal_loop/torch_minimal_loop.py"
+CHANGED_PROGRAM = "snippets/minimal_loop/pytorch_minimal_loop.py"
 
 
 def copy_project(target: Path) -> None:

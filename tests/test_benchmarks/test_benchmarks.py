@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-from snippets.benchmarks import analysis, page, worker
-from snippets.benchmarks import workloads as wl
+from evidence.benchmarks import analysis, page, worker
+from evidence.benchmarks import workloads as wl
 
 TINY = wl.Workload(width=8, batches=6, epochs=2, warmup=2)
 
@@ -94,7 +94,7 @@ def test_sanity_validation_variant_keeps_the_weights():
 
 def _spec(bench: str, tmp_path) -> dict:
     return {"topic": "benchmarks", "params": {"bench": bench, "config": "tiny"}, "threads": 1,
-            "repeats": 5, "lock": str(tmp_path / "timing.lock"), "roots": [], "worker": "snippets.benchmarks.worker"}
+            "repeats": 5, "lock": str(tmp_path / "timing.lock"), "roots": [], "worker": "evidence.benchmarks.worker"}
 
 
 def test_worker_overhead_on_a_tiny_sweep(tmp_path):

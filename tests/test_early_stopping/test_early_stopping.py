@@ -8,7 +8,7 @@ import torch
 from pytorch_lightning.callbacks import EarlyStopping
 from torch.utils.data import DataLoader, TensorDataset
 
-from snippets.harness.measure import max_abs_difference
+from evidence.running.measure import max_abs_difference
 from tests.conftest import load_program, run_downloaded
 
 TOPIC = "early_stopping"

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, RandomSampler, SubsetRandomSampler
 
-from snippets.harness.measure import max_abs_difference
+from evidence.running.measure import max_abs_difference
 from tests.conftest import load_program, run_downloaded
 
 TOPIC = "grad_accumulation"

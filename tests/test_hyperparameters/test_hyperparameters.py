@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from snippets.harness.measure import max_abs_difference
+from evidence.running.measure import max_abs_difference
 from tests.conftest import load_program, run_downloaded
 
 TOPIC = "hyperparameters"

@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from snippets.harness.measure import max_abs_difference
+from evidence.running.measure import max_abs_difference
 from tests.conftest import load_program, run_downloaded
 
 TOPIC = "logging"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from snippets.harness.measure import max_abs_difference
+from evidence.running.measure import max_abs_difference
 from tests.conftest import load_program, run_downloaded
 
 TOPIC = "manual_optimization"

@@ -29,16 +29,16 @@ interquartile range.
 # is shared, and wall-clock would also count the time spent waiting for a core. Wall-clock is
 # recorded as well (in the JSON results). On a CUDA GPU the times are wall-clock.
 
-from snippets.benchmarks.page import run_topic
+from evidence.benchmarks.views import run_topic
 
-bench = run_topic("benchmarks", params={"bench": "overhead"}, worker="snippets.benchmarks.worker")
+bench = run_topic("benchmarks", params={"bench": "overhead"}, worker="evidence.benchmarks.worker")
 bench.stamp()
 
 # %%
 # ### Time per step and overhead at each size
 
-from snippets.benchmarks import page
-from snippets.harness.report import table
+from evidence.benchmarks import page
+from evidence.views.topic import table
 
 sizes = bench["sizes"]
 rows = []

@@ -24,9 +24,9 @@ weights compared after every run. Each feature's cost is its difference from the
 # %%
 # ## Executed in this build
 
-from snippets.benchmarks.page import run_topic
+from evidence.benchmarks.views import run_topic
 
-bench = run_topic("benchmarks", params={"bench": "defaults"}, worker="snippets.benchmarks.worker")
+bench = run_topic("benchmarks", params={"bench": "defaults"}, worker="evidence.benchmarks.worker")
 bench.stamp()
 
 # %%
@@ -35,8 +35,8 @@ bench.stamp()
 # The defaults depend on what is installed: with `rich` installed, Lightning picks its Rich
 # progress bar and model summary. Read from `Trainer` objects built in this run:
 
-from snippets.benchmarks import page
-from snippets.harness.report import table
+from evidence.benchmarks import page
+from evidence.views.topic import table
 
 parts = bench["trainer_parts"]
 table(["settings", "callbacks", "logger", "log_every_n_steps", "num_sanity_val_steps"],

@@ -20,16 +20,16 @@ separately.
 # %%
 # ## Executed in this build
 
-from snippets.benchmarks.page import run_topic
+from evidence.benchmarks.views import run_topic
 
-bench = run_topic("benchmarks", params={"bench": "startup"}, worker="snippets.benchmarks.worker")
+bench = run_topic("benchmarks", params={"bench": "startup"}, worker="evidence.benchmarks.worker")
 bench.stamp()
 
 # %%
 # ### Import time in a fresh interpreter
 
-from snippets.benchmarks import page
-from snippets.harness.report import table
+from evidence.benchmarks import page
+from evidence.views.topic import table
 
 imports = bench["imports_s"]
 table(["framework", "module", "import time", "wall-clock", "imports"],

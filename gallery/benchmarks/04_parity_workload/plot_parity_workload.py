@@ -28,16 +28,16 @@ include everything the test times: building the module, the data and (for Lightn
 # %%
 # ## Executed in this build
 
-from snippets.benchmarks.page import run_topic
+from evidence.benchmarks.views import run_topic
 
-bench = run_topic("benchmarks", params={"bench": "parity_workload"}, worker="snippets.benchmarks.worker")
+bench = run_topic("benchmarks", params={"bench": "parity_workload"}, worker="evidence.benchmarks.worker")
 bench.stamp()
 
 # %%
 # ### The verdict
 
-from snippets.benchmarks import page
-from snippets.harness.report import Html, table
+from evidence.benchmarks import page
+from evidence.views.topic import Html, table
 
 speed, memory = bench["speed"], bench["memory"]
 gpu = bench["device"] == "cuda"

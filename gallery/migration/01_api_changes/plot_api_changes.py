@@ -11,21 +11,10 @@ first the old form, then its replacement. The boxes under each one say what happ
 """
 
 # %%
-from snippets.api_changes.api_changes import CASES, attempt, outcome_html, source_html
-from snippets.harness import Html
-import pytorch_lightning
+from evidence.api_changes.views import attempts
 
-print(f"pytorch_lightning {pytorch_lightning.__version__}")
-
-
-def show(old, new) -> Html:
-    before, after = attempt(old), attempt(new)
-    return Html(
-        "<p><strong>Before (Lightning 1.x):</strong></p>" + source_html(old) + outcome_html(before)
-        + "<p><strong>After (Lightning 2.x):</strong></p>" + source_html(new) + outcome_html(after))
-
-
-cases = {slug: (old, new) for slug, _title, old, new in CASES}
+changes = attempts()
+changes.stamp()
 
 # %%
 # ## `gpus=` and `tpu_cores=` became `accelerator=` and `devices=`
@@ -33,13 +22,13 @@ cases = {slug: (old, new) for slug, _title, old, new in CASES}
 # The device type and the device count are now two arguments. `devices` takes a count, a list
 # of indices or `"auto"`; a second machine is `num_nodes=2`.
 
-show(*cases["gpus"])
+changes.show("gpus")
 
 # %%
 # `tpu_cores=` went the same way: `accelerator="tpu", devices=8`. Where no TPU is present,
 # `accelerator="auto"` picks what the machine has.
 
-show(*cases["tpu_cores"])
+changes.show("tpu_cores")
 
 # %%
 # ## `resume_from_checkpoint=` became `fit(ckpt_path=)`
@@ -47,7 +36,7 @@ show(*cases["tpu_cores"])
 # Resuming is a property of one `fit` call, not of the `Trainer`. The new form restores the
 # weights, optimizer, schedulers, loop counters and callbacks' state, then continues.
 
-show(*cases["resume_from_checkpoint"])
+changes.show("resume_from_checkpoint")
 
 # %%
 # ## `precision=16` became `precision="16-mixed"`
@@ -56,7 +45,7 @@ show(*cases["resume_from_checkpoint"])
 # warning. On a CPU there is a second surprise, shown in the warnings: fp16 automatic mixed
 # precision is not supported there, and Lightning switches to bfloat16 instead.
 
-show(*cases["precision_16"])
+changes.show("precision_16")
 
 # %%
 # ## `training_epoch_end(outputs)` became `on_train_epoch_end()`
@@ -65,7 +54,7 @@ show(*cases["precision_16"])
 # `outputs`: keep what you need on the module during the epoch and clear it at its end. A module
 # that still defines an old hook fails when `fit` starts, not when it is defined.
 
-show(*cases["epoch_end_hooks"])
+changes.show("epoch_end_hooks")
 
 # %%
 # ## Other renames worth knowing

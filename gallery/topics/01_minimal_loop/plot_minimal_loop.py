@@ -37,10 +37,9 @@ What those defaults cost is measured separately on the benchmark pages.
 # rounds alternating the order of the programs. Same seed, same data, same device and one
 # torch thread for all of them.
 
-from snippets.harness import run_topic
+from evidence import load
 
-result = run_topic("minimal_loop", params={"epochs": 20, "seed": 0}, compare=["state_dict", "history.val_loss"],
-                   tolerance=1e-6, repeats=5)
+result = load("minimal_loop").headline
 result.stamp()
 
 # %%

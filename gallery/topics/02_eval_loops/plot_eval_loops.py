@@ -40,7 +40,7 @@ must agree exactly.
 # Each program trained for 6 epochs, validated after every epoch, then validated once more,
 # tested, and predicted twice. Same seed, same data, same device and one torch thread for all.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("eval_loops", params={"epochs": 6, "seed": 0},
                    compare=["state_dict", "history.val_loss", "test_loss", "predictions", "modes"],
@@ -80,8 +80,8 @@ result.parity()
 # validation run at the end of each training epoch; `validate` is the separate call after
 # training (`trainer.validate` for Lightning, one more `evaluate(...)` call by hand).
 
-from snippets.harness.report import table  # noqa: E402
-from snippets.harness.programs import LABELS  # noqa: E402
+from evidence.views.topic import table  # noqa: E402
+from evidence.programs import LABELS  # noqa: E402
 
 STAGES = {"val": "validation during fit", "validate": "validate", "test": "test", "predict": "predict"}
 
@@ -125,7 +125,7 @@ table(["implementation", "validate: val loss", "test loss", "test accuracy", "ro
 
 import torch  # noqa: E402
 
-from snippets.eval_loops.torch_eval_loops import build_model, make_data  # noqa: E402
+from snippets.eval_loops.pytorch_eval_loops import build_model, make_data  # noqa: E402
 
 torch.manual_seed(0)
 demo_model = build_model()

@@ -35,7 +35,7 @@ the loaders to `fabric.setup_dataloaders`.
 #
 # Six epochs, batches of 64, Adam at `lr=1e-2`; the test split is scored once, after training.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("datamodule", params={"epochs": 6, "seed": 0},
                    compare=["state_dict", "test_acc", "history.val_loss", "history.val_acc"],
@@ -75,8 +75,8 @@ result.parity()
 # Scored on 359 test digits that took no part in training, in choosing the normalisation or in
 # validation.
 
-from snippets.harness.programs import LABELS  # noqa: E402
-from snippets.harness.report import table  # noqa: E402
+from evidence.programs import LABELS  # noqa: E402
+from evidence.views.topic import table  # noqa: E402
 
 table(["implementation", "train / val / test rows", "test loss", "test accuracy"],
       [[LABELS[kind], " / ".join(str(v) for v in result.value(kind, "split_sizes").values()),

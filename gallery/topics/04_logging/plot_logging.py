@@ -38,7 +38,7 @@ yours, and so does calling `finalize` at the end. **By hand** it is a `SummaryWr
 # Six epochs of seven steps each; the Lightning `Trainer` logs every step
 # (`log_every_n_steps=1`, see the pitfalls).
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("logging", params={"epochs": 6, "seed": 0},
                    compare=["csv.train_loss_step", "tensorboard.train_loss_step", "csv", "tensorboard", "state_dict"],
@@ -61,8 +61,8 @@ result.logs()
 
 import re  # noqa: E402
 
-from snippets.harness.programs import LABELS  # noqa: E402
-from snippets.harness.report import table  # noqa: E402
+from evidence.programs import LABELS  # noqa: E402
+from evidence.views.topic import table  # noqa: E402
 
 
 def shorten(name):

@@ -33,7 +33,7 @@ checkpoint enters the top *k* only if its loss is strictly lower than the worst 
 # Ten epochs, the best three checkpoints kept. Each program ran once with its log captured,
 # then under a memory probe, then three timed rounds (every run writes its checkpoints again).
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("checkpointing", params={"epochs": 10, "seed": 0, "save_top_k": 3},
                    compare=["best_predictions", "kept_epochs", "kept_files", "state_dict"], tolerance=0.0,
@@ -53,7 +53,7 @@ result.logs()
 
 import matplotlib.pyplot as plt
 
-from snippets.harness.programs import LABELS
+from evidence.programs import LABELS
 
 fig, ax = plt.subplots(figsize=(7, 3.6))
 for kind, style in zip(result.kinds(), ("-o", "--s", ":^")):
@@ -73,7 +73,7 @@ fig.tight_layout()
 # The files left in each folder at the end, the epochs they hold and the file the best score
 # points to, as each program returned them (names relative to its checkpoint folder):
 
-from snippets.harness.report import table
+from evidence.views.topic import table
 
 rows = []
 for kind in result.kinds():

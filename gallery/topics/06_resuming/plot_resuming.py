@@ -36,7 +36,7 @@ restores them in place and returns what it could not place (here the RNG states)
 # Each `run()` trains three times: uninterrupted, interrupted after epoch 2, and resumed. Each
 # program ran once with its log captured, then under a memory probe, then three timed rounds.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("resuming", params={"epochs": 6, "stop_after": 3, "seed": 0},
                    compare=["state_dict", "resume_difference", "history.val_loss"], tolerance=1e-6, repeats=3)
@@ -55,8 +55,8 @@ result.logs()
 #
 # Each program compares its own resumed weights with its own uninterrupted weights.
 
-from snippets.harness.programs import LABELS
-from snippets.harness.report import format_difference, table
+from evidence.programs import LABELS
+from evidence.views.topic import format_difference, table
 
 table(["implementation", "final weights bitwise equal", "max |difference|", "epochs in history",
        "learning rate per epoch (resumed run)"],

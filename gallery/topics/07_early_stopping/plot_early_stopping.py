@@ -31,7 +31,7 @@ A non-finite value stops training at once.
 # Each program ran once with its log captured, then under a memory probe, then three timed
 # rounds alternating the order of the programs.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("early_stopping", params={"epochs": 20, "patience": 3, "min_delta": 0.002, "seed": 0},
                    compare=["stopped_epoch", "epochs_run", "state_dict", "history.val_loss"], tolerance=1e-6,
@@ -51,8 +51,8 @@ result.logs()
 # `stopped_epoch` is the zero-based epoch after which training stopped (Lightning's
 # `EarlyStopping.stopped_epoch`); the best score is the value the rule compares against.
 
-from snippets.harness.programs import LABELS
-from snippets.harness.report import table
+from evidence.programs import LABELS
+from evidence.views.topic import table
 
 table(["implementation", "stopped_epoch", "epochs run (of 20)", "optimizer steps", "best score", "waiting count"],
       [[LABELS[kind], str(result.value(kind, "stopped_epoch")), str(result.value(kind, "epochs_run")),
@@ -76,7 +76,7 @@ result.parity()
 
 import matplotlib.pyplot as plt
 
-from snippets.early_stopping.torch_early_stopping import EarlyStopper
+from snippets.early_stopping.pytorch_early_stopping import EarlyStopper
 
 val_loss = result.value("pytorch", "history.val_loss")
 stopper = EarlyStopper(patience=3, min_delta=0.002)

@@ -37,7 +37,7 @@ touch schedulers: you create and step them yourself, exactly as in plain PyTorch
 # alternating the order of the programs. Same seed, same data, same device and one torch
 # thread for all of them.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("lr_schedules", params={"epochs": 8, "seed": 0, "schedule": "onecycle"},
                    compare=["lr_trace", "state_dict", "history.val_loss"], tolerance=1e-6, repeats=3)
@@ -97,7 +97,7 @@ step.parity()
 
 import matplotlib.pyplot as plt
 
-from snippets.harness.programs import LABELS
+from evidence.programs import LABELS
 
 styles = {"pytorch": dict(linestyle="-", linewidth=4.0, alpha=0.45),
           "lightning": dict(linestyle="--", linewidth=2.0),
@@ -121,8 +121,8 @@ fig.tight_layout()
 # The number of values `LearningRateMonitor` logged, and their largest difference from the
 # rates the plain and the Fabric loop recorded by hand at the same steps.
 
-from snippets.harness.measure import max_abs_difference
-from snippets.harness.report import format_difference, table
+from evidence.running.measure import max_abs_difference
+from evidence.views.topic import format_difference, table
 
 rows = []
 for name, run in [("StepLR (interval epoch)", step), ("OneCycleLR (interval step)", result)]:

@@ -32,7 +32,7 @@ skips the gradient all-reduce on the accumulating batches when training on sever
 # and one window of 2 at the end of each epoch. Each program ran once with its log captured,
 # then under a memory probe, then timed rounds alternating the order of the programs.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("grad_accumulation", params={"epochs": 5, "seed": 0, "batch_size": 16, "accumulate": 4},
                    compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=3)
@@ -66,7 +66,7 @@ result.parity()
 # The plain and Fabric loops do the same (`(batch_idx + 1) % k == 0 or batch_idx + 1 ==
 # len(train_loader)`). The table counts what each program did.
 
-from snippets.harness.report import table
+from evidence.views.topic import table
 
 k = result.data["spec"]["params"]["accumulate"]
 epochs = result.data["spec"]["params"]["epochs"]

@@ -38,7 +38,7 @@ mixed-precision gradients first and works with sharded models, where calling
 # `max_norm = 0.2`. Each program ran once with its log captured, then under a memory probe, then
 # timed rounds alternating the order of the programs.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("grad_clipping", params={"epochs": 5, "seed": 0, "algorithm": "norm", "clip_val": 0.2},
                    compare=["state_dict", "grad_norm", "history.val_loss"], tolerance=1e-6, repeats=3)
@@ -96,7 +96,7 @@ by_value.parity()
 
 import matplotlib.pyplot as plt
 
-from snippets.harness.programs import LABELS
+from evidence.programs import LABELS
 
 styles = {"pytorch": dict(linestyle="-", linewidth=4.0, alpha=0.45),
           "lightning": dict(linestyle="--", linewidth=2.0),
@@ -126,7 +126,7 @@ fig.tight_layout()
 
 import statistics
 
-from snippets.harness.report import table
+from evidence.views.topic import table
 
 rows = []
 for name, run, key in [("by norm", result, "grad_norm"), ("by value", by_value, "grad_max")]:

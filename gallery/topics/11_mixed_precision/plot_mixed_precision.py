@@ -33,7 +33,7 @@ the build machine has a GPU.
 # Each program ran once with its log captured, then under a memory probe, then three timed
 # rounds alternating their order. Same seed, data, batch order and device, one torch thread.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("mixed_precision", params={"epochs": 6, "seed": 0, "precision": "bf16-mixed"},
                    compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=3)
@@ -81,9 +81,9 @@ fp32.parity()
 # `5e-3` on any per-epoch loss. The difference is not zero, which also shows that autocast
 # really changed the arithmetic.
 
-from snippets.harness.measure import max_abs_difference
-from snippets.harness.programs import LABELS
-from snippets.harness.report import format_difference, table
+from evidence.running.measure import max_abs_difference
+from evidence.programs import LABELS
+from evidence.views.topic import format_difference, table
 
 BF16_VS_FP32_TOLERANCE = 5e-3
 rows = []
@@ -132,7 +132,7 @@ else:
     import importlib
     import io
 
-    from snippets.harness.programs import programs
+    from evidence.programs import programs
 
     print("Asked for --precision 16-mixed --device cpu, each program answers:")
 

@@ -39,7 +39,7 @@ evidence below.
 # Each program ran its two-rank job once with the log captured, then once more under the memory
 # probe. No timed rounds: a job's time is almost all process start-up and imports.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("ddp", params={"epochs": 3, "seed": 0, "device": "cpu"},
                    compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=0)
@@ -78,8 +78,8 @@ result.parity()
 # difference between rank 0 and rank 1, the samples each rank trained on in the last epoch,
 # and the files each rank opened for writing (recorded in that rank's process).
 
-from snippets.harness.programs import LABELS
-from snippets.harness.report import format_difference, table
+from evidence.programs import LABELS
+from evidence.views.topic import format_difference, table
 
 rows = []
 for kind in result.kinds():

@@ -31,7 +31,7 @@ deterministic matrix products.
 #
 # Each program trained twice (`runs=2`) in one call; the log shows both runs.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("reproducibility", params={"epochs": 3, "seed": 0, "device": "cpu"},
                    compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=1)
@@ -51,8 +51,8 @@ result.logs()
 # The first column is the largest difference between the two runs' weights; the hashes are
 # SHA-256 prefixes of the raw bytes of all weights.
 
-from snippets.harness.programs import LABELS
-from snippets.harness.report import format_difference, table
+from evidence.programs import LABELS
+from evidence.views.topic import format_difference, table
 
 
 def run_table(res):

@@ -37,7 +37,7 @@ with any LightningModule.
 # alternating the order of the programs. Same seed, same data, same device and one torch
 # thread for all of them.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("callbacks", params={"epochs": 6, "seed": 0},
                    compare=["grad_norms", "state_dict", "weight_norms", "step_losses", "history.val_loss"],
@@ -59,7 +59,7 @@ result.logs()
 # markers sit on the same line, the hook saw exactly the gradients the plain loop saw.
 
 import matplotlib.pyplot as plt
-from snippets.harness.programs import LABELS
+from evidence.programs import LABELS
 
 styles = {"pytorch": dict(linestyle="-", linewidth=3.0, alpha=0.5),
           "lightning": dict(linestyle="--", linewidth=1.6),
@@ -106,7 +106,7 @@ result.parity()
 # %%
 # How many values each program recorded, and where the first and the last of them are:
 
-from snippets.harness.report import table
+from evidence.views.topic import table
 
 rows = []
 for kind in result.kinds():

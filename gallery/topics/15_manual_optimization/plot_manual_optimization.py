@@ -39,7 +39,7 @@ distributed strategies (loss scaling, gradient synchronisation) without changes 
 # alternating the order of the programs. Same seed, same data, same noise, same device and one
 # torch thread for all of them.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("manual_optimization", params={"epochs": 10, "seed": 0},
                    compare=["state_dict", "generated", "history.fake_radius", "history.d_loss", "history.g_loss"],
@@ -86,7 +86,7 @@ result.parity()
 import math
 
 import matplotlib.pyplot as plt
-from snippets.harness.programs import LABELS
+from evidence.programs import LABELS
 
 theta = [2 * math.pi * i / 200 for i in range(201)]
 fig, axes = plt.subplots(1, len(result.kinds()), figsize=(4.0 * len(result.kinds()), 4.0),
@@ -108,7 +108,7 @@ fig.tight_layout()
 # results. Lightning's `trainer.global_step` counts every `step()` of every optimizer under
 # manual optimization.
 
-from snippets.harness.report import table
+from evidence.views.topic import table
 
 table(["implementation", "optimizer steps", "final fake_radius"],
       [[LABELS[k], str(result.value(k, "steps")), f"{result.value(k, 'history.fake_radius')[-1]:.6f}"]

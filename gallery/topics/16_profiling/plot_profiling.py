@@ -37,7 +37,7 @@ already named and timed; with the plain loop you choose and label the sections y
 # thread for all of them. Here the Lightning program runs with `profiler="pytorch"`, so all
 # three record operators with `torch.profiler`.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("profiling", params={"epochs": 2, "seed": 0}, overrides={"lightning": {"profiler": "pytorch"}},
                    compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=1)
@@ -77,8 +77,8 @@ result.parity()
 # `aten::stack` come from the `DataLoader` collating one sample at a time; `aten::addmm` is the
 # forward pass of the two `Linear` layers, `aten::mm` their backward.
 
-from snippets.harness.programs import LABELS
-from snippets.harness.report import table
+from evidence.programs import LABELS
+from evidence.views.topic import table
 
 ops = {kind: {name: (calls, ms) for name, calls, ms in result.value(kind, "top_ops")} for kind in result.kinds()}
 names = list(dict.fromkeys(name for kind in result.kinds() for name in ops[kind]))

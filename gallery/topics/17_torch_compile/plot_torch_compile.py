@@ -34,7 +34,7 @@ line and trains eagerly only, so the downloaded file still runs.
 # on-disk cache of Inductor is left on, as it is for a reader, so only the first program in a
 # fresh environment pays for a cold compile.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("torch_compile", params={"epochs": 3, "seed": 0},
                    compare=["state_dict", "eager_state_dict", "history.val_loss"],
@@ -62,8 +62,8 @@ result.plot("history.train_loss", "history.val_loss")
 # largest difference between the final weights and whether it stays within the tolerance of
 # `1e-6` used on this page.
 
-from snippets.harness.programs import LABELS
-from snippets.harness.report import table
+from evidence.programs import LABELS
+from evidence.views.topic import table
 
 TOLERANCE = 1e-6
 

@@ -30,7 +30,7 @@ so you write the same `break`s and the same context manager as in plain PyTorch.
 #
 # Without any switch the three programs must train exactly alike, as in the minimal loop.
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("debugging", params={"epochs": 5, "seed": 0},
                    compare=["state_dict", "history.val_loss", "train_batches", "val_batches"],
@@ -76,8 +76,8 @@ overfit = run_topic("debugging", save=False, params={"epochs": 5, "seed": 0, "ov
 limited = run_topic("debugging", save=False, params={"epochs": 5, "seed": 0, "limit_train_batches": 3, "limit_val_batches": 1},
                     compare=["state_dict", "train_batches", "val_batches"], tolerance=0.0, repeats=0)
 
-from snippets.harness.programs import LABELS
-from snippets.harness.report import format_difference, table
+from evidence.programs import LABELS
+from evidence.views.topic import format_difference, table
 
 rows = []
 for name, run in [("no switch (5 epochs)", result), ("fast_dev_run", fast), ("overfit_batches=2", overfit),

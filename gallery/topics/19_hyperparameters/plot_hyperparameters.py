@@ -32,7 +32,7 @@ only the file's name.
 #
 # ## Executed in this build
 
-from snippets.harness import run_topic
+from evidence import run_topic
 
 result = run_topic("hyperparameters", params={"epochs": 5, "seed": 0, "hidden": 24},
                    compare=["predictions", "state_dict", "saved_hparams"], tolerance=0.0, repeats=2)
@@ -58,8 +58,8 @@ result.plot("history.train_loss", "history.val_loss")
 import html
 import json
 
-from snippets.harness.programs import LABELS
-from snippets.harness.report import table
+from evidence.programs import LABELS
+from evidence.views.topic import table
 
 rows = [[LABELS[kind], f"<code>{html.escape(result.value(kind, 'checkpoint'))}</code>",
          ", ".join(f"<code>{html.escape(key)}</code>" for key in result.value(kind, "checkpoint_keys")),

@@ -1,0 +1,21 @@
+"""The machinery of the site: runs declared per topic, executed in workers, rendered by views.
+
+Data flow: each topic's ``runs.toml`` declares its runs (:mod:`evidence.declared`); the build
+executes the stale ones in worker processes and stores one result per run
+(:mod:`evidence.running`); pages load results by run name (:func:`load`) and show them through
+views (:mod:`evidence.views`); ``summary.json`` is built from each topic's headline run
+(:mod:`evidence.hooks.content`). A page does::
+
+    from evidence import load
+
+    result = load("minimal_loop").headline
+    result.stamp()
+    result.parity()
+"""
+
+from __future__ import annotations
+
+from evidence.results import RunResult, TopicRuns, load
+from evidence.running.runner import TopicError
+
+__all__ = ["RunResult", "TopicError", "TopicRuns", "load"]

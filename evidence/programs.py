@@ -1,0 +1,144 @@
+"""A topic's programs: where they are, what they are called, and what their source holds.
+
+A topic is a folder ``snippets/<topic>/`` holding up to three standalone programs, one per
+implementation kind, named ``<kind>_<topic>.py``. The kind is the one name of an
+implementation everywhere: the file prefix, the key in results and ``summary.json``, and the
+anchor of its content tab.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+"""The repository root (the folder holding ``mkdocs.yml``)."""
+
+SNIPPETS_DIR = PROJECT_DIR / "snippets"
+"""The folder holding one sub-folder per topic, and nothing else."""
+
+KINDS = ("pytorch", "lightning", "fabric")
+"""Implementation kinds, in the order pages and tables show them."""
+
+LABELS = {"pytorch": "PyTorch", "lightning": "Lightning", "fabric": "Fabric"}
+"""What a reader reads for each kind (tab titles, table rows)."""
+
+
+@dataclass(frozen=True)
+class Program:
+    """One implementation of a topic: a standalone program in ``snippets/<topic>/``."""
+
+    topic: str
+    kind: str
+    path: Path
+
+    @property
+    def label(self) -> str:
+        """Human name of the implementation (``PyTorch``, ``Lightning``, ``Fabric``)."""
+        return LABELS[self.kind]
+
+    @property
+    def module(self) -> str:
+        """Dotted module name, importable once the project is installed."""
+        return f"snippets.{self.topic}.{self.path.stem}"
+
+    @property
+    def source(self) -> str:
+        return self.path.read_text()
+
+    @property
+    def loc(self) -> int:
+        """Lines of code, counted by :func:`count_loc`."""
+        return count_loc(self.source)
+
+
+def program_path(topic: str, kind: str, root: Path = SNIPPETS_DIR) -> Path:
+    """Where the ``kind`` implementation of ``topic`` lives (whether or not it exists)."""
+    return root / topic / f"{kind}_{topic}.py"
+
+
+def programs(topic: str, root: Path = SNIPPETS_DIR) -> list[Program]:
+    """The implementations of ``topic`` that exist, in :data:`KINDS` order.
+
+    Raises:
+        LookupError: the topic has no program at all.
+    """
+    found = [Program(topic, kind, program_path(topic, kind, root))
+             for kind in KINDS if program_path(topic, kind, root).is_file()]
+    if not found:
+        expected = ", ".join(program_path(topic, k, root).name for k in KINDS)
+        raise LookupError(f"topic {topic!r} has no program in {root / topic} (expected {expected})")
+    return found
+
+
+def topics(root: Path = SNIPPETS_DIR) -> list[str]:
+    """Every topic folder under ``root``, sorted by name."""
+    return sorted(d.name for d in root.iterdir()
+                  if d.is_dir() and any(program_path(d.name, k, root).is_file() for k in KINDS))
+
+
+def count_loc(source: str) -> int:
+    """Count the lines that hold code: not blank, not only a comment, not part of a docstring.
+
+    A docstring is a string expression standing alone as a statement (module, class or
+    function documentation); its lines are not counted.
+    """
+    code_lines: set[int] = set()
+    previous = tokenize.NEWLINE
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                          tokenize.DEDENT, tokenize.ENDMARKER, tokenize.ENCODING):
+            if token.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+                previous = token.type
+            continue
+        standalone_string = token.type == tokenize.STRING and previous in (
+            tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
+        previous = token.type
+        if standalone_string:
+            continue
+        code_lines.update(range(token.start[0], token.end[0] + 1))
+    return len(code_lines)
+
+
+def distinct_lines(source: str, other: str) -> list[int]:
+    """1-based numbers of the non-blank lines of ``source`` that ``other`` does not share.
+
+    Lines are compared with surrounding whitespace stripped, in order (a diff), so a line
+    that moved or changed is reported.
+    """
+    a = [line.strip() for line in source.splitlines()]
+    b = [line.strip() for line in other.splitlines()]
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    shared = set()
+    for block in matcher.get_matching_blocks():
+        shared.update(range(block.a, block.a + block.size))
+    return [i + 1 for i, line in enumerate(a) if line and i not in shared]
+
+
+def counterpart(kind: str) -> str:
+    """The program a kind is compared with: plain PyTorch for the others, Lightning for PyTorch."""
+    return "lightning" if kind == "pytorch" else "pytorch"
+
+
+def highlight_lines(topic: str, root: Path = SNIPPETS_DIR) -> dict[str, list[int]]:
+    """The lines each implementation does not share with its :func:`counterpart`."""
+    found = {p.kind: p.source for p in programs(topic, root)}
+    result = {}
+    for kind, source in found.items():
+        other = found.get(counterpart(kind))
+        result[kind] = distinct_lines(source, other) if other is not None else []
+    return result
+
+
+def compress_ranges(lines: list[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``"1-3 7"`` (the form ``hl_lines`` takes)."""
+    parts: list[list[int]] = []
+    for n in lines:
+        if parts and parts[-1][1] == n - 1:
+            parts[-1][1] = n
+        else:
+            parts.append([n, n])
+    return " ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in parts)

@@ -1,0 +1,99 @@
+"""Results by run name: what a page loads.
+
+A page does::
+
+    from evidence import load
+
+    runs = load("minimal_loop")      # the topic's declared runs (snippets/minimal_loop/runs.toml)
+    result = runs.headline           # or runs["fp32"]: one run's result, with its views
+    result.parity()
+
+Loading never runs anything the build already ran: the build executes every stale declared
+run before the pages (see :mod:`evidence.running.runner`). A page run on its own executes
+what is missing.
+"""
+
+from __future__ import annotations
+
+from evidence import declared
+from evidence.running import measure, runner
+from evidence.running.runner import TopicError
+from evidence.views.topic import RunViews
+
+LOADED: dict[str, list[str]] = {}
+"""Topics each page loaded, by the page's file: the build's record of what a page depends on
+(:mod:`evidence.hooks.gallery` sets :data:`CURRENT_PAGE` before each page runs)."""
+
+CURRENT_PAGE: list[str | None] = [None]
+
+
+class RunResult(RunViews):
+    """One run's executed result: every implementation's values, parity and timings."""
+
+    def __init__(self, run: declared.Run, report: dict):
+        self.run = run
+        self.data = report
+        self.topic: str = report["topic"]
+        self.environment: dict = report["environment"]
+        self.implementations: dict = report.get("implementations", {})
+        self.parity_data: dict | None = report.get("parity")
+
+    def __getitem__(self, key: str):
+        """A top-level value of the report (benchmark reports are read this way)."""
+        return self.data[key]
+
+    def kinds(self) -> list[str]:
+        """Implementation kinds present, in page order."""
+        return list(self.implementations)
+
+    def value(self, kind: str, path: str):
+        """A value from one implementation's result, e.g. ``value("lightning", "history.val_loss")``."""
+        return measure.lookup(self.implementations[kind], path)
+
+    def values(self, path: str) -> dict:
+        """``{kind: value}`` of one result path for every implementation."""
+        return {kind: self.value(kind, path) for kind in self.kinds()}
+
+
+class TopicRuns:
+    """A topic's declared runs, loaded by name; the headline is the one ``summary.json`` shows."""
+
+    def __init__(self, topic: str, result_class: type = RunResult):
+        self.topic = topic
+        self.declared = {run.name: run for run in declared.runs(topic)}
+        self._class = result_class
+        self._loaded: dict[str, RunResult] = {}
+
+    @property
+    def names(self) -> list[str]:
+        """The run names, headline first."""
+        return list(self.declared)
+
+    @property
+    def headline(self) -> RunResult:
+        """The topic's headline run."""
+        return self[self.names[0]]
+
+    def __getitem__(self, name: str) -> RunResult:
+        if name not in self.declared:
+            raise KeyError(f"{self.topic!r} declares no run {name!r} in its runs.toml "
+                           f"(runs: {', '.join(self.names)})")
+        if name not in self._loaded:
+            run = self.declared[name]
+            report = runner.result(run)
+            if "error" in report:
+                error = report["error"]
+                raise TopicError(f"run {name!r} of topic {self.topic!r} failed at {error['location']}\n"
+                                 f"{error['traceback']}")
+            self._loaded[name] = self._class(run, report)
+        return self._loaded[name]
+
+
+def load(topic: str, result_class: type = RunResult) -> TopicRuns:
+    """The declared runs of ``topic``, whose results a page shows by run name."""
+    page = CURRENT_PAGE[0]
+    if page is not None:
+        LOADED.setdefault(page, [])
+        if topic not in LOADED[page]:
+            LOADED[page].append(topic)
+    return TopicRuns(topic, result_class)

@@ -1,0 +1,212 @@
+"""Run one topic's implementations in a fresh process: logs, parity, memory and timings.
+
+Started by :func:`evidence.running.runner.run_topic` as
+``python -m evidence.running.worker SPEC.json RESULT.json``. One process per topic keeps
+topics from sharing global state (seeds, thread counts, warning filters, CUDA memory).
+
+Phases, in order: a logged run of each implementation; parity of their results; one run of
+each under the memory probe; then ``repeats`` timed rounds that alternate the order of the
+implementations. All but the timed phase hold a shared lock; the timed phase holds it
+exclusively, so timings never overlap another topic's work when topics run in parallel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gc
+import importlib
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from evidence.running import measure, policy
+from evidence.running.environment import stamp
+from evidence.programs import programs
+
+
+@contextlib.contextmanager
+def phase_lock(path: str | None, exclusive: bool, waiting_flag: str | None = None):
+    """Hold the build-wide timing lock: shared for untimed work, exclusive for timed work.
+
+    Workers running in parallel may overlap in their untimed phases; a timed phase waits
+    until no other worker is doing anything and keeps them waiting until it ends. While a
+    worker waits, ``waiting_flag`` exists, and the runner does not count that time against
+    the worker's timeout (a hanging topic must not make the others time out).
+    """
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    if not path:
+        yield
+        return
+    with open(path, "a") as handle:
+        if waiting_flag:
+            Path(waiting_flag).touch()
+        try:
+            fcntl.flock(handle, mode)
+        finally:
+            if waiting_flag:
+                Path(waiting_flag).unlink(missing_ok=True)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class ProgramFailed(Exception):
+    """A program raised; carries the file and line where it happened."""
+
+    def __init__(self, kind: str, path: Path, roots: list[str]):
+        tb = sys.exc_info()[2]
+        frames = [f for f in traceback.extract_tb(tb) if Path(f.filename).resolve() == path.resolve()]
+        where = f"{path}:{frames[-1].lineno}" if frames else str(path)
+        self.location = measure.sanitize(where, roots)
+        self.text = measure.sanitize(traceback.format_exc(), roots)
+        super().__init__(f"{kind} program failed at {self.location}")
+
+
+RESERVED_KEYS = ("label", "file", "loc", "log", "first_run_s", "memory", "times_s", "timing")
+"""Keys of an implementation's report that the harness fills; a program's result may not use them."""
+
+
+def _jsonable(value):
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().tolist()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    return repr(value)
+
+
+def run_spec(spec: dict) -> dict:
+    """Run the topic described by ``spec`` and return its JSON-ready report."""
+    import torch
+
+    started = time.perf_counter()
+    policy.apply()
+    torch.set_num_threads(spec.get("threads", 1))
+    roots = spec.get("roots", [])
+    params = spec.get("params", {})
+    found = programs(spec["topic"])
+    device = "cuda" if torch.cuda.is_available() and params.get("device", "auto") in ("auto", "cuda") else "cpu"
+
+    modules, reports, results = {}, {}, {}
+    with phase_lock(spec.get("lock"), exclusive=False, waiting_flag=spec.get("waiting_flag")):
+        for program in found:
+            modules[program.kind] = importlib.import_module(program.module)
+        # after the imports: Lightning attaches its log handlers when it is first imported
+        policy.apply()
+        measure.route_library_logging()
+        # 1. the logged run: what a reader sees when running the program
+        for program in found:
+            kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
+            with measure.captured_output() as log:
+                try:
+                    result, first = measure.timed(modules[program.kind].run, verbose=True,
+                                                  sync_cuda=device == "cuda", **kwargs)
+                except Exception as error:
+                    raise ProgramFailed(program.kind, program.path, roots) from error
+            clash = sorted(set(result) & set(RESERVED_KEYS))
+            if clash:
+                raise ValueError(f"{program.path.name}: run() returned {clash}, which the harness reserves "
+                                 f"for its own measurements ({', '.join(RESERVED_KEYS)}); rename them")
+            results[program.kind] = result
+            reports[program.kind] = {
+                "label": program.label, "file": program.path.name, "loc": program.loc,
+                "log": policy.strip_adverts(measure.sanitize(log.getvalue(), roots)), "first_run_s": first,
+                "steps": int(result.get("steps", 0)), "device": str(result.get("device", device)),
+                **{k: _jsonable(v) for k, v in result.items() if k not in ("state_dict", "steps", "device")},
+            }
+        # 2. parity against the reference (plain PyTorch when present)
+        reference = found[0].kind
+        tolerance = float(spec.get("tolerance", 0.0))
+        checks = []
+        for path in spec.get("compare", ["state_dict"]):
+            for program in found[1:]:
+                value = measure.max_abs_difference(measure.lookup(results[reference], path),
+                                                   measure.lookup(results[program.kind], path))
+                checks.append({"metric": path, "pair": [reference, program.kind], "value": value,
+                               "verdict": measure.verdict(value, tolerance)})
+        del results
+        gc.collect()
+        # 3. memory, one run each
+        for program in found:
+            kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
+            with measure.captured_output(), measure.peak_memory(device) as memory:
+                modules[program.kind].run(verbose=False, **kwargs)
+            reports[program.kind]["memory"] = memory
+
+    # 4. timings, alternating the order each round, alone on the machine
+    repeats = int(spec.get("repeats", 5))
+    times: dict[str, list[float]] = {p.kind: [] for p in found}
+    if repeats > 0:
+        with phase_lock(spec.get("lock"), exclusive=True, waiting_flag=spec.get("waiting_flag")):
+            for round_ in range(repeats):
+                order = found[round_ % len(found):] + found[:round_ % len(found)]
+                for program in order:
+                    kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
+                    with measure.captured_output():
+                        _, seconds = measure.timed(modules[program.kind].run, verbose=False,
+                                                   sync_cuda=device == "cuda", **kwargs)
+                    times[program.kind].append(seconds)
+    for program in found:
+        report = reports[program.kind]
+        report["times_s"] = times[program.kind]
+        if times[program.kind]:
+            report["timing"] = measure.summarize(times[program.kind])
+            if report["steps"]:
+                report["timing"]["per_step_ms"] = 1000 * report["timing"]["median_s"] / report["steps"]
+
+    headline = checks[0] if checks else None
+    worst = max(checks, key=lambda c: c["value"]) if checks else None
+    parity = None
+    if headline is not None:
+        same_metric = [c for c in checks if c["metric"] == headline["metric"]]
+        value = max(c["value"] for c in same_metric)
+        parity = {"reference": reference, "metric": headline["metric"], "value": value,
+                  "tolerance": tolerance, "verdict": measure.verdict(value, tolerance),
+                  "worst": worst, "checks": checks,
+                  "all_pass": all(c["verdict"] != "differs" for c in checks)}
+    return {"topic": spec["topic"], "run": spec["run"], "environment": stamp(spec.get("threads", 1)),
+            "implementations": reports, "parity": parity,
+            "worker_s": time.perf_counter() - started}
+
+
+def serve(run_one, argv: list[str] | None = None) -> int:
+    """The worker protocol: run every spec of the job with ``run_one``, one result file each.
+
+    ``run_one(spec) -> dict`` gets each run's spec with the job's ``lock``, ``roots`` and
+    ``waiting_flag`` added. An exception with ``location`` and ``text`` attributes (such as
+    :class:`ProgramFailed`) reports where a program failed; any other is a harness error.
+    The first failure is written in place of its run's result and ends the job.
+    """
+    job_path, out_dir = (argv if argv is not None else sys.argv[1:])[:2]
+    job = json.loads(Path(job_path).read_text())
+    shared = {k: job.get(k) for k in ("lock", "roots", "waiting_flag")}
+    for spec in job["runs"]:
+        try:
+            report = run_one({**spec, **shared})
+            report["spec"] = spec  # the run as declared, without this machine's paths
+        except Exception as error:
+            location = getattr(error, "location", None) or "harness"
+            text = getattr(error, "text", None) or measure.sanitize(traceback.format_exc(), shared["roots"] or [])
+            report = {"topic": spec["topic"], "run": spec["run"], "error": {"location": location, "traceback": text}}
+        target = Path(out_dir) / f"{spec['run']}.json"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(report, indent=1, allow_nan=True))
+        tmp.replace(target)
+        if "error" in report:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(serve(run_spec))

@@ -1,0 +1,116 @@
+"""The views every topic page shows: stamp, logs, curves, parity, timings, lines of code.
+
+They are methods of :class:`evidence.results.RunResult` (through :class:`RunViews`), so a page
+reads ``result.parity()``; each returns an :class:`~evidence.views.Html` fragment, prints, or
+draws a figure.
+"""
+
+from __future__ import annotations
+
+from evidence.programs import LABELS
+from evidence.running.environment import describe
+from evidence.views import Code, Html, Strong, admonition, difference, inline, nbytes, seconds, table
+from evidence.views import figures
+
+LOC_RULE = ("Lines holding code: blank lines, comments and docstrings are not counted.")
+
+
+class RunViews:
+    """View methods of a run's result (mixed into :class:`evidence.results.RunResult`)."""
+
+    # -- what ran ---------------------------------------------------------------------------
+    def stamp(self) -> Html:
+        """The environment stamp as one line: device, threads, versions, date and the method."""
+        repeats = self.data["spec"].get("repeats", 0)
+        method = ""
+        if self.implementations:
+            method = (f" Timed phase run alone (serialised), {repeats} alternating rounds after one untimed run "
+                      f"of each program." if repeats else " One logged run of each program, untimed.")
+        return Html(f'<p class="env-stamp">{inline([Strong("Environment."), " ", describe(self.environment), ".", method])}</p>')
+
+    def logs(self) -> None:
+        """Print each implementation's log from its first (untimed) run."""
+        for kind, impl in self.implementations.items():
+            print(f"──── {LABELS[kind]}: python {impl['file']} " + "─" * 20)
+            print(impl["log"].rstrip() or "(printed nothing)")
+            print()
+
+    # -- what it computed -------------------------------------------------------------------
+    def plot(self, *paths: str, title: str | None = None, ylabel: str = "loss", xlabel: str = "epoch",
+             logy: bool = False):
+        """Overlay per-epoch series of every implementation (default: every ``history`` series)."""
+        paths = paths or tuple(f"history.{k}" for k in self.implementations[self.kinds()[0]].get("history", {}))
+        fig, axes = figures.panels(len(paths))
+        for ax, path in zip(axes, paths):
+            for kind in self.kinds():
+                series = self.value(kind, path)
+                figures.overlay(ax, kind, range(1, len(series) + 1), series)
+            figures.finish(ax, title=path.split(".")[-1].replace("_", " "), xlabel=xlabel, ylabel=ylabel, logy=logy)
+        fig.suptitle(title or f"{self.topic.replace('_', ' ')}: curves of every implementation, overlaid")
+        fig.tight_layout()
+        return fig
+
+    def parity(self) -> Html:
+        """The parity verdict with the number behind it, and every check made."""
+        p = self.parity_data
+        if not p:
+            return admonition("note", "Parity", "Only one implementation: nothing to compare.")
+        kind = {"identical": "success", "close": "info", "differs": "failure"}[p["verdict"]]
+        headline = [f"Parity: {p['verdict']}: max |difference| of ", Code(p["metric"]),
+                    f" = {difference(p['value'])}"]
+        if p["verdict"] == "close":
+            headline.append(f" ≤ tolerance {p['tolerance']:g}")
+        elif p["verdict"] == "differs":
+            headline.append(f" > tolerance {p['tolerance']:g}")
+        rows = [[Code(c["metric"]), f"{LABELS[c['pair'][1]]} vs {LABELS[c['pair'][0]]}", difference(c["value"]),
+                 c["verdict"]] for c in p["checks"]]
+        return Html(admonition(kind, headline, f"Same seed, same data, same device; every check against "
+                                               f"{LABELS[p['reference']]}:")
+                    + table(["compared", "pair", "max |difference|", "verdict"], rows))
+
+    def per_implementation(self, columns: dict, caption: str | None = None) -> Html:
+        """A table with one row per implementation and one column per result value.
+
+        ``columns`` maps a header to a result path (``"kept_epochs"``) or to a function of the
+        implementation's result (``lambda r: Code(r["best_file"])``). Values show as the
+        :func:`~evidence.views.table` cells do: numbers, ``yes``/``no``, lists joined by commas.
+        """
+        rows = []
+        for kind in self.kinds():
+            row = [LABELS[kind]]
+            for source in columns.values():
+                value = source(self.implementations[kind]) if callable(source) else self.value(kind, source)
+                row.append(", ".join(map(str, value)) if isinstance(value, list) else value)
+            rows.append(row)
+        return table(["implementation", *columns], rows, caption=caption)
+
+    # -- what it cost -----------------------------------------------------------------------
+    def timings(self) -> Html:
+        """Median and spread of the timed runs, per step, first run, and peak memory."""
+        ref = self.kinds()[0]
+        ref_median = self.implementations[ref].get("timing", {}).get("median_s")
+        rows = []
+        for kind, impl in self.implementations.items():
+            t = impl.get("timing")
+            memory = nbytes(impl.get("memory", {}).get("bytes"))
+            if not t:
+                rows.append([LABELS[kind], 0, None, None, None, None, seconds(impl["first_run_s"]), memory, None])
+                continue
+            overhead = "reference" if kind == ref else f"{100 * (t['median_s'] / ref_median - 1):+.1f} %"
+            rows.append([LABELS[kind], t["runs"], seconds(t["median_s"]),
+                         f"{seconds(t['q1_s'])} – {seconds(t['q3_s'])}",
+                         f"{seconds(t['min_s'])} – {seconds(t['max_s'])}",
+                         f"{t['per_step_ms']:.3f} ms" if "per_step_ms" in t else None,
+                         seconds(impl["first_run_s"]), memory, overhead])
+        headers = ["implementation", "timed runs", "median run", "IQR", "min – max", "per step",
+                   "first run (start-up incl.)", "peak memory", "vs " + LABELS[ref]]
+        memory_kind = next(iter(self.implementations.values())).get("memory", {}).get("kind", "")
+        return table(headers, rows, caption=f"Wall-clock time of one complete run() call; memory: {memory_kind}.")
+
+    def loc(self) -> Html:
+        """Lines of code of each implementation, counted by code, with the rule beside the table."""
+        ref = self.kinds()[0]
+        ref_loc = self.implementations[ref]["loc"]
+        rows = [[LABELS[k], Code(i["file"]), i["loc"], "reference" if k == ref else f"{i['loc'] - ref_loc:+d}"]
+                for k, i in self.implementations.items()]
+        return table(["implementation", "file", "lines of code", "vs " + LABELS[ref]], rows, caption=LOC_RULE)

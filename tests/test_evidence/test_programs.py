@@ -1,0 +1,60 @@
+"""evidence/programs.py: finding programs, counting lines, the lines that differ."""
+
+from __future__ import annotations
+
+import pytest
+
+from evidence.programs import (IMPLEMENTATIONS, compress_ranges, count_loc, distinct_lines,
+                                       highlight_lines, programs, topics)
+
+
+def test_count_loc_skips_blank_lines_comments_and_docstrings():
+    source = '''"""Module docstring
+over two lines."""
+
+import os  # a comment
+
+
+def f(x):
+    """Docstring."""
+    # only a comment
+    return (x +
+            1)
+'''
+    assert count_loc(source) == 4  # import, def, and the two lines of the return
+
+
+def test_count_loc_counts_a_string_that_is_not_a_docstring():
+    assert count_loc('x = """a\nb"""\n') == 2
+
+
+def test_distinct_lines_reports_changed_and_added_lines():
+    a = "a = 1\nb = 2\n\nc = 3\n"
+    b = "a = 1\nb = 20\nc = 3\n"
+    assert distinct_lines(a, b) == [2]
+    assert distinct_lines(b, a) == [2]
+
+
+def test_compress_ranges():
+    assert compress_ranges([1, 2, 3, 7, 9, 10]) == "1-3 7 9-10"
+    assert compress_ranges([]) == ""
+
+
+def test_every_topic_has_a_plain_pytorch_program_and_another():
+    for topic in topics():
+        kinds = [p.kind for p in programs(topic)]
+        assert kinds[0] == "pytorch", topic
+        assert len(kinds) >= 2, topic
+        assert kinds == [k for k in IMPLEMENTATIONS if k in kinds]
+
+
+def test_highlights_point_at_lines_that_exist():
+    for topic in topics():
+        for program in programs(topic):
+            n = len(program.path.read_text().splitlines())
+            assert all(1 <= line <= n for line in highlight_lines(topic)[program.kind])
+
+
+def test_unknown_topic_is_a_clear_error():
+    with pytest.raises(LookupError, match="has no program"):
+        programs("no_such_topic")
