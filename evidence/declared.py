@@ -100,10 +100,11 @@ def folder(topic: str) -> Path:
 
 
 def _merge(base: dict, extra: dict) -> dict:
-    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    """``extra`` over ``base``; tables (dicts) are merged key by key, at every depth."""
+    merged = dict(base)
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
+            merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value
     return merged

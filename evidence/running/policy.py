@@ -8,6 +8,7 @@ why it is safe to silence. Anything not listed here shows on the page (and fails
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 
 KNOWN_WARNINGS: list[tuple[str, type[Warning], str]] = [
@@ -28,6 +29,10 @@ ADVERT_PREFIXES = (
     # about the run.
     "💡 Tip:",
 )
+
+
+_RANK_PREFIX = re.compile(r"^\[rank \d+\]\s*")
+"""What the DDP launchers put before each line a rank prints."""
 
 
 class _DropAdverts(logging.Filter):
@@ -51,7 +56,8 @@ def apply() -> None:
 def strip_adverts(text: str) -> str:
     """Remove advert lines from captured output, including output of a program's own
     subprocesses (distributed ranks), which the logging filter in this process cannot reach."""
-    return "".join(line for line in text.splitlines(keepends=True) if not line.lstrip().startswith(ADVERT_PREFIXES))
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not _RANK_PREFIX.sub("", line.lstrip()).startswith(ADVERT_PREFIXES))
 
 
 def pytest_filters() -> list[str]:

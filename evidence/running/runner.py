@@ -32,9 +32,9 @@ from evidence.programs import PROJECT_DIR
 from evidence.running.environment import fingerprint
 
 RUNNING_DIR = Path(__file__).resolve().parent
-MACHINERY_INPUTS = sorted(RUNNING_DIR.glob("*.py")) + [PROJECT_DIR / "evidence" / "programs.py",
-                                                      PROJECT_DIR / "evidence" / "declared.py"]
-"""Machinery files every result depends on: the worker, the measurements, the policy."""
+MACHINERY_INPUTS = sorted(RUNNING_DIR.glob("*.py")) + [PROJECT_DIR / "evidence" / "programs.py"]
+"""Machinery files every result depends on: the worker, the measurements, the policy, the line
+counts. (How ``runs.toml`` is read is not among them: a run's declaration is hashed as read.)"""
 
 DEFAULT_TIMEOUT_S = 300
 """Seconds one run may take before its worker is stopped (``DOCS_EXAMPLE_TIMEOUT`` overrides)."""

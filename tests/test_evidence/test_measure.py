@@ -8,7 +8,7 @@ import os
 import pytest
 import torch
 
-from evidence import measure
+from evidence.running import measure
 
 
 def test_max_abs_difference_of_nested_results():

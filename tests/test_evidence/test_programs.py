@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evidence.programs import (IMPLEMENTATIONS, compress_ranges, count_loc, distinct_lines,
-                                       highlight_lines, programs, topics)
+from evidence.programs import (KINDS, SNIPPETS_DIR, compress_ranges, count_loc, distinct_lines,
+                               highlight_lines, programs, topics)
 
 
 def test_count_loc_skips_blank_lines_comments_and_docstrings():
@@ -45,7 +45,7 @@ def test_every_topic_has_a_plain_pytorch_program_and_another():
         kinds = [p.kind for p in programs(topic)]
         assert kinds[0] == "pytorch", topic
         assert len(kinds) >= 2, topic
-        assert kinds == [k for k in IMPLEMENTATIONS if k in kinds]
+        assert kinds == [k for k in KINDS if k in kinds]
 
 
 def test_highlights_point_at_lines_that_exist():
@@ -58,3 +58,12 @@ def test_highlights_point_at_lines_that_exist():
 def test_unknown_topic_is_a_clear_error():
     with pytest.raises(LookupError, match="has no program"):
         programs("no_such_topic")
+
+
+def test_snippets_holds_topic_folders_only():
+    """Reader programs and their run declarations; the machinery lives in evidence/."""
+    entries = {p.name for p in SNIPPETS_DIR.iterdir() if p.name not in ("__init__.py", "__pycache__")}
+    assert entries == set(topics())
+    for topic in topics():
+        allowed = {"__init__.py", "runs.toml", "__pycache__"} | {f"{k}_{topic}.py" for k in KINDS}
+        assert {p.name for p in (SNIPPETS_DIR / topic).iterdir()} <= allowed, topic

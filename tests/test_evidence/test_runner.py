@@ -1,46 +1,82 @@
-"""evidence/running/runner.py and worker.py: specs, cache keys, and the worker end to end."""
+"""evidence/running/runner.py and worker.py: keys, one worker per topic, results by run name."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from evidence import TopicError, run_topic, runner
+from evidence import TopicError, declared, load
+from evidence.running import runner
 
 
-def test_spec_key_changes_with_the_spec():
-    a = runner.make_spec("minimal_loop", {"epochs": 1})
-    b = runner.make_spec("minimal_loop", {"epochs": 2})
-    assert runner.spec_key(a) != runner.spec_key(b)
-    assert runner.spec_key(a) == runner.spec_key(runner.make_spec("minimal_loop", {"epochs": 1}))
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCS_CACHE_DIR", str(tmp_path / "cache"))
+    runner.forget_failures()
+    return tmp_path / "cache"
 
 
-def test_inputs_digest_covers_the_topic_and_the_harness():
+def tiny(name: str = "tiny", **changes) -> declared.Run:
+    settings = dict(params={"epochs": 1}, compare=("state_dict",), repeats=1)
+    settings.update(changes)
+    return declared.Run("minimal_loop", name, **settings)
+
+
+def test_the_key_changes_with_the_declaration_only():
+    assert runner.run_key(tiny()) == runner.run_key(tiny())
+    assert runner.run_key(tiny()) != runner.run_key(tiny(params={"epochs": 2}))
+    assert runner.run_key(tiny()).split("-")[1] == runner.run_key(tiny(params={"epochs": 2})).split("-")[1]
+
+
+def test_inputs_cover_the_programs_and_the_running_machinery_not_runs_toml():
     files = {p.name for p in runner.topic_inputs("minimal_loop")}
     assert {"pytorch_minimal_loop.py", "lightning_minimal_loop.py", "worker.py", "runner.py"} <= files
+    assert "runs.toml" not in files
 
 
-def test_run_topic_end_to_end_in_a_worker(tmp_path, monkeypatch):
-    monkeypatch.setenv("DOCS_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("DOCS_RESULTS_DIR", str(tmp_path / "results"))
-    result = run_topic("minimal_loop", params={"epochs": 1}, compare=["state_dict"], repeats=1)
-    assert result.parity_data["verdict"] == "identical" and result.parity_data["value"] == 0.0
-    assert set(result.kinds()) == {"pytorch", "lightning", "fabric"}
-    for impl in result.implementations.values():
+def test_one_worker_runs_a_topics_runs_in_order_and_stores_each(cache):
+    first, second = tiny("first"), tiny("second", params={"epochs": 2}, repeats=0)
+    seen = []
+    reports = runner.execute("minimal_loop", [first, second], on_done=lambda run, report, s: seen.append(run.name))
+    assert seen == ["first", "second"]
+    one, two = reports["first"], reports["second"]
+    assert one["parity"]["verdict"] == "identical" and one["parity"]["value"] == 0.0
+    assert set(one["implementations"]) == {"pytorch", "lightning", "fabric"}
+    for impl in one["implementations"].values():
         assert impl["timing"]["runs"] == 1 and impl["steps"] == 13
         assert "epoch 1/1" in impl["log"]
         assert "💡" not in impl["log"]  # Lightning's advert is filtered, its real messages are not
-    assert "GPU available" in result.implementations["lightning"]["log"]
-    saved = json.loads((tmp_path / "results" / "minimal_loop.json").read_text())
-    assert saved["parity"]["verdict"] == "identical"
-    # a second call with the same inputs comes from the cache, without a worker
-    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("ran again"))
-    again = run_topic("minimal_loop", params={"epochs": 1}, compare=["state_dict"], repeats=1)
-    assert again.data == result.data
+    assert all(impl["steps"] == 26 and "timing" not in impl for impl in two["implementations"].values())
+    assert one["spec"] == first.spec()  # published as declared, without this machine's paths
+    assert runner.stored(first) == one and runner.stored(second) == two
 
 
-def test_run_topic_reports_a_missing_result_key_clearly(tmp_path, monkeypatch):
-    monkeypatch.setenv("DOCS_CACHE_DIR", str(tmp_path / "cache"))
-    with pytest.raises(TopicError, match="no 'history.nothing'"):
-        run_topic("minimal_loop", params={"epochs": 1}, compare=["history.nothing"], repeats=0, save=False)
+def test_a_failing_run_names_the_program_line_and_stops_the_topic(cache):
+    bad = tiny("bad", compare=("history.nothing",), repeats=0)
+    after = tiny("after")
+    reports = runner.execute("minimal_loop", [bad, after])
+    assert "no 'history.nothing'" in reports["bad"]["error"]["traceback"]
+    assert "failed first" in reports["after"]["error"]["traceback"]
+    assert runner.stored(bad) is None
+    assert runner.result(bad) is reports["bad"]  # not run again in the same build
+
+
+def test_load_reads_stored_results_by_run_name_and_never_reruns_them(cache, monkeypatch):
+    runs = declared.runs("reproducibility")
+    reports = {run.name: {"topic": "reproducibility", "run": run.name, "environment": {}, "spec": run.spec(),
+                          "implementations": {}} for run in runs}
+    for run in runs:
+        runner._store(run, reports[run.name])
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("executed a stored run"))
+    loaded = load("reproducibility")
+    assert loaded.headline.data == reports["seeded_workers"]
+    assert loaded["shared_generator"].data == reports["shared_generator"]
+    with pytest.raises(KeyError, match="declares no run 'nope'"):
+        loaded["nope"]
+
+
+def test_a_failed_run_is_an_error_where_a_page_loads_it(cache, monkeypatch):
+    run = declared.run("minimal_loop")
+    runner._FAILURES[runner.run_key(run)] = {"topic": "minimal_loop", "run": run.name,
+                                             "error": {"location": "x.py:3", "traceback": "boom"}}
+    with pytest.raises(TopicError, match="failed at x.py:3"):
+        load("minimal_loop").headline

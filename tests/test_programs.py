@@ -1,0 +1,53 @@
+"""The command-line contract every program keeps, checked over every program of every topic.
+
+A reader downloads one file and runs it, so each program must run from an empty folder
+outside the repository, and must answer a mistake with one line on stderr and exit code 2,
+never a traceback. The topics' own tests (``tests/test_<topic>/``) check what they compute.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from evidence.programs import programs, topics
+from tests.conftest import load_program, run_downloaded
+
+PROGRAMS = [(p.topic, p.kind) for topic in topics() for p in programs(topic)]
+DOWNLOAD_ARGS = ["--epochs", "3"]
+"""What each topic page tells a reader to run after downloading a program."""
+
+
+def _one_clear_line(err: str) -> bool:
+    return err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("topic, kind", PROGRAMS)
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-1"], "--epochs"),
+    (["--device", "tpu"], "tpu"),
+])
+def test_bad_arguments_exit_with_one_clear_line(topic, kind, args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a program that got as far as writing files writes them here
+    code = load_program(topic, kind).main(args)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert _one_clear_line(err) and message in err, err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
+@pytest.mark.parametrize("topic, kind", PROGRAMS)
+def test_cuda_without_gpu_is_one_clear_line(topic, kind, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_program(topic, kind).main(["--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert _one_clear_line(err) and "cuda" in err.lower(), err
+
+
+@pytest.mark.parametrize("topic", topics())
+def test_downloaded_programs_run_from_an_empty_folder(topic, outside_repo):
+    kinds = [p.kind for p in programs(topic)]
+    for kind, proc in run_downloaded(topic, kinds, DOWNLOAD_ARGS, outside_repo).items():
+        assert proc.returncode == 0, f"{kind}: {proc.stderr[-3000:]}"
+        assert proc.stdout.strip(), f"{kind} printed nothing"
+        assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
