@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from evidence import policy
 from evidence.programs import program_path
+from evidence.running import policy
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
