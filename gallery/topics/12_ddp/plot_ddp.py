@@ -39,10 +39,10 @@ evidence below.
 # Each program ran its two-rank job once with the log captured, then once more under the memory
 # probe. No timed rounds: a job's time is almost all process start-up and imports.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import ddp as views
 
-result = run_topic("ddp", params={"epochs": 3, "seed": 0, "device": "cpu"},
-                   compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=0)
+result = load("ddp").headline
 result.stamp()
 
 # %%
@@ -78,26 +78,13 @@ result.parity()
 # difference between rank 0 and rank 1, the samples each rank trained on in the last epoch,
 # and the files each rank opened for writing (recorded in that rank's process).
 
-from evidence.programs import LABELS
-from evidence.views.topic import format_difference, table
-
-rows = []
-for kind in result.kinds():
-    for rank in result.value(kind, "ranks"):
-        writes = rank["writes"]
-        rows.append([LABELS[kind], str(rank["rank"]), str(rank["samples_last_epoch"]), str(rank["steps"]),
-                     "<br>".join(f"<code>{w}</code>" for w in writes) or "nothing",
-                     format_difference(result.value(kind, "rank_weight_difference")),
-                     f"{rank['peak_rss_mib']:.0f} MiB"])
-table(["implementation", "rank", "samples (last epoch)", "optimizer steps", "files opened for writing",
-       "max |rank 0 − rank 1| of the weights", "peak RSS of the rank"], rows)
+views.ranks_table(result)
 
 # %%
 # Lightning's `ModelCheckpoint` saved after each epoch and removed the older file, so the run
 # folder ends up holding only the last checkpoint:
 
-for kind in result.kinds():
-    print(f"{LABELS[kind]:>9}: " + ", ".join(result.value(kind, "files")))
+views.files_table(result)
 
 # %%
 # ### Time and memory
@@ -126,14 +113,11 @@ result.loc()
 # | SLURM | `srun` with `#SBATCH --ntasks-per-node=4`; read `SLURM_PROCID` / `SLURM_LOCALID` yourself | `srun python train.py`: Lightning reads the SLURM variables (`devices` and `num_nodes` must match `--ntasks-per-node` and `--nodes`) | the same as Lightning |
 #
 # Lightning 1.x selected GPUs with `Trainer(gpus=2)`. That argument was removed in 2.0; old
-# code that still passes it fails when the `Trainer` is built. Executed here:
+# code that still passes it fails when the `Trainer` is built. What
+# `pl.Trainer(gpus=2, accelerator="gpu")` did on the installed Lightning, attempted in this build
+# (the run behind [the API changes page](../../migration/01_api_changes/plot_api_changes.md)):
 
-import pytorch_lightning as pl
-
-try:
-    pl.Trainer(gpus=2, accelerator="gpu")
-except TypeError as error:
-    print(f"TypeError: {error}")
+views.old_gpus_argument()
 
 # %%
 # The Lightning 2.x form is `pl.Trainer(accelerator="gpu", devices=2, strategy="ddp")`.

@@ -31,10 +31,11 @@ deterministic matrix products.
 #
 # Each program trained twice (`runs=2`) in one call; the log shows both runs.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import reproducibility as views
 
-result = run_topic("reproducibility", params={"epochs": 3, "seed": 0, "device": "cpu"},
-                   compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=1)
+runs = load("reproducibility")
+result = runs.headline
 result.stamp()
 
 # %%
@@ -51,22 +52,7 @@ result.logs()
 # The first column is the largest difference between the two runs' weights; the hashes are
 # SHA-256 prefixes of the raw bytes of all weights.
 
-from evidence.programs import LABELS
-from evidence.views.topic import format_difference, table
-
-
-def run_table(res):
-    rows = []
-    for kind in res.kinds():
-        digests = res.value(kind, "weight_digests")
-        rows.append([LABELS[kind], format_difference(res.value(kind, "run_difference")),
-                     " / ".join(f"<code>{d}</code>" for d in digests),
-                     "bitwise identical" if len(set(digests)) == 1 and res.value(kind, "run_difference") == 0
-                     else "DIFFERENT"])
-    return table(["implementation", "max |run 1 − run 2|", "weight hashes", "verdict"], rows)
-
-
-run_table(result)
+views.runs_table(result)
 
 # %%
 # ### The same seed across implementations
@@ -86,9 +72,7 @@ result.parity()
 # (`seed_workers=False`: no `worker_init_fn`, `seed_everything(workers=False)`), once each.
 # Now all three match bitwise:
 
-unseeded = run_topic("reproducibility",
-                     params={"epochs": 3, "seed": 0, "device": "cpu", "seed_workers": False, "runs": 1},
-                     compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=0)
+unseeded = runs["unseeded_workers"]
 unseeded.parity()
 
 # %%
@@ -97,14 +81,7 @@ unseeded.parity()
 # `random`, torch and NumPy's global RNG from its own base seed. The scale factors the workers
 # drew in the first epoch were all different:
 
-rows = []
-for res, label in ((result, "seeded workers"), (unseeded, "no worker seeding")):
-    for kind in res.kinds():
-        rows.append([label, LABELS[kind], f"{res.value(kind, 'distinct_draws')} of {res.value(kind, 'total_draws')}",
-                     str(res.value(kind, "batches_with_a_twin")), str(res.value(kind, "epochs_repeating_epoch_1"))])
-headers = ["configuration", "implementation", "distinct scale factors", "batches that drew the same as another",
-           "later epochs repeating epoch 1"]
-table(headers, rows)
+views.draws_by_configuration({"seeded workers": result, "no worker seeding": unseeded})
 
 # %%
 # ## What still goes wrong: a NumPy Generator stored on the Dataset
@@ -114,37 +91,15 @@ table(headers, rows)
 # and neither the `DataLoader`, nor the `worker_init_fn` above, nor Lightning's seeds it again.
 # The programs ran once more with `shared_generator=True`:
 
-shared = run_topic("reproducibility",
-                   params={"epochs": 3, "seed": 0, "device": "cpu", "shared_generator": True, "runs": 1},
-                   compare=["state_dict"], tolerance=0.0, repeats=0)
-rows = [[LABELS[kind], f"{shared.value(kind, 'distinct_draws')} of {shared.value(kind, 'total_draws')}",
-         str(shared.value(kind, "batches_with_a_twin")), str(shared.value(kind, "epochs_repeating_epoch_1"))]
-        for kind in shared.kinds()]
-table(headers[1:], rows)
+shared = runs["shared_generator"]
+views.draws_table(shared)
 
 # %%
 # Batch 1 (worker 0) and batch 2 (worker 1) received the same scale factors, and so did
 # batches 3 and 4, and every epoch started over with the same values, because each epoch starts
 # new workers from the same copy. The first two batches of each epoch, for plain PyTorch:
 
-import matplotlib.pyplot as plt
-
-draws = shared.value("pytorch", "first_batches")
-good = result.value("pytorch", "first_batches")
-fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.6), sharey=True)
-for ax, data, title in ((axes[0], good, "global NumPy RNG, seeded workers"),
-                        (axes[1], draws, "Generator stored on the Dataset")):
-    for epoch, batches in enumerate(data):
-        for b, batch in enumerate(batches[:2]):
-            ax.plot(batch, marker="os"[b], linestyle="-" if b == 0 else ":",
-                    label=f"epoch {epoch + 1}, batch {b + 1} (worker {b})", alpha=0.8)
-    ax.set_title(title)
-    ax.set_xlabel("sample within the batch")
-    ax.grid(alpha=0.3)
-axes[0].set_ylabel("scale factor drawn")
-axes[1].legend(fontsize=7)
-fig.suptitle("Scale factors drawn by the two workers: with a shared Generator the lines coincide")
-fig.tight_layout()
+views.first_batches_figure(result, shared, "pytorch")
 
 # %%
 # The fix is to seed the generator per worker, for example in a `worker_init_fn`:

@@ -37,11 +37,10 @@ with any LightningModule.
 # alternating the order of the programs. Same seed, same data, same device and one torch
 # thread for all of them.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import callbacks as views
 
-result = run_topic("callbacks", params={"epochs": 6, "seed": 0},
-                   compare=["grad_norms", "state_dict", "weight_norms", "step_losses", "history.val_loss"],
-                   tolerance=1e-6, repeats=2)
+result = load("callbacks").headline
 result.stamp()
 
 # %%
@@ -58,28 +57,7 @@ result.logs()
 # One point per optimizer step, from each implementation's own recording, overlaid. Where the
 # markers sit on the same line, the hook saw exactly the gradients the plain loop saw.
 
-import matplotlib.pyplot as plt
-from evidence.programs import LABELS
-
-styles = {"pytorch": dict(linestyle="-", linewidth=3.0, alpha=0.5),
-          "lightning": dict(linestyle="--", linewidth=1.6),
-          "fabric": dict(linestyle=":", linewidth=1.6)}
-fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.6))
-for kind in result.kinds():
-    norms = result.value(kind, "grad_norms")
-    losses = result.value(kind, "step_losses")
-    axes[0].plot(range(1, len(norms) + 1), norms, label=LABELS[kind], **styles[kind])
-    axes[1].plot(range(1, len(losses) + 1), losses, label=LABELS[kind], **styles[kind])
-axes[0].set_title("gradient L2 norm before each optimizer step")
-axes[0].set_ylabel("L2 norm of all gradients")
-axes[1].set_title("training loss of each step")
-axes[1].set_ylabel("loss")
-for ax in axes:
-    ax.set_xlabel("optimizer step")
-    ax.grid(alpha=0.3)
-    ax.legend()
-fig.suptitle("Per-step values recorded by the inline code, the Lightning callback and the Fabric callback")
-fig.tight_layout()
+views.per_step_figure(result)
 
 # %%
 # ### The per-epoch record, and the loss curves
@@ -106,16 +84,7 @@ result.parity()
 # %%
 # How many values each program recorded, and where the first and the last of them are:
 
-from evidence.views.topic import table
-
-rows = []
-for kind in result.kinds():
-    norms = result.value(kind, "grad_norms")
-    rows.append([LABELS[kind], str(result.value(kind, "steps")), str(len(norms)),
-                 f"{norms[0]:.6f}", f"{norms[-1]:.6f}", str(len(result.value(kind, "weight_norms"))),
-                 f"{result.value(kind, 'weight_norms')[-1]:.6f}"])
-table(["implementation", "optimizer steps", "gradient norms recorded", "first", "last",
-       "weight norms recorded", "last weight norm"], rows)
+views.records_table(result)
 
 # %%
 # ### Time and memory

@@ -39,11 +39,10 @@ distributed strategies (loss scaling, gradient synchronisation) without changes 
 # alternating the order of the programs. Same seed, same data, same noise, same device and one
 # torch thread for all of them.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import manual_optimization as views
 
-result = run_topic("manual_optimization", params={"epochs": 10, "seed": 0},
-                   compare=["state_dict", "generated", "history.fake_radius", "history.d_loss", "history.g_loss"],
-                   tolerance=1e-6, repeats=2)
+result = load("manual_optimization").headline
 result.stamp()
 
 # %%
@@ -83,36 +82,14 @@ result.parity()
 # kept short on purpose, since the subject is the mechanics of the two updates; the three panels
 # show the same points because the three generators hold the same weights.
 
-import math
-
-import matplotlib.pyplot as plt
-from evidence.programs import LABELS
-
-theta = [2 * math.pi * i / 200 for i in range(201)]
-fig, axes = plt.subplots(1, len(result.kinds()), figsize=(4.0 * len(result.kinds()), 4.0),
-                         sharex=True, sharey=True, squeeze=False)
-for ax, kind in zip(axes[0], result.kinds()):
-    points = result.value(kind, "generated")
-    ax.plot([2 * math.cos(t) for t in theta], [2 * math.sin(t) for t in theta], color="0.6",
-            linewidth=6, alpha=0.4, label="real data (radius 2)")
-    ax.scatter([p[0] for p in points], [p[1] for p in points], s=8, label="generated")
-    ax.set_title(LABELS[kind])
-    ax.set_aspect("equal")
-    ax.grid(alpha=0.3)
-axes[0][0].legend(loc="upper left", fontsize=8)
-fig.suptitle("Points generated from the same fixed noise by each trained generator")
-fig.tight_layout()
+views.generated_figure(result)
 
 # %%
 # Optimizer steps each program took (two per batch: one for each network), read from the
 # results. Lightning's `trainer.global_step` counts every `step()` of every optimizer under
 # manual optimization.
 
-from evidence.views.topic import table
-
-table(["implementation", "optimizer steps", "final fake_radius"],
-      [[LABELS[k], str(result.value(k, "steps")), f"{result.value(k, 'history.fake_radius')[-1]:.6f}"]
-       for k in result.kinds()])
+views.steps_table(result)
 
 # %%
 # ### Time and memory

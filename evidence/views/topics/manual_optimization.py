@@ -1,0 +1,57 @@
+"""Views of the manual-optimization page (``gallery/topics/15_manual_optimization/plot_manual_optimization.py``).
+
+Each GAN program returns the 256 points its trained generator makes from a fixed noise batch
+(``generated``), the optimizer steps it took (``steps``, two per batch) and the per-epoch mean
+radius of those points (``history.fake_radius``). These views show them.
+"""
+
+from __future__ import annotations
+
+import math
+
+from evidence.programs import LABELS
+from evidence.results import RunResult
+from evidence.views import Html, figures, table
+
+RING_RADIUS = 2.0
+"""The radius of the ring the real points lie on (the programs' data)."""
+
+
+def generated_figure(result: RunResult):
+    """The points each trained generator made, one panel per implementation, over the real ring.
+
+    Args:
+        result: a run of the GAN programs.
+
+    Returns:
+        The figure, with equal axes shared by every panel.
+    """
+    kinds = result.kinds()
+    fig, axes = figures.panels(len(kinds), width=4.0, height=4.0, sharex=True, sharey=True)
+    theta = [2 * math.pi * i / 200 for i in range(201)]
+    for ax, kind in zip(axes, kinds):
+        points = result.value(kind, "generated")
+        ax.plot([RING_RADIUS * math.cos(t) for t in theta], [RING_RADIUS * math.sin(t) for t in theta],
+                color="0.6", linewidth=6, alpha=0.4, label=f"real data (radius {RING_RADIUS:g})")
+        ax.scatter([p[0] for p in points], [p[1] for p in points], s=8, color=figures.COLORS.get(kind),
+                   label="generated")
+        figures.finish(ax, title=LABELS[kind], legend=False)
+        ax.set_aspect("equal")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("Points generated from the same fixed noise by each trained generator")
+    fig.tight_layout()
+    return fig
+
+
+def steps_table(result: RunResult) -> Html:
+    """The optimizer steps each program took and the final mean radius of its generated points.
+
+    Args:
+        result: a run of the GAN programs.
+
+    Returns:
+        One row per implementation; the radius to six decimals.
+    """
+    return table(["implementation", "optimizer steps", "final fake_radius"],
+                 [[LABELS[k], result.value(k, "steps"), f"{result.value(k, 'history.fake_radius')[-1]:.6f}"]
+                  for k in result.kinds()])
