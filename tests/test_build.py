@@ -1,8 +1,10 @@
-"""Build behaviour (evidence/hooks/gallery.py), shown on a temporary copy of the project.
+"""Build behaviour (evidence/hooks/), shown on a temporary copy of the project.
 
-The copy keeps the real machinery (mkdocs.yml, the hooks, the harness) and replaces the topics
-with two tiny fake ones, ``alpha`` and ``beta``, whose programs append a line to a log file
-each time they run: the tests count executions instead of trusting the build's messages.
+The copy keeps the real machinery (mkdocs.yml, the hooks, the ``evidence`` package) and
+replaces the topics with two tiny fake ones, ``alpha`` and ``beta``, added the way the
+contributing page says (the files it lists, nothing else). Their programs append a line to a
+log file each time they run: the tests count executions instead of trusting the build's
+messages.
 """
 
 from __future__ import annotations
@@ -49,12 +51,24 @@ A fake topic for the build tests.
 # %%
 # <!-- implementations -->
 
-from evidence import run_topic
+from evidence import load
 
 {before}
-result = run_topic("{name}", params={{"epochs": 2}}, repeats=1)
+result = load("{name}").headline
 result.logs()
 {extra}
+'''
+
+RUNS = '''[runs.main]
+params = {{ epochs = 2 }}
+repeats = 1
+'''
+
+TEST = '''from tests.conftest import load_program
+
+
+def test_{name}_runs():
+    assert load_program("{name}", "pytorch").run(epochs=1)["steps"] == 1
 '''
 
 
@@ -106,10 +120,12 @@ def make_project(root: Path) -> Project:
     (root / "docs" / "assets").mkdir(parents=True)
     shutil.copy(PROJECT_DIR / "docs" / "assets" / "extra.css", root / "docs" / "assets")
     (root / "docs" / "index.md").write_text("# Overview\n\n<!-- summary-table -->\n")
-    shutil.copytree(PROJECT_DIR / "snippets" / "harness", root / "snippets" / "harness",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(PROJECT_DIR / "snippets" / "site", root / "snippets" / "site",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    # the machinery as it is, without the runs of the real benchmark and API-changes pages
+    shutil.copytree(PROJECT_DIR / "evidence", root / "evidence",
+                    ignore=shutil.ignore_patterns("__pycache__", "runs.toml"))
+    (root / "tests").mkdir()
+    for name in ("__init__.py", "conftest.py"):
+        shutil.copy(PROJECT_DIR / "tests" / name, root / "tests")
     shutil.copy(PROJECT_DIR / "snippets" / "__init__.py", root / "snippets")
     for gallery in ("topics", "benchmarks", "migration"):
         (root / "gallery" / gallery).mkdir(parents=True)
@@ -152,7 +168,7 @@ def test_changed_snippet_reexecutes_its_topic_and_only_that_one(project):
 def test_changed_harness_reexecutes_every_topic(project):
     assert project.build().returncode == 0
     before = len(project.executions())
-    measure = project.root / "snippets" / "harness" / "measure.py"
+    measure = project.root / "evidence" / "running" / "measure.py"
     measure.write_text(measure.read_text() + "\n# changed\n")
     assert project.build().returncode == 0
     assert set(project.executions()[before:]) == {"alpha", "beta"}
@@ -165,7 +181,7 @@ def test_failing_example_fails_the_build_naming_file_and_line(project):
     failed = project.build()
     assert failed.returncode != 0
     line = len(PROGRAM.format(name="alpha", value=1).splitlines()) + 4
-    assert f"snippets/alpha/torch_alpha.py:{line}" in failed.stderr
+    assert f"snippets/alpha/pytorch_alpha.py:{line}" in failed.stderr
     assert "gallery/topics/01_alpha/plot_alpha.py" in failed.stderr
     assert "broken on purpose" in failed.stderr
     assert page(project, "alpha", 1) == published  # nothing half-executed was published
@@ -178,22 +194,27 @@ def test_hanging_examples_are_stopped_at_the_timeout(project):
     failed = project.build(DOCS_EXAMPLE_TIMEOUT="20")
     assert time.monotonic() - started < 110
     assert failed.returncode != 0
-    assert "topic 'alpha' did not finish within its timeout of 20 s" in failed.stderr
+    assert "run 'main' of topic 'alpha' did not finish within its timeout of 20 s" in failed.stderr
     assert re.search(r"plot_beta\.py did not finish within the per-example timeout of 20 s", failed.stderr)
 
 
 def test_time_waiting_for_another_topics_timed_phase_is_not_counted(tmp_path):
     from evidence.running.runner import _wait
 
-    flag = tmp_path / "waiting-for-lock"
+    flag, result = tmp_path / "waiting-for-lock", tmp_path / "run.json"
     flag.touch()  # as a worker does while it waits for the lock
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
-    assert _wait(sleeper, timeout=1, waiting=flag)  # 3 s of waiting, none of it counted
+    assert _wait(sleeper, result, timeout=1, waiting=flag) == "exited"  # 3 s of waiting, none counted
+
+    writer = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep(2); open({str(result)!r}, 'w')"])
+    assert _wait(writer, result, timeout=1, waiting=flag) == "done"
+    writer.wait()
+    result.unlink()
 
     flag.unlink()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     started = time.monotonic()
-    assert not _wait(sleeper, timeout=1, waiting=flag)
+    assert _wait(sleeper, result, timeout=1, waiting=flag) == "timeout"
     assert time.monotonic() - started < 10 and sleeper.returncode is not None
 
 
@@ -231,10 +252,10 @@ def test_serve_survives_a_failing_example_and_recovers_when_it_is_fixed(project)
     try:
         assert _wait_for(lambda: "broken on purpose" in _get(url), 180), "the page never showed the error"
         assert server.poll() is None  # still serving
-        (project.root / "snippets" / "alpha" / "torch_alpha.py").write_text(good.replace("VALUE 1", "VALUE 3"))
+        (project.root / "snippets" / "alpha" / "pytorch_alpha.py").write_text(good.replace("VALUE 1", "VALUE 3"))
         assert _wait_for(lambda: "VALUE 3" in _get(url), 180), "the page did not recover after the fix"
         assert "broken on purpose" not in _get(url)
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0]
-    assert "torch_alpha.py" in output  # the log named the failure
+    assert "pytorch_alpha.py" in output  # the log named the failure

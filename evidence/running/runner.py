@@ -140,6 +140,28 @@ def _error(run: Run, location: str, text: str) -> dict:
     return {"topic": run.topic, "run": run.name, "error": {"location": location, "traceback": text}}
 
 
+def _wait(proc: subprocess.Popen, result_file: Path, timeout: float, waiting: Path) -> str:
+    """Wait until ``result_file`` appears (``"done"``), the worker exits (``"exited"``), or the
+    run has used ``timeout`` seconds (``"timeout"``: the worker is killed).
+
+    Time spent while ``waiting`` exists (the worker waits for another worker's timed phase)
+    is not counted.
+    """
+    used, step = 0.0, 0.1
+    while True:
+        if result_file.exists():
+            return "done"
+        if proc.poll() is not None:
+            return "done" if result_file.exists() else "exited"
+        time.sleep(step)
+        if not waiting.exists():
+            used += step
+        if used > timeout:
+            proc.kill()
+            proc.wait()
+            return "timeout"
+
+
 def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=None) -> dict[str, dict]:
     """Execute ``runs`` of ``topic`` in order in one fresh worker process; store each result.
 
@@ -168,39 +190,20 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
             proc = subprocess.Popen([sys.executable, "-m", worker, str(work / "job.json"), str(out)],
                                     cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
             try:
-                pending = list(runs)
-                used, step, started = 0.0, 0.1, time.monotonic()
-                while pending:
-                    done_file = out / f"{pending[0].name}.json"
-                    if done_file.exists():
-                        run = pending.pop(0)
-                        report = json.loads(done_file.read_text())
-                        report.setdefault("run", run.name)
-                        reports[run.name] = report
-                        seconds = time.monotonic() - started
-                        if on_done:
-                            on_done(run, report, seconds)
-                        if "error" in report:
-                            break
-                        used, started = 0.0, time.monotonic()
-                        continue
-                    if proc.poll() is not None:
-                        time.sleep(step)  # a result written just before exiting
-                        if done_file.exists():
-                            continue
-                        break
-                    time.sleep(step)
-                    if not waiting.exists():
-                        used += step
-                    if used > timeout:
-                        proc.kill()
-                        proc.wait()
-                        run = pending.pop(0)
+                for run in runs:
+                    begun = time.monotonic()
+                    outcome = _wait(proc, out / f"{run.name}.json", timeout, waiting)
+                    if outcome == "timeout":
                         reports[run.name] = _error(
                             run, "timeout", f"run {run.name!r} of topic {topic!r} did not finish within its "
                             f"timeout of {timeout:g} s and was stopped (set DOCS_EXAMPLE_TIMEOUT to change the limit)")
-                        if on_done:
-                            on_done(run, reports[run.name], time.monotonic() - started)
+                    elif outcome == "done":
+                        reports[run.name] = {"run": run.name, **json.loads((out / f"{run.name}.json").read_text())}
+                    else:
+                        break  # the worker exited without this run's result
+                    if on_done:
+                        on_done(run, reports[run.name], time.monotonic() - begun)
+                    if "error" in reports[run.name]:
                         break
                 proc.wait()
             except BaseException:  # Ctrl-C, or a page's own timeout: leave no orphan
