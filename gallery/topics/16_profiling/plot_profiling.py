@@ -37,10 +37,11 @@ already named and timed; with the plain loop you choose and label the sections y
 # thread for all of them. Here the Lightning program runs with `profiler="pytorch"`, so all
 # three record operators with `torch.profiler`.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import profiling as views
 
-result = run_topic("profiling", params={"epochs": 2, "seed": 0}, overrides={"lightning": {"profiler": "pytorch"}},
-                   compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=1)
+runs = load("profiling")
+result = runs.headline
 result.stamp()
 
 # %%
@@ -77,20 +78,7 @@ result.parity()
 # `aten::stack` come from the `DataLoader` collating one sample at a time; `aten::addmm` is the
 # forward pass of the two `Linear` layers, `aten::mm` their backward.
 
-from evidence.programs import LABELS
-from evidence.views.topic import table
-
-ops = {kind: {name: (calls, ms) for name, calls, ms in result.value(kind, "top_ops")} for kind in result.kinds()}
-names = list(dict.fromkeys(name for kind in result.kinds() for name in ops[kind]))
-
-
-def cell(kind, name):
-    return f"{ops[kind][name][0]} calls<br>{ops[kind][name][1]} ms" if name in ops[kind] else "–"
-
-
-table(["operator"] + [LABELS[k] for k in result.kinds()],
-      [[f"<code>{n}</code>"] + [cell(k, n) for k in result.kinds()] for n in names],
-      caption="Top operators by self CPU time, from each program's torch.profiler run")
+views.top_operators(result)
 
 # %%
 # ### Sections labelled by hand (plain PyTorch and Fabric)
@@ -98,11 +86,7 @@ table(["operator"] + [LABELS[k] for k in result.kinds()],
 # The ranges the plain and Fabric loops open with `record_function`: calls and total CPU time
 # including everything inside them.
 
-table(["section"] + [f"{LABELS[k]} {what}" for k in ("pytorch", "fabric") for what in ("calls", "CPU ms")],
-      [[f"<code>{row[0]}</code>", str(row[1]), str(row[2]),
-        str(fab[1]), str(fab[2])]
-       for row, fab in zip(result.value("pytorch", "sections"), result.value("fabric", "sections"))],
-      caption="record_function sections of the plain and Fabric loops")
+views.sections(result)
 
 # %%
 # ### Lightning's actions under `profiler="pytorch"`
@@ -112,9 +96,7 @@ table(["section"] + [f"{LABELS[k]} {what}" for k in ("pytorch", "fabric") for wh
 # `run_training_batch` contains `optimizer_step`, which contains the `training_step` closure
 # and `backward`.
 
-table(["Lightning action", "calls", "CPU ms"],
-      [[f"<code>{name}</code>", str(calls), str(ms)] for name, calls, ms in result.value("lightning", "hooks")],
-      caption="Lightning actions recorded by PyTorchProfiler")
+views.lightning_actions(result)
 
 # %%
 # ### `Trainer(profiler="simple")`
@@ -124,12 +106,8 @@ table(["Lightning action", "calls", "CPU ms"],
 # each hook, so the numbers include all Python overhead but no operator detail. The parity
 # check repeats: the simple profiler does not change the math either.
 
-simple = run_topic("profiling", params={"epochs": 2, "seed": 0}, overrides={"lightning": {"profiler": "simple"}},
-                   compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=0)
-result.save()  # keep the headline run above as this topic's entry in results/summary.json
-table(["Lightning action", "calls", "wall ms"],
-      [[f"<code>{name}</code>", str(calls), str(ms)] for name, calls, ms in simple.value("lightning", "hooks")],
-      caption="Slowest Lightning actions recorded by SimpleProfiler")
+simple = runs["simple_profiler"]
+views.lightning_actions(simple)
 
 # %%
 
@@ -139,9 +117,7 @@ simple.parity()
 # The files each Lightning profiler wrote into its temporary folder (the report that would
 # otherwise be printed):
 
-table(["profiler", "files written"],
-      [["pytorch", ", ".join(f"<code>{f}</code>" for f in result.value("lightning", "report_files"))],
-       ["simple", ", ".join(f"<code>{f}</code>" for f in simple.value("lightning", "report_files"))]])
+views.report_files(result, simple)
 
 # %%
 # ### Time and memory

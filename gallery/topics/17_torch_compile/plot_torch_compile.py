@@ -34,11 +34,10 @@ line and trains eagerly only, so the downloaded file still runs.
 # on-disk cache of Inductor is left on, as it is for a reader, so only the first program in a
 # fresh environment pays for a cold compile.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import torch_compile as views
 
-result = run_topic("torch_compile", params={"epochs": 3, "seed": 0},
-                   compare=["state_dict", "eager_state_dict", "history.val_loss"],
-                   tolerance=1e-6, repeats=1)
+result = load("torch_compile").headline
 result.stamp()
 
 # %%
@@ -62,33 +61,7 @@ result.plot("history.train_loss", "history.val_loss")
 # largest difference between the final weights and whether it stays within the tolerance of
 # `1e-6` used on this page.
 
-from evidence.programs import LABELS
-from evidence.views.topic import table
-
-TOLERANCE = 1e-6
-
-
-def ms(seconds):
-    return f"{1000 * seconds:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
-
-
-rows = []
-for kind in result.kinds():
-    timing = result.value(kind, "step_timing")
-    difference = result.value(kind, "compiled_vs_eager")
-    verdict = "identical" if difference == 0 else ("close" if difference <= TOLERANCE else "differs")
-    rows.append([LABELS[kind], "yes" if result.value(kind, "compiled") else
-                 "no: " + result.value(kind, "compile_note"),
-                 ms(result.value(kind, "check_s")),
-                 ms(timing["eager"]["first_step_s"]), ms(timing["eager"]["median_step_s"]),
-                 ms(timing["compiled"]["first_step_s"]), ms(timing["compiled"]["median_step_s"]),
-                 f"x{result.value(kind, 'speedup'):.2f}", f"{difference:.3g} ({verdict})"])
-table(["implementation", "compiled", "compile check", "eager: first step", "eager: median step",
-       "compiled: first step", "compiled: median step", "steady-state speed-up",
-       "max |compiled - eager| weights"], rows,
-      caption="Step times from the logged run (one thread), which is not serialised: in a parallel build "
-              "other topics may run at the same time and slow single steps. The compile check is the "
-              "program's one-line test compile, which also loads the compiler stack.")
+views.step_table(result)
 
 # %%
 # ### Where the time goes
@@ -97,24 +70,7 @@ table(["implementation", "compiled", "compile check", "eager: first step", "eage
 # scale). The gap between the two compiled bars is the compilation; the gap between the two
 # median bars is what compilation buys, or costs, per step.
 
-import matplotlib.pyplot as plt
-import numpy as np
-
-fig, ax = plt.subplots(figsize=(8, 3.8))
-labels = ["eager first", "eager median", "compiled first", "compiled median"]
-width = 0.26
-for i, kind in enumerate(result.kinds()):
-    timing = result.value(kind, "step_timing")
-    values = [timing["eager"]["first_step_s"], timing["eager"]["median_step_s"],
-              timing["compiled"]["first_step_s"], timing["compiled"]["median_step_s"]]
-    ax.bar(np.arange(4) + (i - 1) * width, [1000 * v for v in values], width, label=LABELS[kind])
-ax.set_xticks(np.arange(4), labels)
-ax.set_yscale("log")
-ax.set_ylabel("milliseconds")
-ax.set_title("torch_compile: first and median optimizer step, eager and compiled")
-ax.grid(alpha=0.3, axis="y")
-ax.legend()
-fig.tight_layout()
+views.step_figure(result)
 
 # %%
 # ### Do the implementations agree?

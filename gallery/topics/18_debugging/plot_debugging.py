@@ -30,11 +30,11 @@ so you write the same `break`s and the same context manager as in plain PyTorch.
 #
 # Without any switch the three programs must train exactly alike, as in the minimal loop.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import debugging as views
 
-result = run_topic("debugging", params={"epochs": 5, "seed": 0},
-                   compare=["state_dict", "history.val_loss", "train_batches", "val_batches"],
-                   tolerance=1e-6, repeats=2)
+runs = load("debugging")
+result = runs.headline
 result.stamp()
 
 # %%
@@ -69,28 +69,8 @@ result.loc()
 # batches that really ran (counted inside `training_step`/`validation_step` for Lightning, in
 # the loop for the others) and compares the final weights with plain PyTorch's.
 
-fast = run_topic("debugging", save=False, params={"epochs": 5, "seed": 0, "fast_dev_run": True},
-                 compare=["state_dict", "train_batches", "val_batches"], tolerance=0.0, repeats=0)
-overfit = run_topic("debugging", save=False, params={"epochs": 5, "seed": 0, "overfit_batches": 2},
-                    compare=["state_dict", "train_batches", "val_batches"], tolerance=0.0, repeats=0)
-limited = run_topic("debugging", save=False, params={"epochs": 5, "seed": 0, "limit_train_batches": 3, "limit_val_batches": 1},
-                    compare=["state_dict", "train_batches", "val_batches"], tolerance=0.0, repeats=0)
-
-from evidence.programs import LABELS
-from evidence.views.topic import format_difference, table
-
-rows = []
-for name, run in [("no switch (5 epochs)", result), ("fast_dev_run", fast), ("overfit_batches=2", overfit),
-                  ("limit_train_batches=3, limit_val_batches=1", limited)]:
-    weights = {c["pair"][1]: c for c in run.parity_data["checks"] if c["metric"] == "state_dict"}
-    for kind in run.kinds():
-        check = weights.get(kind)
-        rows.append([f"<code>{name}</code>", LABELS[kind], str(run.value(kind, "train_batches")),
-                     str(run.value(kind, "val_batches")), str(run.value(kind, "steps")),
-                     "reference" if check is None else f"{format_difference(check['value'])} ({check['verdict']})"])
-table(["switch", "implementation", "training batches", "validation batches", "optimizer steps",
-       "max |weight difference| vs PyTorch"], rows,
-      caption="Batches run over the whole call; 409 training rows make 13 batches of 32, 103 validation rows 4.")
+fast = runs["fast_dev_run"]
+views.switch_table(result, fast, runs["overfit_batches"], runs["limit_batches"])
 
 # %%
 # What each program printed with `fast_dev_run` (Lightning announces the mode in its log):
@@ -106,22 +86,14 @@ fast.logs()
 # forward call; the programs keep the first line of the error and the last frame of that
 # traceback.
 
-anomaly = run_topic("debugging", save=False, params={"epochs": 2, "seed": 0, "detect_anomaly": True, "inject_nan_at_step": 7},
-                    compare=["caught.step", "caught.error", "state_dict"], tolerance=0.0, repeats=0)
+anomaly = runs["detect_anomaly"]
 anomaly.logs()
 
 # %%
 # The same numbers, side by side. The weights are those left after step 6, the last
 # completed step, so the three programs must agree on them too.
 
-rows = []
-for kind in anomaly.kinds():
-    caught = anomaly.value(kind, "caught")
-    rows.append([LABELS[kind], str(caught["step"]), str(caught["epoch"]), f"<code>{caught['error']}</code>",
-                 f"<code>{caught['forward_call']}</code>", str(anomaly.value(kind, "steps")),
-                 "yes" if anomaly.value(kind, "nan_weights") else "no"])
-table(["implementation", "caught at step", "epoch", "error (first line)", "forward call (last frame)",
-       "completed steps", "NaN in weights"], rows)
+views.caught_table(anomaly)
 
 # %%
 
@@ -134,8 +106,7 @@ anomaly.parity()
 # and the run still finishes and reports `nan` losses. Neither the `Trainer` nor Fabric checks
 # for it unless asked.
 
-silent = run_topic("debugging", save=False, params={"epochs": 1, "seed": 0, "inject_nan_at_step": 7},
-                   compare=["nan_weights", "steps", "train_batches"], tolerance=0.0, repeats=0)
+silent = runs["silent_nan"]
 silent.logs()
 
 # %%

@@ -8,13 +8,13 @@ Each program trains with a non-default width of 24, saves one checkpoint, rebuil
 trained one did.
 
 - **Plain PyTorch:** a `config` dict of the hyperparameters, saved next to the `state_dict`
-  with `torch.save({"config": ..., "state_dict": ...})`; reloading reads the config first,
+  by `torch.save` as `{"config": ..., "state_dict": ...}`; reloading reads the config first,
   builds the model from it, then loads the weights.
 - **Lightning:** `self.save_hyperparameters()` in `__init__` records its arguments in
   `self.hparams` and in every checkpoint under `"hyper_parameters"`;
   `Classifier.load_from_checkpoint(path)` calls `__init__` with them and loads the weights.
-- **Fabric:** the same dict as plain PyTorch, saved with `fabric.save(path, {"config": ...,
-  "model": model, "optimizer": optimizer})` and read back with `fabric.load(path)`.
+- **Fabric:** the same dict as plain PyTorch, saved by `fabric.save` to `path` as
+  `{"config": ..., "model": model, "optimizer": optimizer}` and read back with `fabric.load(path)`.
 
 **What Lightning takes off your hands:** writing the config dict and the rebuild function.
 `save_hyperparameters()` collects the `__init__` arguments for you, and `load_from_checkpoint`
@@ -32,10 +32,10 @@ only the file's name.
 #
 # ## Executed in this build
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import hyperparameters as views
 
-result = run_topic("hyperparameters", params={"epochs": 5, "seed": 0, "hidden": 24},
-                   compare=["predictions", "state_dict", "saved_hparams"], tolerance=0.0, repeats=2)
+result = load("hyperparameters").headline
 result.stamp()
 
 # %%
@@ -55,17 +55,7 @@ result.plot("history.train_loss", "history.val_loss")
 # hyperparameters stored in it. Lightning's checkpoint also carries the loop and callback
 # state needed to resume; the hand-written ones hold only what was put in them.
 
-import html
-import json
-
-from evidence.programs import LABELS
-from evidence.views.topic import table
-
-rows = [[LABELS[kind], f"<code>{html.escape(result.value(kind, 'checkpoint'))}</code>",
-         ", ".join(f"<code>{html.escape(key)}</code>" for key in result.value(kind, "checkpoint_keys")),
-         f"<code>{html.escape(json.dumps(result.value(kind, 'saved_hparams'), sort_keys=True))}</code>"]
-        for kind in result.kinds()]
-table(["implementation", "checkpoint file", "top-level keys", "saved hyperparameters"], rows)
+views.checkpoint_table(result)
 
 # %%
 # ### Does the reloaded model predict the same?
@@ -74,11 +64,7 @@ table(["implementation", "checkpoint file", "top-level keys", "saved hyperparame
 # checkpoint on the 103 validation rows, with `torch.equal`: bit for bit, not within a
 # tolerance.
 
-rows = [[LABELS[kind], "yes" if result.value(kind, "reload_identical") else "no",
-         f"{result.value(kind, 'reload_difference'):.3g}",
-         f"{len(result.value(kind, 'predictions'))} × {len(result.value(kind, 'predictions')[0])}"]
-        for kind in result.kinds()]
-table(["implementation", "bitwise identical after reload", "max |difference|", "logits compared"], rows)
+views.reload_table(result)
 
 # %%
 # ### Do the implementations agree?
