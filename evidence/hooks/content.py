@@ -4,6 +4,7 @@
   linked content tabs (PyTorch | Lightning | Fabric) holding each program, its lines of code,
   the lines it does not share with its counterpart highlighted, and a download link;
 * every program of every topic is published under ``downloads/<topic>/``;
+* the API reference page of the topic views lists every module in ``evidence/views/topics/``;
 * ``results/summary.json`` is built from each topic's **headline** run (and the benchmarks'
   runs), and ``<!-- summary-table -->`` on the overview renders it.
 """
@@ -55,6 +56,7 @@ def download_uri(topic: str, filename: str) -> str:
 # -- events -----------------------------------------------------------------------------------
 
 def on_files(files: Files, config):
+    files.append(File.generated(config, "reference/topic-views.md", content=topic_views_reference()))
     for topic in topics():
         for program in programs(topic):
             files.append(File.generated(config, download_uri(topic, program.path.name),
@@ -75,6 +77,14 @@ def on_page_markdown(markdown: str, page, config, files):
         return implementation_tabs(topic, src, match.group("indent"))
 
     return IMPLEMENTATIONS_MARK.sub(expand, markdown)
+
+
+def topic_views_reference() -> str:
+    """The API reference page of ``evidence/views/topics/``: one section per module there."""
+    folder = Path(__file__).resolve().parents[1] / "views" / "topics"
+    modules = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    return "# Topic views\n\n::: evidence.views.topics\n\n" + "".join(
+        f"::: evidence.views.topics.{name}\n\n" for name in modules)
 
 
 # -- the tabs -----------------------------------------------------------------------------------
