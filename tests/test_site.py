@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from evidence import declared
 from evidence.programs import program_path, programs, topics
+from evidence.running import runner
 
 pytestmark = pytest.mark.site
 
@@ -66,6 +68,26 @@ def test_summary_json_lists_every_topic_with_parity(built_site):
     for kind, impl in entry["implementations"].items():
         assert (built_site / impl["download"]).read_bytes() == program_path("minimal_loop", kind).read_bytes()
         assert impl["loc"] > 0 and impl["runs"] == 5 and impl["median_s"] > 0
+
+
+def test_every_summary_entry_is_its_topics_headline_run(built_site):
+    """What is published for a topic is the run its runs.toml names as headline, nothing else."""
+    summary = json.loads((built_site / "results" / "summary.json").read_text())
+    assert [t["slug"] for t in summary["topics"]] == topics()
+    for entry in summary["topics"]:
+        headline = declared.run(entry["slug"])
+        report = runner.stored(headline)
+        assert report is not None, entry["slug"]
+        assert entry["run"] == headline.name and entry["spec"] == headline.spec()
+        assert entry["spec"]["params"] == report["spec"]["params"]
+        for key in ("verdict", "metric", "value", "tolerance"):
+            assert entry["parity"][key] == report["parity"][key], (entry["slug"], key)
+        for kind, impl in report["implementations"].items():
+            assert entry["implementations"][kind]["loc"] == impl["loc"]
+            assert entry["implementations"][kind]["median_s"] == impl.get("timing", {}).get("median_s")
+    by_slug = {t["slug"]: t for t in summary["topics"]}
+    assert by_slug["mixed_precision"]["spec"]["params"]["precision"] == "bf16-mixed"
+    assert by_slug["reproducibility"]["run"] == "seeded_workers"
 
 
 def test_overview_table_is_rendered_from_the_results(built_site):
