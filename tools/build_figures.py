@@ -4,7 +4,7 @@ Works on a temporary copy of the project, so the working tree's own build cache 
 
 1. cold full build: nothing cached, every example executed (per-topic worker times listed);
 2. rebuild with nothing changed;
-3. one snippet changed (a comment appended to one program): only its topic may re-execute;
+3. one program changed (a comment appended to one program): only its topic may re-execute;
 4. builds with execution switched off (``DOCS_EXECUTE=false``), warm and cold.
 
 Usage::
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import re
@@ -29,8 +28,8 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-TOP_LEVEL_SKIP = {".git", ".venv", "site", ".pytest_cache"}  # only at the top: snippets/site is code
-TARGETS = {"cold": 360, "unchanged": 20, "one snippet": 60, "execution off": 15}
+TOP_LEVEL_SKIP = {".git", ".venv", "site", ".pytest_cache"}
+TARGETS = {"cold": 240, "unchanged": 10, "one program": 30, "execution off": 15}
 CHANGED_PROGRAM = "snippets/minimal_loop/pytorch_minimal_loop.py"
 
 
@@ -58,21 +57,18 @@ def build(root: Path, **env) -> tuple[float, str]:
     return seconds, proc.stderr
 
 
+RUN_DONE = re.compile(r"\[\d+/\d+\] (\w+): (\w+) \(([\d.]+) s\)")
+"""The build's progress line for a finished run: ``[3/41] resuming: forget_rng (4.4 s), 38 left``."""
+
+
 def topics_run(log: str) -> list[str]:
-    found = re.search(r"Running \d+ topic\(s\) for \d+ example\(s\), two at a time: (.*)", log)
-    return found.group(1).split(", ") if found else []
+    """The topics whose runs a build executed, from its progress lines."""
+    return sorted({m.group(1) for m in RUN_DONE.finditer(log)})
 
 
-def worker_times(root: Path) -> dict[str, float]:
-    times = {}
-    for path in (root / "docs" / "generated" / ".cache").glob("*.json"):
-        report = json.loads(path.read_text())
-        label = report.get("topic", path.stem)
-        if report.get("bench"):
-            label = f"benchmark {report['bench']}"
-        elif report.get("spec", {}).get("params", {}).get("bench"):
-            label = f"benchmark {report['spec']['params']['bench']}"
-        times[f"{label} ({path.stem.split('-')[1][:6]})"] = report.get("worker_s", float("nan"))
+def run_times(log: str) -> dict[str, float]:
+    """Seconds of each run the build executed, longest first."""
+    times = {f"{m.group(1)}: {m.group(2)}": float(m.group(3)) for m in RUN_DONE.finditer(log)}
     return dict(sorted(times.items(), key=lambda kv: -kv[1]))
 
 
@@ -89,16 +85,15 @@ def main(argv=None) -> int:
             figures.write_text("(being measured)\n")
         print("cold full build (every example executed) ...", flush=True)
         cold, log = build(root)
-        per_topic = worker_times(root)
-        runs = re.search(r"Running (\d+) topic\(s\) for (\d+) example", log)
+        per_run = run_times(log)
         rows.append(("cold full build", cold, "cold",
-                     f"{runs.group(1)} worker runs for {runs.group(2)} pages, two at a time" if runs else ""))
+                     f"{len(per_run)} runs of {len(topics_run(log))} topics, two topics at a time"))
         unchanged, log = build(root)
         rows.append(("rebuild, nothing changed", unchanged, "unchanged", f"re-executed: {topics_run(log) or 'none'}"))
         program = root / CHANGED_PROGRAM
         program.write_text(program.read_text() + "\n# changed by tools/build_figures.py\n")
         one, log = build(root)
-        rows.append(("one snippet changed", one, "one snippet", f"re-executed: {topics_run(log) or 'none'}"))
+        rows.append(("one program changed", one, "one program", f"re-executed: {topics_run(log) or 'none'}"))
         off_warm, _ = build(root, DOCS_EXECUTE="false")
         rows.append(("execution off, after a full build", off_warm, "execution off", ""))
         shutil.rmtree(root / "docs" / "generated")
@@ -111,9 +106,9 @@ def main(argv=None) -> int:
              "| build | seconds | target | notes |", "|---|---:|---:|---|"]
     for name, seconds, target, note in rows:
         lines.append(f"| {name} | {seconds:.0f} | {TARGETS[target]} | {note} |")
-    lines += ["", "Worker time per run in the cold build (seconds; runs overlap two at a time, "
-              "and a worker waiting for another's timed phase is still counting):", ""]
-    lines += [f"- {name}: {seconds:.1f}" for name, seconds in per_topic.items()]
+    lines += ["", "Seconds of each run in the cold build, as its progress line gave them (two topics' "
+              "workers overlap, and a run waiting for another's timed phase is still counting):", ""]
+    lines += [f"- {name}: {seconds:.1f}" for name, seconds in per_run.items()]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
