@@ -40,11 +40,10 @@ must agree exactly.
 # Each program trained for 6 epochs, validated after every epoch, then validated once more,
 # tested, and predicted twice. Same seed, same data, same device and one torch thread for all.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import eval_loops as views
 
-result = run_topic("eval_loops", params={"epochs": 6, "seed": 0},
-                   compare=["state_dict", "history.val_loss", "test_loss", "predictions", "modes"],
-                   tolerance=1e-6, repeats=3)
+result = load("eval_loops").headline
 result.stamp()
 
 # %%
@@ -80,24 +79,7 @@ result.parity()
 # validation run at the end of each training epoch; `validate` is the separate call after
 # training (`trainer.validate` for Lightning, one more `evaluate(...)` call by hand).
 
-from evidence.views.topic import table  # noqa: E402
-from evidence.programs import LABELS  # noqa: E402
-
-STAGES = {"val": "validation during fit", "validate": "validate", "test": "test", "predict": "predict"}
-
-
-def shown(values):
-    return " / ".join(f"<code>{v}</code>" for v in values)
-
-
-rows = []
-for kind in result.kinds():
-    for stage, label in STAGES.items():
-        rows.append([LABELS[kind], label, shown(result.value(kind, f"modes.{stage}.training")),
-                     shown(result.value(kind, f"modes.{stage}.grad_enabled")),
-                     shown(result.value(kind, f"inference_mode.{stage}"))])
-table(["implementation", "pass", "model.training", "torch.is_grad_enabled()",
-       "torch.is_inference_mode_enabled()"], rows)
+views.modes_table(result)
 
 # %%
 # ### Test score and predictions
@@ -106,12 +88,7 @@ table(["implementation", "pass", "model.training", "torch.is_grad_enabled()",
 # difference between two prediction passes over the same new rows: zero means dropout was off
 # and batch norm did not depend on the batch.
 
-rows = [[LABELS[kind], f"{result.value(kind, 'final_val_loss'):.6f}", f"{result.value(kind, 'test_loss'):.6f}",
-         f"{result.value(kind, 'test_acc'):.4f}", str(len(result.value(kind, 'predictions'))),
-         f"{result.value(kind, 'repeat_difference'):.3g}"]
-        for kind in result.kinds()]
-table(["implementation", "validate: val loss", "test loss", "test accuracy", "rows predicted",
-       "repeated predictions: max |difference|"], rows)
+views.scores_table(result)
 
 # %%
 # ### What forgetting `model.eval()` does
@@ -123,20 +100,7 @@ table(["implementation", "validate: val loss", "test loss", "test accuracy", "ro
 # mode records of all three programs then report `model.training == True` and that their
 # repeated predictions differ.
 
-import torch  # noqa: E402
-
-from snippets.eval_loops.pytorch_eval_loops import build_model, make_data  # noqa: E402
-
-torch.manual_seed(0)
-demo_model = build_model()
-(new_rows,) = make_data(0)[3].tensors
-rows = []
-for mode in ("train", "eval"):
-    demo_model.train(mode == "train")
-    with torch.no_grad():
-        first, second = demo_model(new_rows).softmax(dim=1), demo_model(new_rows).softmax(dim=1)
-    rows.append([f"<code>model.{mode}()</code>", f"{(first - second).abs().max().item():.3g}"])
-table(["mode", "max |difference| between two passes over the same rows"], rows)
+views.train_mode_table(result)
 
 # %%
 # ## Pitfalls

@@ -35,11 +35,10 @@ the loaders to `fabric.setup_dataloaders`.
 #
 # Six epochs, batches of 64, Adam at `lr=1e-2`; the test split is scored once, after training.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import datamodule as views
 
-result = run_topic("datamodule", params={"epochs": 6, "seed": 0},
-                   compare=["state_dict", "test_acc", "history.val_loss", "history.val_acc"],
-                   tolerance=1e-6, repeats=3)
+result = load("datamodule").headline
 result.stamp()
 
 # %%
@@ -75,13 +74,7 @@ result.parity()
 # Scored on 359 test digits that took no part in training, in choosing the normalisation or in
 # validation.
 
-from evidence.programs import LABELS  # noqa: E402
-from evidence.views.topic import table  # noqa: E402
-
-table(["implementation", "train / val / test rows", "test loss", "test accuracy"],
-      [[LABELS[kind], " / ".join(str(v) for v in result.value(kind, "split_sizes").values()),
-        f"{result.value(kind, 'test_loss'):.4f}", f"{result.value(kind, 'test_acc'):.4f}"]
-       for kind in result.kinds()])
+views.test_table(result)
 
 # %%
 # ### When does the Trainer call the DataModule?
@@ -92,8 +85,7 @@ table(["implementation", "train / val / test rows", "test loss", "test accuracy"
 # twice, so it must not redo (or, worse, re-randomise) work that is already done: the program
 # returns early when its datasets exist.
 
-calls = result.value("lightning", "datamodule_calls")
-table(["order", "hook called by the Trainer"], [[str(i + 1), f"<code>{c}</code>"] for i, c in enumerate(calls)])
+views.hook_calls_table(result)
 
 # %%
 # ### Time and memory

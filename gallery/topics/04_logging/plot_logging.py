@@ -38,11 +38,10 @@ yours, and so does calling `finalize` at the end. **By hand** it is a `SummaryWr
 # Six epochs of seven steps each; the Lightning `Trainer` logs every step
 # (`log_every_n_steps=1`, see the pitfalls).
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import logging as views
 
-result = run_topic("logging", params={"epochs": 6, "seed": 0},
-                   compare=["csv.train_loss_step", "tensorboard.train_loss_step", "csv", "tensorboard", "state_dict"],
-                   tolerance=1e-6, repeats=3)
+result = load("logging").headline
 result.stamp()
 
 # %%
@@ -59,19 +58,7 @@ result.logs()
 # `TensorBoardLogger` also writes an `hparams.yaml` (empty here: the module saved no
 # hyperparameters).
 
-import re  # noqa: E402
-
-from evidence.programs import LABELS  # noqa: E402
-from evidence.views.topic import table  # noqa: E402
-
-
-def shorten(name):
-    return re.sub(r"tfevents\..*$", "tfevents.…", name)
-
-
-table(["implementation", "file", "bytes"],
-      [[LABELS[kind], f"<code>{shorten(f['name'])}</code>", str(f["bytes"])]
-       for kind in result.kinds() for f in result.value(kind, "files")])
+views.files_table(result)
 
 # %%
 # ### Curves read back from the files
@@ -80,30 +67,7 @@ table(["implementation", "file", "bytes"],
 # TensorBoard event file, all six series overlaid. Right: the epoch-level values, drawn at the
 # step number they were logged with.
 
-import matplotlib.pyplot as plt  # noqa: E402
-
-STYLE = {"pytorch": dict(color="C0", linewidth=3, alpha=0.5), "lightning": dict(color="C1", linestyle="--"),
-         "fabric": dict(color="C2", linestyle=":")}
-fig, (left, right) = plt.subplots(1, 2, figsize=(10.4, 3.8))
-for kind in result.kinds():
-    for source, marker in (("csv", "o"), ("tensorboard", "x")):
-        series = result.value(kind, f"{source}.train_loss_step")
-        left.plot(series["step"], series["value"], marker=marker, markersize=4,
-                  label=f"{LABELS[kind]} ({source})", **STYLE[kind])
-        for metric, shape in (("train_loss_epoch", "s"), ("val_loss", "^")):
-            series = result.value(kind, f"{source}.{metric}")
-            right.plot(series["step"], series["value"], marker=shape, markersize=5,
-                       label=f"{LABELS[kind]} {metric} ({source})", **STYLE[kind])
-left.set_title("train_loss_step")
-right.set_title("train_loss_epoch and val_loss")
-for ax in (left, right):
-    ax.set_xlabel("logged step")
-    ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
-left.legend(fontsize=7)
-right.legend(fontsize=6, ncol=2)
-fig.suptitle("logging: metrics read back from the CSV and TensorBoard files of every implementation")
-fig.tight_layout()
+views.curves(result)
 
 # %%
 # ### Did they log the same thing?
@@ -124,20 +88,7 @@ result.parity()
 # implementation, Lightning's included; the plain mean of the step values does not, because the
 # short last batch would count as much as a full one.
 
-rows = []
-for kind in result.kinds():
-    steps = result.value(kind, "csv.train_loss_step")
-    sizes = result.value(kind, "batch_sizes")
-    logged = result.value(kind, "csv.train_loss_epoch")
-    per_epoch = len(steps["value"]) // len(logged["value"])
-    for epoch, value in enumerate(logged["value"]):
-        chunk = slice(epoch * per_epoch, (epoch + 1) * per_epoch)
-        weighted = sum(v * n for v, n in zip(steps["value"][chunk], sizes[chunk])) / sum(sizes[chunk])
-        plain = sum(steps["value"][chunk]) / per_epoch
-        rows.append([LABELS[kind], str(epoch + 1), f"{value:.7f}", f"{weighted:.7f}", f"{abs(value - weighted):.1e}",
-                     f"{plain:.7f}", f"{abs(value - plain):.1e}"])
-table(["implementation", "epoch", "logged train_loss_epoch", "weighted mean of logged steps", "|difference|",
-       "unweighted mean", "|difference|"], rows)
+views.epoch_mean_table(result)
 
 # %%
 # ### Step numbers and columns
@@ -147,15 +98,7 @@ table(["implementation", "epoch", "logged train_loss_epoch", "weighted mean of l
 # hand-written and Fabric programs use the same convention so that the files line up. Lightning
 # also adds an `epoch` column to its CSV and an `epoch` scalar to TensorBoard.
 
-rows = []
-for kind in result.kinds():
-    steps = {m: result.value(kind, f"csv.{m}.step") for m in ("train_loss_step", "train_loss_epoch", "val_loss")}
-    rows.append([LABELS[kind], f"{steps['train_loss_step'][0]} – {steps['train_loss_step'][-1]}",
-                 ", ".join(map(str, steps["train_loss_epoch"])),
-                 ", ".join(f"<code>{c}</code>" for c in result.value(kind, "csv_columns")),
-                 ", ".join(f"<code>{t}</code>" for t in result.value(kind, "tensorboard_tags"))])
-table(["implementation", "steps of train_loss_step", "steps of the epoch values", "CSV columns",
-       "TensorBoard scalar tags"], rows)
+views.steps_table(result)
 
 # %%
 # ### Time and memory

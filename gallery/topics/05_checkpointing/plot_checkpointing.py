@@ -33,11 +33,10 @@ checkpoint enters the top *k* only if its loss is strictly lower than the worst 
 # Ten epochs, the best three checkpoints kept. Each program ran once with its log captured,
 # then under a memory probe, then three timed rounds (every run writes its checkpoints again).
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import checkpointing as views
 
-result = run_topic("checkpointing", params={"epochs": 10, "seed": 0, "save_top_k": 3},
-                   compare=["best_predictions", "kept_epochs", "kept_files", "state_dict"], tolerance=0.0,
-                   repeats=3)
+result = load("checkpointing").headline
 result.stamp()
 
 # %%
@@ -51,37 +50,13 @@ result.logs()
 # The validation loss of every epoch, with the epochs whose checkpoints survived marked. The
 # three implementations' curves lie on top of each other.
 
-import matplotlib.pyplot as plt
-
-from evidence.programs import LABELS
-
-fig, ax = plt.subplots(figsize=(7, 3.6))
-for kind, style in zip(result.kinds(), ("-o", "--s", ":^")):
-    ax.plot(result.value(kind, "history.val_loss"), style, label=LABELS[kind], alpha=0.7)
-val_loss = result.value("pytorch", "history.val_loss")
-kept = result.value("pytorch", "kept_epochs")
-ax.scatter(kept, [val_loss[e] for e in kept], s=250, facecolors="none", edgecolors="red", linewidths=2,
-           label="kept (top 3)", zorder=5)
-ax.set_xlabel("epoch (zero-based, as in the file names)")
-ax.set_ylabel("validation loss")
-ax.set_title("Validation loss per epoch and the checkpoints kept")
-ax.grid(alpha=0.3)
-ax.legend()
-fig.tight_layout()
+views.kept_figure(result)
 
 # %%
 # The files left in each folder at the end, the epochs they hold and the file the best score
 # points to, as each program returned them (names relative to its checkpoint folder):
 
-from evidence.views.topic import table
-
-rows = []
-for kind in result.kinds():
-    contents = result.value(kind, "checkpoints")
-    rows.append([LABELS[kind], ", ".join(f"<code>{f}</code>" for f in result.value(kind, "kept_files")),
-                 str(result.value(kind, "kept_epochs")), f"<code>{result.value(kind, 'best_file')}</code>",
-                 str(contents["last.ckpt"]["keys"]["epoch"]["value"])])
-table(["implementation", "files kept", "top-k epochs", "best", "epoch inside last.ckpt"], rows)
+views.kept_table(result)
 
 # %%
 # ### Same files, same best model
@@ -99,49 +74,19 @@ result.parity()
 # back: the type, and for containers the number of tensors and their bytes. The plain and
 # Fabric programs hold exactly what they were given; Lightning adds the rest.
 
-
-def cell(info):
-    if info is None:
-        return "–"
-    if info["type"] == "tensor":
-        return f"tensor {info['shape']}, {info['tensor_bytes']} B"
-    if "value" in info:
-        value = info["value"]
-        return f"{info['type']} <code>{value:.5g}</code>" if isinstance(value, float) else \
-            f"{info['type']} <code>{value}</code>"
-    size = f"{info['tensors']} tensors, {info['tensor_bytes']} B" if info["tensors"] else "no tensors"
-    if info["type"] == "list":
-        return f"list of {info['length']}, {size}"
-    return f"dict of {len(info['keys'])}, {size}"
-
-
-contents = {kind: result.value(kind, "checkpoints")["last.ckpt"] for kind in result.kinds()}
-keys = list(contents["lightning"]["keys"]) + [k for k in contents["pytorch"]["keys"]
-                                              if k not in contents["lightning"]["keys"]]
-rows = [[f"<code>{k}</code>"] + [cell(contents[kind]["keys"].get(k)) for kind in result.kinds()] for k in keys]
-rows.append(["<em>file size</em>"] + [f"{contents[kind]['file_bytes']:,} B" for kind in result.kinds()])
-table(["key"] + [LABELS[kind] for kind in result.kinds()], rows)
+views.contents_table(result)
 
 # %%
 # The weights themselves are the same 210 numbers (840 bytes) in every file; Lightning stores
 # them under the attribute name of the network in the `LightningModule` (`model.0.weight`
 # rather than `0.weight`). The model's tensors, as recorded:
 
-shapes = {kind: result.value(kind, "checkpoints")["last.ckpt"]["keys"][
-    "state_dict" if kind == "lightning" else "model"]["shapes"] for kind in result.kinds()}
-table([LABELS[kind] + " key" for kind in result.kinds()] + ["shape"],
-      [[f"<code>{name}</code>" for name in names] + [str(shapes["pytorch"][names[0]])]
-       for names in zip(*(list(shapes[kind]) for kind in result.kinds()))])
+views.weights_table(result)
 
 # %%
 # What Lightning's extra entries hold, one level down:
 
-extra = contents["lightning"]["keys"]
-table(["key", "holds"],
-      [[f"<code>{k}</code>", "<br>".join(f"<code>{sub}</code>" for sub in extra[k]["keys"]) or "(empty)"]
-       for k in ("loops", "callbacks", "hyper_parameters")]
-      + [[f"<code>callbacks → ModelCheckpoint</code>",
-          "<br>".join(f"<code>{sub}</code>" for sub in next(iter(extra["callbacks"]["items"].values()))["keys"])]])
+views.lightning_extras_table(result)
 
 # %%
 # ### Time and memory

@@ -17,9 +17,9 @@ NumPy, Python) and the state of a plain `DataLoader` or its generator; a `torch.
 has no `state_dict`, so Lightning has nothing to save. Without them the resumed run draws
 different dropout masks and a different batch order. The Lightning program adds a small
 `Callback` whose `state_dict` / `load_state_dict` carry both, which Lightning then saves and
-restores with the rest. **Fabric** saves and loads one dictionary: `fabric.save(path, state)`
-turns the model, optimizer and scheduler into state dicts, and `fabric.load(path, state)`
-restores them in place and returns what it could not place (here the RNG states).
+restores with the rest. **Fabric** saves and loads one dictionary, `state`: `fabric.save` writes
+it to `path`, turning the model, optimizer and scheduler into state dicts, and
+`fabric.load(path, state)` restores them in place and returns what it could not place (here the RNG states).
 """
 
 # %%
@@ -36,10 +36,11 @@ restores them in place and returns what it could not place (here the RNG states)
 # Each `run()` trains three times: uninterrupted, interrupted after epoch 2, and resumed. Each
 # program ran once with its log captured, then under a memory probe, then three timed rounds.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import resuming as views
 
-result = run_topic("resuming", params={"epochs": 6, "stop_after": 3, "seed": 0},
-                   compare=["state_dict", "resume_difference", "history.val_loss"], tolerance=1e-6, repeats=3)
+runs = load("resuming")
+result = runs.headline
 result.stamp()
 
 # %%
@@ -55,15 +56,7 @@ result.logs()
 #
 # Each program compares its own resumed weights with its own uninterrupted weights.
 
-from evidence.programs import LABELS
-from evidence.views.topic import format_difference, table
-
-table(["implementation", "final weights bitwise equal", "max |difference|", "epochs in history",
-       "learning rate per epoch (resumed run)"],
-      [[LABELS[kind], "yes" if result.value(kind, "bitwise_equal") else "<strong>no</strong>",
-        format_difference(result.value(kind, "resume_difference")),
-        str(len(result.value(kind, "history.val_loss"))),
-        ", ".join(f"{lr:g}" for lr in result.value(kind, "history.lr"))] for kind in result.kinds()])
+views.resume_table(result)
 
 # %%
 # ### Loss curves, overlaid
@@ -88,24 +81,7 @@ result.parity()
 # (`--forget <name>`), against its own uninterrupted run. The last column compares the broken
 # Lightning and Fabric runs with the broken plain one: they break in exactly the same way.
 
-forgotten = {
-    "optimizer": run_topic("resuming", params={"epochs": 6, "stop_after": 3, "seed": 0, "forget": ["optimizer"]},
-                           compare=["state_dict"], repeats=0, save=False),
-    "scheduler": run_topic("resuming", params={"epochs": 6, "stop_after": 3, "seed": 0, "forget": ["scheduler"]},
-                           compare=["state_dict"], repeats=0, save=False),
-    "rng": run_topic("resuming", params={"epochs": 6, "stop_after": 3, "seed": 0, "forget": ["rng"]},
-                     compare=["state_dict"], repeats=0, save=False),
-    "loader": run_topic("resuming", params={"epochs": 6, "stop_after": 3, "seed": 0, "forget": ["loader"]},
-                        compare=["state_dict"], repeats=0, save=False),
-}
-rows = []
-for name, broken in forgotten.items():
-    rows.append([f"<code>--forget {name}</code>",
-                 "yes" if broken.value("pytorch", "bitwise_equal") else "<strong>no</strong>",
-                 format_difference(broken.value("pytorch", "resume_difference")),
-                 f"{broken.parity_data['verdict']} ({format_difference(broken.parity_data['value'])})"])
-table(["resumed without", "bitwise equal", "max |difference| from uninterrupted",
-       "Lightning and Fabric against plain"], rows)
+views.forgotten_table(runs)
 
 # %%
 # ### Time and memory
