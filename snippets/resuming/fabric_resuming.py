@@ -110,8 +110,9 @@ def train(epochs: int, seed: int, accelerator: str, batch_size: int, lr: float, 
 
 
 def run(epochs: int = 6, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.01,
-        stop_after: int = 3, ckpt_dir: str = "checkpoints_fabric", forget: tuple = (), verbose: bool = False) -> dict:
+        stop_after: int | None = None, ckpt_dir: str = "checkpoints_fabric", forget: tuple = (), verbose: bool = False) -> dict:
     accelerator = resolve_accelerator(device)
+    stop_after = epochs // 2 if stop_after is None else stop_after
     if not 0 < stop_after < epochs:
         raise ValueError(f"--stop-after must be between 1 and {epochs - 1}")
     unknown = set(forget) - set(RESTORABLE)
@@ -147,7 +148,7 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--stop-after", type=int, default=3, help="epochs run before the interruption")
+    parser.add_argument("--stop-after", type=int, help="epochs run before the interruption (default: half)")
     parser.add_argument("--ckpt-dir", default="checkpoints_fabric", help="folder for the checkpoint")
     parser.add_argument("--forget", nargs="*", default=[], help=f"states not to restore: {', '.join(RESTORABLE)}")
     args = parser.parse_args(argv)
