@@ -80,11 +80,33 @@ def topics(root: Path = SNIPPETS_DIR) -> list[str]:
                   if d.is_dir() and any(program_path(d.name, k, root).is_file() for k in KINDS))
 
 
-def count_loc(source: str) -> int:
-    """Count the lines that hold code: not blank, not only a comment, not part of a docstring.
+LOC_RULE = ("Lines of code that do the task: lines holding code, without blank lines, comments, "
+            "docstrings and the blocks each program marks `# region: not counted` … `# endregion` (code that "
+            "exists so the site can run and compare the programs: the command line and collecting what run() "
+            "returns). The same rule applies to every implementation.")
+"""The rule :func:`count_loc` applies, stated beside every line count on the site."""
 
-    A docstring is a string expression standing alone as a statement (module, class or
-    function documentation); its lines are not counted.
+
+def uncounted_lines(source: str) -> set[int]:
+    """1-based numbers of the lines inside ``# region: not counted`` … ``# endregion`` blocks."""
+    lines, inside = set(), False
+    for number, line in enumerate(source.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("# region") and "not counted" in stripped:
+            inside = True
+        if inside:
+            lines.add(number)
+        if stripped.startswith("# endregion"):
+            inside = False
+    return lines
+
+
+def count_loc(source: str) -> int:
+    """Count the lines that do the task, by :data:`LOC_RULE`.
+
+    A line counts when it holds code: not blank, not only a comment, not part of a docstring
+    (a string expression standing alone as a statement), and not inside a block marked
+    ``# region: not counted`` … ``# endregion``.
     """
     code_lines: set[int] = set()
     previous = tokenize.NEWLINE
@@ -100,7 +122,7 @@ def count_loc(source: str) -> int:
         if standalone_string:
             continue
         code_lines.update(range(token.start[0], token.end[0] + 1))
-    return len(code_lines)
+    return len(code_lines - uncounted_lines(source))
 
 
 def distinct_lines(source: str, other: str) -> list[int]:

@@ -7,12 +7,10 @@ draws a figure.
 
 from __future__ import annotations
 
-from evidence.programs import LABELS
+from evidence.programs import LABELS, LOC_RULE
 from evidence.running.environment import describe
 from evidence.views import Code, Html, Strong, admonition, difference, inline, nbytes, seconds, table
 from evidence.views import figures
-
-LOC_RULE = ("Lines holding code: blank lines, comments and docstrings are not counted.")
 
 
 class RunViews:

@@ -24,6 +24,27 @@ def f(x):
     assert count_loc(source) == 4  # import, def, and the two lines of the return
 
 
+def test_count_loc_leaves_out_blocks_marked_not_counted():
+    source = """import sys
+
+
+def run():
+    x = 1
+    # region: not counted (collects what run() returns)
+    history = [x]
+    return {"history": history}
+    # endregion
+
+
+# region: not counted (the command line)
+def main():
+    return run()
+# endregion
+"""
+    assert count_loc(source) == 3  # import, def run, x = 1
+    assert count_loc(source.replace("not counted", "folded")) == 7  # another region counts
+
+
 def test_count_loc_counts_a_string_that_is_not_a_docstring():
     assert count_loc('x = """a\nb"""\n') == 2
 
