@@ -31,11 +31,10 @@ A non-finite value stops training at once.
 # Each program ran once with its log captured, then under a memory probe, then three timed
 # rounds alternating the order of the programs.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import early_stopping as views
 
-result = run_topic("early_stopping", params={"epochs": 20, "patience": 3, "min_delta": 0.002, "seed": 0},
-                   compare=["stopped_epoch", "epochs_run", "state_dict", "history.val_loss"], tolerance=1e-6,
-                   repeats=3)
+result = load("early_stopping").headline
 result.stamp()
 
 # %%
@@ -51,13 +50,7 @@ result.logs()
 # `stopped_epoch` is the zero-based epoch after which training stopped (Lightning's
 # `EarlyStopping.stopped_epoch`); the best score is the value the rule compares against.
 
-from evidence.programs import LABELS
-from evidence.views.topic import table
-
-table(["implementation", "stopped_epoch", "epochs run (of 20)", "optimizer steps", "best score", "waiting count"],
-      [[LABELS[kind], str(result.value(kind, "stopped_epoch")), str(result.value(kind, "epochs_run")),
-        str(result.value(kind, "steps")), f"{result.value(kind, 'best_score'):.5f}",
-        str(result.value(kind, "wait_count"))] for kind in result.kinds()])
+views.stops_table(result)
 
 # %%
 # ### Did they stop at the same epoch?
@@ -74,37 +67,13 @@ result.parity()
 # threshold an epoch had to beat, whether it did, and the waiting count. Epoch 7 is lower than
 # epoch 4 but not by more than `min_delta`, so it does not reset the count.
 
-import matplotlib.pyplot as plt
-
-from snippets.early_stopping.pytorch_early_stopping import EarlyStopper
-
-val_loss = result.value("pytorch", "history.val_loss")
-stopper = EarlyStopper(patience=3, min_delta=0.002)
-rows, thresholds = [], []
-for epoch, value in enumerate(val_loss):
-    threshold = stopper.best - stopper.min_delta
-    thresholds.append(threshold)
-    stop = stopper.should_stop(value)
-    rows.append([str(epoch), f"{value:.5f}", "–" if threshold == float("-inf") or epoch == 0 else f"{threshold:.5f}",
-                 "yes" if stopper.wait == 0 else "no", str(stopper.wait), "<strong>stop</strong>" if stop else ""])
-table(["epoch", "val_loss", "must be below", "improved", "waiting count", ""], rows)
+views.rule_table(result)
 
 # %%
 # The same on a plot: the validation loss of every implementation, the threshold each epoch had
 # to beat, and the stop.
 
-fig, ax = plt.subplots(figsize=(7, 3.6))
-for kind, style in zip(result.kinds(), ("-o", "--s", ":^")):
-    ax.plot(result.value(kind, "history.val_loss"), style, label=LABELS[kind], alpha=0.7)
-ax.step(range(1, len(thresholds)), thresholds[1:], where="mid", color="gray", label="best − min_delta")
-ax.axvline(result.value("pytorch", "stopped_epoch"), color="red", linestyle="--", label="stopped")
-ax.set_ylim(0, max(val_loss[1:]) * 1.3)
-ax.set_xlabel("epoch (zero-based)")
-ax.set_ylabel("validation loss")
-ax.set_title("Validation loss, improvement threshold and the stopping epoch")
-ax.grid(alpha=0.3)
-ax.legend()
-fig.tight_layout()
+views.rule_figure(result)
 
 # %%
 # ### Time and memory

@@ -35,12 +35,13 @@ touch schedulers: you create and step them yourself, exactly as in plain PyTorch
 #
 # Each program ran once with its log captured, then under a memory probe, then timed rounds
 # alternating the order of the programs. Same seed, same data, same device and one torch
-# thread for all of them.
+# thread for all of them. This is the page's headline run: the overview lists it.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import lr_schedules as views
 
-result = run_topic("lr_schedules", params={"epochs": 8, "seed": 0, "schedule": "onecycle"},
-                   compare=["lr_trace", "state_dict", "history.val_loss"], tolerance=1e-6, repeats=3)
+runs = load("lr_schedules")
+result = runs.headline
 result.stamp()
 
 # %%
@@ -85,8 +86,7 @@ result.loc()
 # rounds). Lightning gets `"interval": "epoch"`, the plain and Fabric loops call
 # `scheduler.step()` after the last batch of each epoch.
 
-step = run_topic("lr_schedules", params={"epochs": 8, "seed": 0, "schedule": "step"},
-                 compare=["lr_trace", "state_dict", "history.val_loss"], tolerance=1e-6, repeats=0)
+step = runs["step"]
 step.parity()
 
 # %%
@@ -95,25 +95,7 @@ step.parity()
 # One point per optimizer step. The step schedule is flat within an epoch and drops at every
 # second epoch boundary; the one-cycle schedule changes at every step.
 
-import matplotlib.pyplot as plt
-
-from evidence.programs import LABELS
-
-styles = {"pytorch": dict(linestyle="-", linewidth=4.0, alpha=0.45),
-          "lightning": dict(linestyle="--", linewidth=2.0),
-          "fabric": dict(linestyle=":", linewidth=2.0)}
-fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.6))
-for ax, (name, run) in zip(axes, [("StepLR, stepped per epoch", step), ("OneCycleLR, stepped per step", result)]):
-    for kind in run.kinds():
-        trace = run.value(kind, "lr_trace")
-        ax.plot(range(1, len(trace) + 1), trace, label=LABELS[kind], **styles[kind])
-    ax.set_title(name)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("learning rate")
-    ax.grid(alpha=0.3)
-    ax.legend()
-fig.suptitle("Learning rate at every optimizer step, three implementations overlaid")
-fig.tight_layout()
+views.traces_figure(step, result)
 
 # %%
 # ### LearningRateMonitor against the manual record
@@ -121,22 +103,7 @@ fig.tight_layout()
 # The number of values `LearningRateMonitor` logged, and their largest difference from the
 # rates the plain and the Fabric loop recorded by hand at the same steps.
 
-from evidence.running.measure import max_abs_difference
-from evidence.views.topic import format_difference, table
-
-rows = []
-for name, run in [("StepLR (interval epoch)", step), ("OneCycleLR (interval step)", result)]:
-    logged = run.value("lightning", "lr_trace")
-    rows.append([name, str(len(logged)), str(len(run.value("pytorch", "lr_trace"))),
-                 format_difference(max_abs_difference(logged, run.value("pytorch", "lr_trace"))),
-                 format_difference(max_abs_difference(logged, run.value("fabric", "lr_trace")))])
-table(["schedule", "values logged by the monitor", "steps recorded by PyTorch",
-       "max |monitor − PyTorch|", "max |monitor − Fabric|"], rows)
-
-# %%
-# The overview lists the headline (one-cycle) run of this page.
-
-_ = result.save()
+views.monitor_table(step, result)
 
 # %%
 # ## Pitfalls

@@ -30,12 +30,14 @@ skips the gradient all-reduce on the accumulating batches when training on sever
 #
 # Micro-batches of 16, accumulated over `k = 4`: 30 micro-batches per epoch make 7 full windows
 # and one window of 2 at the end of each epoch. Each program ran once with its log captured,
-# then under a memory probe, then timed rounds alternating the order of the programs.
+# then under a memory probe, then timed rounds alternating the order of the programs. This is
+# the page's headline run, all three programs accumulating: the overview lists it.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import grad_accumulation as views
 
-result = run_topic("grad_accumulation", params={"epochs": 5, "seed": 0, "batch_size": 16, "accumulate": 4},
-                   compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=3)
+runs = load("grad_accumulation")
+result = runs.headline
 result.stamp()
 
 # %%
@@ -66,18 +68,7 @@ result.parity()
 # The plain and Fabric loops do the same (`(batch_idx + 1) % k == 0 or batch_idx + 1 ==
 # len(train_loader)`). The table counts what each program did.
 
-from evidence.views.topic import table
-
-k = result.data["spec"]["params"]["accumulate"]
-epochs = result.data["spec"]["params"]["epochs"]
-rows = []
-for kind in result.kinds():
-    batches = result.value(kind, "batches_per_epoch")
-    steps = result.value(kind, "steps")
-    rows.append([result.implementations[kind]["label"], str(batches), str(batches // k), str(batches % k),
-                 str(steps // epochs), str(steps)])
-table(["implementation", "micro-batches per epoch", "full windows of k", "micro-batches in the last window",
-       "optimizer steps per epoch", "optimizer steps in all"], rows)
+views.windows_table(result)
 
 # %%
 # ### Time and memory
@@ -100,9 +91,7 @@ result.loc()
 # micro-batch means, each divided by five and summed into `.grad`, are not added in the same
 # order as one mean over 80 samples.
 
-equivalent = run_topic("grad_accumulation", params={"epochs": 5, "seed": 0, "batch_size": 16, "accumulate": 5},
-                       overrides={"pytorch": {"batch_size": 80, "accumulate": 1}},
-                       compare=["state_dict", "history.val_loss"], tolerance=1e-5, repeats=0)
+equivalent = runs["versus_batch_80"]
 equivalent.parity()
 
 # %%
@@ -114,15 +103,8 @@ equivalent.parity()
 # divided by 4, not by 2: that step is half as long as the plain program's step on its last
 # batch of 32. The weights drift apart by far more than rounding.
 
-incomplete = run_topic("grad_accumulation", params={"epochs": 5, "seed": 0, "batch_size": 16, "accumulate": 4},
-                       overrides={"pytorch": {"batch_size": 64, "accumulate": 1}},
-                       compare=["state_dict", "history.val_loss"], tolerance=1e-5, repeats=0)
+incomplete = runs["versus_batch_64"]
 incomplete.parity()
-
-# %%
-# The overview lists the headline run of this page (`k = 4`, all three programs accumulating).
-
-_ = result.save()
 
 # %%
 # ## Pitfalls

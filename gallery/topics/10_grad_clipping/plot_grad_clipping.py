@@ -36,12 +36,14 @@ mixed-precision gradients first and works with sharded models, where calling
 # ## Executed in this build: clipping by norm
 #
 # `max_norm = 0.2`. Each program ran once with its log captured, then under a memory probe, then
-# timed rounds alternating the order of the programs.
+# timed rounds alternating the order of the programs. This is the page's headline run: the
+# overview lists it.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import grad_clipping as views
 
-result = run_topic("grad_clipping", params={"epochs": 5, "seed": 0, "algorithm": "norm", "clip_val": 0.2},
-                   compare=["state_dict", "grad_norm", "history.val_loss"], tolerance=1e-6, repeats=3)
+runs = load("grad_clipping")
+result = runs.headline
 result.stamp()
 
 # %%
@@ -83,8 +85,7 @@ result.loc()
 # `clip_val = 0.05`, the same three programs with `--algorithm value` (logged run and memory run
 # only, no timed rounds).
 
-by_value = run_topic("grad_clipping", params={"epochs": 5, "seed": 0, "algorithm": "value", "clip_val": 0.05},
-                     compare=["state_dict", "grad_norm", "history.val_loss"], tolerance=1e-6, repeats=0)
+by_value = runs["value"]
 by_value.parity()
 
 # %%
@@ -94,28 +95,7 @@ by_value.parity()
 # absolute gradient element under clipping by value, with its threshold. Every point above the
 # dashed line is a step that clipping changed.
 
-import matplotlib.pyplot as plt
-
-from evidence.programs import LABELS
-
-styles = {"pytorch": dict(linestyle="-", linewidth=4.0, alpha=0.45),
-          "lightning": dict(linestyle="--", linewidth=2.0),
-          "fabric": dict(linestyle=":", linewidth=2.0)}
-panels = [(result, "grad_norm", "by norm: global L2 norm before clipping"),
-          (by_value, "grad_max", "by value: largest |element| before clipping")]
-fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.6))
-for ax, (run, key, name) in zip(axes, panels):
-    for kind in run.kinds():
-        series = run.value(kind, key)
-        ax.plot(range(1, len(series) + 1), series, label=LABELS[kind], **styles[kind])
-    threshold = run.data["spec"]["params"]["clip_val"]
-    ax.axhline(threshold, color="black", linestyle=(0, (4, 3)), linewidth=1.2, label=f"threshold {threshold:g}")
-    ax.set_title(name)
-    ax.set_xlabel("optimizer step")
-    ax.grid(alpha=0.3)
-    ax.legend()
-fig.suptitle("Gradient size at every optimizer step, before clipping, three implementations overlaid")
-fig.tight_layout()
+views.sizes_figure(result, by_value)
 
 # %%
 # ### Did clipping change anything?
@@ -124,24 +104,7 @@ fig.tight_layout()
 # meaningless. The table counts, from the values each program recorded, the steps where the
 # measured size was above the threshold, and gives the median size.
 
-import statistics
-
-from evidence.views.topic import table
-
-rows = []
-for name, run, key in [("by norm", result, "grad_norm"), ("by value", by_value, "grad_max")]:
-    threshold = run.data["spec"]["params"]["clip_val"]
-    for kind in run.kinds():
-        series = run.value(kind, key)
-        clipped = sum(value > threshold for value in series)
-        rows.append([name, LABELS[kind], f"{threshold:g}", f"{statistics.median(series):.3g}",
-                     f"{clipped} of {len(series)} ({100 * clipped / len(series):.0f} %)"])
-table(["algorithm", "implementation", "threshold", "median size before clipping", "steps clipped"], rows)
-
-# %%
-# The overview lists the headline run of this page (clipping by norm).
-
-_ = result.save()
+views.clipped_table(result, by_value)
 
 # %%
 # ## Pitfalls

@@ -33,10 +33,11 @@ the build machine has a GPU.
 # Each program ran once with its log captured, then under a memory probe, then three timed
 # rounds alternating their order. Same seed, data, batch order and device, one torch thread.
 
-from evidence import run_topic
+from evidence import load
+from evidence.views.topics import mixed_precision as views
 
-result = run_topic("mixed_precision", params={"epochs": 6, "seed": 0, "precision": "bf16-mixed"},
-                   compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=3)
+runs = load("mixed_precision")
+result = runs.headline
 result.stamp()
 
 # %%
@@ -69,8 +70,7 @@ result.parity()
 #
 # The programs ran again with `precision="32-true"` (no autocast), with the same seed and data.
 
-fp32 = run_topic("mixed_precision", params={"epochs": 6, "seed": 0, "precision": "32-true"},
-                 compare=["state_dict", "history.val_loss"], tolerance=1e-6, repeats=3)
+fp32 = runs["fp32"]
 fp32.parity()
 
 # %%
@@ -81,20 +81,7 @@ fp32.parity()
 # `5e-3` on any per-epoch loss. The difference is not zero, which also shows that autocast
 # really changed the arithmetic.
 
-from evidence.running.measure import max_abs_difference
-from evidence.programs import LABELS
-from evidence.views.topic import format_difference, table
-
-BF16_VS_FP32_TOLERANCE = 5e-3
-rows = []
-for kind in result.kinds():
-    diff = max_abs_difference(result.value(kind, "history"), fp32.value(kind, "history"))
-    rows.append([LABELS[kind], f"{fp32.value(kind, 'history.val_loss')[-1]:.5f}",
-                 f"{result.value(kind, 'history.val_loss')[-1]:.5f}", format_difference(diff),
-                 "within tolerance" if diff <= BF16_VS_FP32_TOLERANCE else "OUTSIDE tolerance",
-                 ", ".join(result.value(kind, "compute_dtype"))])
-table(["implementation", "final val loss, fp32", "final val loss, bf16-mixed",
-       "max |difference| of any epoch's loss", f"tolerance {BF16_VS_FP32_TOLERANCE:g}", "layer output dtype"], rows)
+views.versus_fp32_table(result, fp32)
 
 # %%
 # ### Time and memory: bf16-mixed
@@ -113,34 +100,10 @@ fp32.timings()
 # %%
 # ### float16 with a gradient scaler
 #
-# The CUDA path (`--precision 16-mixed`) runs only when the build machine has a GPU. The
-# arguments are held in a variable so that the build does not try to run them ahead of time
-# on a machine without one.
+# The CUDA path (`--precision 16-mixed`) runs only when the build machine has a GPU; this page
+# shows its result only when this build ran on one.
 
-import torch
-
-fp16_params = {"epochs": 6, "seed": 0, "precision": "16-mixed"}
-if torch.cuda.is_available():
-    fp16 = run_topic("mixed_precision", params=fp16_params, compare=["state_dict", "history.val_loss"],
-                     tolerance=1e-6, repeats=3)
-    fp16.logs()
-    print({kind: fp16.value(kind, "grad_scale") for kind in fp16.kinds()})
-else:
-    print("This build ran on a machine without a CUDA GPU: float16 autocast with GradScaler "
-          "(precision='16-mixed') needs one, so only the bfloat16 and float32 results above were executed.")
-    import contextlib
-    import importlib
-    import io
-
-    from evidence.programs import programs
-
-    print("Asked for --precision 16-mixed --device cpu, each program answers:")
-
-    for program in programs("mixed_precision"):
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
-            code = importlib.import_module(program.module).main(["--precision", "16-mixed", "--device", "cpu"])
-        print(f"  {program.label}: exit code {code}, {err.getvalue().strip()}")
+views.fp16(runs)
 
 # %%
 # ### Lines of code

@@ -1,0 +1,69 @@
+"""Views of the learning-rate schedules page (``gallery/topics/08_lr_schedules/plot_lr_schedules.py``).
+
+The page compares two runs, one per schedule: the learning rate each implementation recorded at
+every optimizer step (``lr_trace``), drawn together, and what Lightning's
+``LearningRateMonitor`` logged against the rates the plain and Fabric loops recorded by hand.
+"""
+
+from __future__ import annotations
+
+from evidence.results import RunResult
+from evidence.running.measure import max_abs_difference
+from evidence.views import Html, difference, figures, table
+
+SCHEDULES = {"step": ("StepLR", "epoch"), "onecycle": ("OneCycleLR", "step")}
+"""The ``schedule`` parameter of a run: the scheduler's name and the interval it is stepped at."""
+
+
+def schedule_name(result: RunResult) -> str:
+    """The scheduler a run used and its stepping interval, e.g. ``"OneCycleLR (interval step)"``.
+
+    Args:
+        result: A run of the topic (its ``schedule`` parameter names the schedule).
+
+    Returns:
+        The scheduler's class name with the interval it is stepped at.
+    """
+    name, interval = SCHEDULES[result.data["spec"]["params"]["schedule"]]
+    return f"{name} (interval {interval})"
+
+
+def traces_figure(*runs: RunResult):
+    """The learning rate at every optimizer step, one panel per run, implementations overlaid.
+
+    Args:
+        *runs: The runs to draw, one panel each, in order.
+
+    Returns:
+        The matplotlib figure.
+    """
+    fig, axes = figures.panels(len(runs))
+    for ax, run in zip(axes, runs):
+        for kind in run.kinds():
+            trace = run.value(kind, "lr_trace")
+            figures.overlay(ax, kind, range(1, len(trace) + 1), trace, marker="")
+        name, interval = SCHEDULES[run.data["spec"]["params"]["schedule"]]
+        figures.finish(ax, title=f"{name}, stepped per {interval}", xlabel="optimizer step", ylabel="learning rate")
+    fig.suptitle("Learning rate at every optimizer step, three implementations overlaid")
+    fig.tight_layout()
+    return fig
+
+
+def monitor_table(*runs: RunResult) -> Html:
+    """What ``LearningRateMonitor`` logged against the rates the other loops recorded by hand.
+
+    Args:
+        *runs: The runs to compare, one row each.
+
+    Returns:
+        A table: per run, the number of values logged and recorded, and the largest difference
+        of the logged values from the plain PyTorch and the Fabric traces.
+    """
+    rows = []
+    for run in runs:
+        logged = run.value("lightning", "lr_trace")
+        rows.append([schedule_name(run), len(logged), len(run.value("pytorch", "lr_trace")),
+                     difference(max_abs_difference(logged, run.value("pytorch", "lr_trace"))),
+                     difference(max_abs_difference(logged, run.value("fabric", "lr_trace")))])
+    return table(["schedule", "values logged by the monitor", "steps recorded by PyTorch",
+                  "max |monitor − PyTorch|", "max |monitor − Fabric|"], rows)
