@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "checkpointing"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -43,7 +43,6 @@ def test_keeps_the_k_best_epochs_by_val_loss_and_the_last(results, folders, kind
     assert result["kept_files"] == expected
     assert sorted(p.name for p in folders[kind].iterdir()) == expected  # the stale file was replaced
     assert result["best_file"] == f"epoch={min(range(EPOCHS), key=val_loss.__getitem__):02d}.ckpt"
-
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -103,25 +102,3 @@ def test_returned_values_hold_no_absolute_paths(results, folders):
     for kind in KINDS:
         text = json.dumps({k: v for k, v in results[kind].items() if k not in ("state_dict", "best_predictions")})
         assert str(folders[kind]) not in text and str(folders[kind].parent) not in text
-
-
-def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
-    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "2", "--save-top-k", "1"], outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        prefix = {"pytorch": "torch"}.get(kind, kind)
-        folder = outside_repo / kind / f"checkpoints_{prefix}"
-        assert sorted(p.name for p in folder.iterdir()) == ["epoch=01.ckpt", "last.ckpt"]
-        assert f"done: kept epoch=01.ckpt, last.ckpt in checkpoints_{prefix}; best epoch=01.ckpt" in proc.stdout
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--save-top-k", "0"], "--save-top-k"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys, tmp_path):
-    code = load_program(TOPIC, kind).main([*args, "--ckpt-dir", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err

@@ -7,7 +7,7 @@ import pytorch_lightning as pl
 import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "ddp"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -64,27 +64,6 @@ def test_different_seed_gives_different_weights(plain):
 def test_old_gpus_argument_is_a_type_error():
     with pytest.raises(TypeError, match="unexpected keyword argument 'gpus'"):
         pl.Trainer(gpus=2, accelerator="gpu")
-
-
-@pytest.mark.slow
-def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
-    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1", "--device", "cpu"], outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        assert proc.stdout.count("epoch 1/1") == 1
-        assert "done: 8 optimizer steps per rank on 2 x cpu; max weight difference between ranks 0" in proc.stdout
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--world-size", "0"], "--world-size"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
-    code = load_program(TOPIC, kind).main(args)
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
 @pytest.mark.skipif(torch.cuda.device_count() >= 2, reason="checks the message shown without two GPUs")

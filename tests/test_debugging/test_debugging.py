@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "debugging"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -81,31 +80,3 @@ def test_without_anomaly_detection_the_nan_spreads_silently(kind):
     result = load_program(TOPIC, kind).run(epochs=1, seed=0, device="cpu", inject_nan_at_step=5)
     assert result["caught"] is None
     assert result["nan_weights"] is True and result["steps"] == 13
-
-
-def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
-    args = ["--epochs", "1", "--detect-anomaly", "--inject-nan-at-step", "3"]
-    for kind, proc in run_downloaded(TOPIC, KINDS, args, outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        assert "anomaly caught at step 3 (epoch 1): Function 'SqrtBackward0' returned nan" in proc.stdout
-        assert "done: 2 optimizer steps, 2 training and 0 validation batches on" in proc.stdout
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-    (["--inject-nan-at-step", "-2"], "must not be negative"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
-    code = load_program(TOPIC, kind).main(args)
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
-@pytest.mark.parametrize("kind", KINDS)
-def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
-    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"

@@ -9,7 +9,7 @@ from pytorch_lightning.callbacks import EarlyStopping
 from torch.utils.data import DataLoader, TensorDataset
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "early_stopping"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -130,23 +130,3 @@ def test_lightning_checks_after_the_validation_of_each_epoch(results):
     assert history[7] < history[4] < history[7] + CONFIG["min_delta"]
     for kind in ("pytorch", "fabric"):
         assert results[kind]["best_score"] == pytest.approx(history[4], abs=1e-6)
-
-
-def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
-    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "3", "--patience", "1", "--min-delta", "1"],
-                                     outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        assert "done: stopped at epoch 1, 2 of 3 epochs run, 26 optimizer steps" in proc.stdout
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--min-delta", "-0.1"], "--min-delta"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
-    code = load_program(TOPIC, kind).main(args)
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err

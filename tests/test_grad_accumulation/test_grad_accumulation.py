@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler, SubsetRandomSampler
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "grad_accumulation"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -79,30 +79,3 @@ def test_why_the_programs_use_subset_random_sampler(make_sampler, depends_on_the
     stopped = _second_epoch_order(make_sampler(torch.Generator().manual_seed(0)), stop_at_last_batch=True)
     exhausted = _second_epoch_order(make_sampler(torch.Generator().manual_seed(0)), stop_at_last_batch=False)
     assert (stopped != exhausted) is depends_on_the_end
-
-
-def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
-    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1"], outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        assert "epoch 1/1" in proc.stdout
-        assert "done: 8 optimizer steps from 30 batches per epoch on" in proc.stdout
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--accumulate", "0"], "--accumulate"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
-    code = load_program(TOPIC, kind).main(args)
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
-@pytest.mark.parametrize("kind", KINDS)
-def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
-    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"

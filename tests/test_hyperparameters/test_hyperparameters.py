@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "hyperparameters"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -68,27 +68,6 @@ def test_lightning_rebuilds_from_the_checkpoint_alone(folder, results):
     assert torch.equal(module.predict(restored, x), results["lightning"]["predictions"])
 
 
-def test_downloaded_programs_write_into_the_current_folder(outside_repo):
-    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1"], outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        assert f"saved {FILES[kind]}: hyperparameters {{'hidden': 16, 'lr': 0.001}}" in proc.stdout
-        assert "reloaded model predicts bitwise the same on 103 validation rows" in proc.stdout
-        assert (outside_repo / kind / FILES[kind]).is_file()
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--hidden", "0"], "--hidden"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
-    code = load_program(TOPIC, kind).main(args)
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_unwritable_checkpoint_folder_is_a_clear_error(kind, tmp_path, capsys):
     blocker = tmp_path / "a-file"
@@ -96,10 +75,3 @@ def test_unwritable_checkpoint_folder_is_a_clear_error(kind, tmp_path, capsys):
     code = load_program(TOPIC, kind).main(["--epochs", "1", "--ckpt-dir", str(blocker / "sub")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
-@pytest.mark.parametrize("kind", KINDS)
-def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
-    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"

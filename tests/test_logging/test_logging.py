@@ -6,10 +6,9 @@ import csv
 import re
 
 import pytest
-import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "logging"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -113,32 +112,3 @@ def test_lightning_defaults_pinned():
     trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_checkpointing=False,
                          enable_model_summary=False)
     assert trainer.log_every_n_steps == 50  # why the program passes log_every_n_steps=1
-
-
-def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
-    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1"], outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        assert "epoch 1/1" in proc.stdout
-        assert "wrote csv/version_0/metrics.csv" in proc.stdout
-        assert "done: 7 optimizer steps on" in proc.stdout
-        default = {"pytorch": "torch_logs", "lightning": "lightning_logs", "fabric": "fabric_logs"}[kind]
-        assert (outside_repo / kind / default / "csv" / "version_0" / "metrics.csv").is_file()
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys, tmp_path):
-    code = load_program(TOPIC, kind).main([*args, "--log-dir", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
-@pytest.mark.parametrize("kind", KINDS)
-def test_cuda_without_gpu_is_a_clear_error(kind, capsys, tmp_path):
-    assert load_program(TOPIC, kind).main(["--device", "cuda", "--log-dir", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"

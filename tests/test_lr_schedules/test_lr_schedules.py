@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "lr_schedules"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -74,31 +73,3 @@ def test_onecycle_stepped_per_epoch_is_caught(results):
     assert difference > 0.01
     assert len(set(wrong["lr_trace"][:STEPS_PER_EPOCH])) == 1  # one rate for the whole first epoch
     assert max_abs_difference(wrong["state_dict"], results["pytorch", "onecycle"]["state_dict"]) > 0
-
-
-def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
-    args = ["--epochs", "1", "--schedule", "step"]
-    for kind, proc in run_downloaded(TOPIC, KINDS, args, outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        assert "epoch 1/1" in proc.stdout
-        assert "done: 13 optimizer steps on" in proc.stdout
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-    (["--schedule", "cosine"], "unknown schedule 'cosine'"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
-    code = load_program(TOPIC, kind).main(args)
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
-@pytest.mark.parametrize("kind", KINDS)
-def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
-    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "manual_optimization"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -81,30 +81,3 @@ def test_an_exactly_full_last_batch_changes_lightnings_shuffle_from_epoch_two():
     # ...and apart after the second
     assert runs[0]["history"]["fake_radius"][1] != runs[1]["history"]["fake_radius"][1]
     assert max_abs_difference(runs[0]["state_dict"], runs[1]["state_dict"]) > 1e-4
-
-
-def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
-    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1"], outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        assert "epoch 1/1" in proc.stdout and "fake_radius" in proc.stdout
-        assert "done: 16 optimizer steps (two per batch) on" in proc.stdout
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--points", "0"], "--points"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
-    code = load_program(TOPIC, kind).main(args)
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
-@pytest.mark.parametrize("kind", KINDS)
-def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
-    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"

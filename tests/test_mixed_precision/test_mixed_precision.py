@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "mixed_precision"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -47,35 +47,6 @@ def test_bf16_losses_close_to_fp32_but_not_equal(results, kind):
     diff = max_abs_difference(results[kind, "bf16-mixed"]["history"], results[kind, "32-true"]["history"])
     assert 0 < diff <= BF16_VS_FP32_TOLERANCE
     assert max_abs_difference(results[kind, "bf16-mixed"]["state_dict"], results[kind, "32-true"]["state_dict"]) > 0
-
-
-def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
-    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1", "--device", "cpu"], outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        assert "epoch 1/1" in proc.stdout
-        assert "done: 26 optimizer steps on cpu with precision bf16-mixed (layers computed in torch.bfloat16" \
-            in proc.stdout
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-    (["--precision", "fp8"], "unknown precision 'fp8'"),
-    (["--precision", "16-mixed", "--device", "cpu"], "needs a CUDA GPU"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
-    code = load_program(TOPIC, kind).main(args)
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
-@pytest.mark.parametrize("kind", KINDS)
-def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
-    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"
 
 
 @needs_cuda

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "profiling"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -88,34 +87,6 @@ def test_lightning_reports_go_to_files_not_stdout(capsys):
     assert result["report_files"] == ["fit-simple.txt"]
 
 
-def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
-    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1"], outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        assert "epoch 1/1" in proc.stdout
-        assert ("slowest Lightning actions" if kind == "lightning" else "top operators") in proc.stdout
-        assert "done: 4 optimizer steps on" in proc.stdout
-        assert str(outside_repo) not in proc.stdout
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
-    code = load_program(TOPIC, kind).main(args)
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
-
-
 def test_unknown_lightning_profiler_is_a_clear_error(capsys):
     assert load_program(TOPIC, "lightning").main(["--profiler", "advanced"]) == 2
     assert capsys.readouterr().err.strip() == "error: unknown profiler 'advanced': use simple or pytorch"
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
-@pytest.mark.parametrize("kind", KINDS)
-def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
-    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "reproducibility"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -85,33 +85,3 @@ def test_generator_stored_on_the_dataset_repeats_across_workers_and_epochs(share
     assert result["distinct_draws"] < result["total_draws"] / 3
     first = result["first_batches"][0]
     assert first[0] == first[1] and first[2] == first[3]
-
-
-def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
-    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "1"], outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        assert proc.stdout.count("epoch 1/1") == 2
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("weights of each run:")]
-        assert len(lines) == 1 and "(max difference 0)" in lines[0]
-        digests = lines[0].split(":")[1].split("(")[0].split()
-        assert len(digests) == 2 and digests[0] == digests[1]
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--num-workers", "-1"], "--num-workers"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys):
-    code = load_program(TOPIC, kind).main(args)
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown when no GPU is present")
-@pytest.mark.parametrize("kind", KINDS)
-def test_cuda_without_gpu_is_a_clear_error(kind, capsys):
-    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
-    assert capsys.readouterr().err.strip() == "error: --device cuda was requested but no CUDA GPU is available"

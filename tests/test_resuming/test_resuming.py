@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import load_program
 
 TOPIC = "resuming"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -78,25 +78,3 @@ def test_lightning_checkpoint_has_no_rng_state_of_its_own(results, root):
     tensors = [k for k, v in checkpoint.items() if k != "callbacks" and isinstance(v, torch.Tensor)]
     assert tensors == []  # the RNG states are only there because our callback put them there
     assert checkpoint["epoch"] == CONFIG["stop_after"] and checkpoint["global_step"] == CONFIG["stop_after"] * 13
-
-
-def test_downloaded_programs_run_from_an_empty_folder(outside_repo):
-    for kind, proc in run_downloaded(TOPIC, KINDS, ["--epochs", "2", "--stop-after", "1"], outside_repo).items():
-        assert proc.returncode == 0, f"{kind}: {proc.stderr}"
-        assert "done: resumed weights bitwise equal to the uninterrupted run (max |difference| 0)" in proc.stdout
-        prefix = {"pytorch": "torch"}.get(kind, kind)
-        assert (outside_repo / kind / f"checkpoints_{prefix}" / "interrupted.ckpt").is_file()
-
-
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "-1"], "--epochs"),
-    (["--epochs", "3", "--stop-after", "3"], "--stop-after must be between 1 and 2"),
-    (["--forget", "model"], "cannot forget ['model']"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-])
-def test_bad_arguments_exit_with_one_clear_line(kind, args, message, capsys, tmp_path):
-    code = load_program(TOPIC, kind).main([*args, "--ckpt-dir", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
