@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from evidence import policy
+from evidence.running import policy
 from evidence.programs import program_path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
