@@ -1,10 +1,13 @@
-"""snippets/api_changes: every old call fails (or warns) on the installed Lightning, every replacement runs."""
+"""evidence/api_changes: every old call fails (or warns) on the installed Lightning, every replacement runs."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from snippets.api_changes import api_changes as ac
+from evidence.api_changes import cases as ac
+from evidence.api_changes import views
 
 CASES = {slug: (old, new) for slug, _title, old, new in ac.CASES}
 
@@ -57,6 +60,29 @@ def test_new_epoch_end_hook_sees_every_epoch():
     assert outcome.result.startswith("epoch means: [") and outcome.result.count(",") == 1
 
 
-def test_outcome_html_says_what_happened():
-    assert "Raises TypeError" in ac.outcome_html(ac.attempt(ac.old_gpus))
-    assert "Runs on the installed Lightning" in ac.outcome_html(ac.attempt(ac.new_accelerator_auto))
+def test_outcome_says_what_happened():
+    def shown(function) -> str:
+        return views.outcome(dataclasses.asdict(ac.attempt(function)))
+
+    assert "Raises TypeError" in shown(ac.old_gpus)
+    assert "Runs on the installed Lightning" in shown(ac.new_accelerator_auto)
+    assert "Runs, with warnings" in shown(ac.old_precision_16)
+
+
+def test_the_page_shows_each_case_before_and_after():
+    from evidence import declared
+
+    case = {"slug": "gpus", "title": "gpus",
+            "old": {"source": ac.source(ac.old_gpus), **dataclasses.asdict(ac.attempt(ac.old_gpus))},
+            "new": {"source": ac.source(ac.new_devices), **dataclasses.asdict(ac.attempt(ac.new_devices))}}
+    report = {"topic": "api_changes", "run": "attempts", "environment": {}, "cases": [case]}
+    attempts = views.Attempts(declared.run("api_changes"), report)
+    shown = attempts.show("gpus")
+    order = [shown.index(text) for text in ("Before (Lightning 1.x)", "Raises TypeError", "After (Lightning 2.x)")]
+    assert order == sorted(order)
+    assert "old_gpus" in shown and "new_devices" in shown and "DDPStrategy over 2 devices" in shown
+    # no line of the code blocks is indented by the gallery, which indents every line of an output
+    block = views.code_block(case["old"]["source"])
+    assert "\n" not in block and "&#10;" in block
+    with pytest.raises(KeyError, match="known: gpus"):
+        attempts.show("nonsense")

@@ -9,7 +9,8 @@ import math
 import pytest
 import torch
 
-from evidence.benchmarks import analysis, page, worker
+from evidence import declared
+from evidence.benchmarks import analysis, views, worker
 from evidence.benchmarks import workloads as wl
 
 TINY = wl.Workload(width=8, batches=6, epochs=2, warmup=2)
@@ -93,7 +94,7 @@ def test_sanity_validation_variant_keeps_the_weights():
 # -- the worker -----------------------------------------------------------------------------------
 
 def _spec(bench: str, tmp_path) -> dict:
-    return {"topic": "benchmarks", "params": {"bench": bench, "config": "tiny"}, "threads": 1,
+    return {"topic": "benchmarks", "run": bench, "params": {"bench": bench, "config": "tiny"}, "threads": 1,
             "repeats": 5, "lock": str(tmp_path / "timing.lock"), "roots": [], "worker": "evidence.benchmarks.worker"}
 
 
@@ -119,53 +120,72 @@ def test_worker_overhead_on_a_tiny_sweep(tmp_path):
 
 
 def test_worker_protocol_reports_errors(tmp_path):
-    spec_file, out_file = tmp_path / "spec.json", tmp_path / "out.json"
-    spec_file.write_text(json.dumps({**_spec("nonsense", tmp_path)}))
-    assert worker.main([str(spec_file), str(out_file)]) == 1
-    error = json.loads(out_file.read_text())["error"]
+    # the job file the runner writes: its runs, the timing lock and the roots to hide
+    job_file, out_dir = tmp_path / "job.json", tmp_path / "out"
+    out_dir.mkdir()
+    spec = {k: v for k, v in _spec("nonsense", tmp_path).items() if k not in ("lock", "roots")}
+    job_file.write_text(json.dumps({"runs": [spec], "lock": str(tmp_path / "timing.lock"), "roots": []}))
+    assert worker.serve(worker.run_one, [str(job_file), str(out_dir)]) == 1
+    error = json.loads((out_dir / "nonsense.json").read_text())["error"]
     assert "KeyError" in error["location"] and "unknown benchmark" in error["traceback"]
 
 
-# -- the page helpers -------------------------------------------------------------------------------
+# -- the page views ---------------------------------------------------------------------------------
 
-def _report(checks: list[dict]) -> dict:
-    return {"bench": "overhead", "environment": {}, "basis": "cpu", "checks": checks,
-            "all_identical": bool(checks) and all(c["identical"] for c in checks)}
+def _bench(checks: list[dict], **extra) -> views.Benchmark:
+    report = {"topic": "benchmarks", "run": "overhead", "bench": "overhead", "environment": {}, "basis": "cpu",
+              "checks": checks, "all_identical": bool(checks) and all(c["identical"] for c in checks), **extra}
+    return views.Benchmark(declared.run("benchmarks", "overhead"), report)
+
+
+def test_every_benchmark_is_declared_with_its_worker():
+    runs = {run.name: run for run in declared.runs("benchmarks")}
+    assert set(runs) == set(worker.BENCHES) and runs["overhead"].headline
+    for name, run in runs.items():
+        assert run.worker == "evidence.benchmarks.worker" and run.params == {"bench": name}
 
 
 def test_page_check_table_stops_the_build_when_weights_differ():
     good = {"pair": ["pytorch", "lightning"], "size": 8, "max_abs_difference": 0.0, "identical": True,
             "digest": ["a", "a"]}
-    assert "identical" in page.Bench(_report([good])).checks()
+    shown = _bench([good]).checks()
+    assert "<strong>identical</strong>" in shown and "size 8" in shown and "five decimals" not in shown
+    assert "five decimals" in _bench([good], losses_equal_5_decimals=True).checks()
     bad = {**good, "max_abs_difference": 1e-7, "identical": False, "digest": ["a", "b"]}
     with pytest.raises(AssertionError):
-        page.Bench(_report([good, bad])).checks()
+        _bench([good, bad]).checks()
 
 
-def test_results_are_saved_where_the_site_merges_them(tmp_path, monkeypatch):
-    monkeypatch.setenv("DOCS_RESULTS_DIR", str(tmp_path))
-    path = page.Bench(_report([])).save()
-    assert path == tmp_path / "benchmarks" / "overhead.json"
-    assert json.loads(path.read_text())["bench"] == "overhead"
+def test_a_view_of_another_benchmark_says_so():
+    with pytest.raises(ValueError, match="parity_workload"):
+        _bench([]).verdict()
+
+
+def test_formats_keep_the_pages_numbers():
+    assert views.milliseconds(1.3174) == "1.32 ms" and views.milliseconds(1234.5) == "1234 ms"
+    assert views.duration(0.0123) == "12.3 ms" and views.duration(4.6) == "4.60 s"
+    assert views.extra({"ms": {"median": 1.05131}, "pct": {"median": 56.666}}) == "+1.05 ms (+56.7 %)"
+    assert views.label("lightning:matched") == "Lightning (matched)" and views.label("fabric") == "Fabric"
+    cell = views.spread({"median": 1.3174, "q1": 1.115, "q3": 1.4535})
+    assert cell.html() == "1.32 ms <em>(IQR 1.11 ms – 1.45 ms)</em>"
 
 
 def test_committed_results_are_listed_or_said_to_be_missing(tmp_path):
-    assert "No committed results yet" in page.committed_table("overhead", tmp_path)
+    assert "No committed results yet" in views.committed_table("overhead", tmp_path)
+    assert "No committed results yet" in _bench([]).committed(tmp_path)
     data = {"bench": "parity_workload", "config": "full", "speed": {"value_s": 0.01, "threshold_s": 0.05},
-            "environment": {"device_name": "Some GPU", "device": "cuda", "date": "2026-01-01 00:00 UTC"}}
+            "environment": {"device_name": "Some <GPU>", "device": "cuda", "date": "2026-01-01 00:00 UTC"}}
     (tmp_path / "gpu.json").write_text(json.dumps(data))
-    html = page.committed_table("parity_workload", tmp_path)
-    assert "Some GPU" in html and "2026-01-01" in html and "+0.010 s/epoch" in html
+    html = views.committed_table("parity_workload", tmp_path)
+    assert "Some &lt;GPU&gt;" in html and "2026-01-01" in html and "+0.010 s/epoch" in html
 
 
-def test_configuration_from_the_environment(monkeypatch):
-    monkeypatch.delenv("DOCS_BENCHMARK", raising=False)
-    assert page.configuration() == "quick"
-    monkeypatch.setenv("DOCS_BENCHMARK", "full")
-    assert page.configuration() == "full"
+def test_worker_rejects_an_unknown_configuration(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCS_BENCHMARK", "huge")
-    with pytest.raises(ValueError):
-        page.configuration()
+    spec = _spec("overhead", tmp_path)
+    del spec["params"]["config"]
+    with pytest.raises(KeyError, match="unknown configuration 'huge'"):
+        worker.run_spec(spec)
 
 
 def test_parity_workload_is_lightnings_definition():

@@ -29,29 +29,15 @@ interquartile range.
 # is shared, and wall-clock would also count the time spent waiting for a core. Wall-clock is
 # recorded as well (in the JSON results). On a CUDA GPU the times are wall-clock.
 
-from evidence.benchmarks.views import run_topic
+from evidence.benchmarks.views import benchmark
 
-bench = run_topic("benchmarks", params={"bench": "overhead"}, worker="evidence.benchmarks.worker")
+bench = benchmark("overhead")
 bench.stamp()
 
 # %%
 # ### Time per step and overhead at each size
 
-from evidence.benchmarks import page
-from evidence.views.topic import table
-
-sizes = bench["sizes"]
-rows = []
-for s in sizes:
-    w, ps, oh = s["workload"], s["per_step_ms"], s["overhead"]
-    rows.append([f"{w['width']}", page.fmt_params(w["parameters"]), f"{w['steps'] - w['warmup']} × {s['rounds']}",
-                 page.spread_text(ps["pytorch"]), page.spread_text(ps["lightning"]), page.spread_text(ps["fabric"]),
-                 f"{oh['lightning']['ms']['median']:+.3g} ms ({oh['lightning']['pct']['median']:+.1f} %)",
-                 f"{oh['fabric']['ms']['median']:+.3g} ms ({oh['fabric']['pct']['median']:+.1f} %)"])
-table(["width", "parameters", "timed steps × rounds", "PyTorch per step", "Lightning per step", "Fabric per step",
-       "Lightning overhead", "Fabric overhead"], rows,
-      caption="Median over the rounds (IQR in brackets); overheads are medians of per-round "
-              "differences against the plain loop of the same round.")
+bench.overhead_table()
 
 # %%
 # ### Overhead against model size
@@ -59,31 +45,7 @@ table(["width", "parameters", "timed steps × rounds", "PyTorch per step", "Ligh
 # Left: the extra time per step in milliseconds. Right: the same as a share of the plain
 # loop's step, with the 5 % and 1 % lines. Bars show the interquartile range of the rounds.
 
-import matplotlib.pyplot as plt
-
-params = [s["workload"]["parameters"] for s in sizes]
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for kind, style in (("lightning", dict(marker="s", linestyle="--")), ("fabric", dict(marker="^", linestyle=":"))):
-    for ax, unit in zip(axes, ("ms", "pct")):
-        med = [s["overhead"][kind][unit]["median"] for s in sizes]
-        lo = [m - s["overhead"][kind][unit]["q1"] for m, s in zip(med, sizes)]
-        hi = [s["overhead"][kind][unit]["q3"] - m for m, s in zip(med, sizes)]
-        ax.errorbar(params, med, yerr=[lo, hi], label=page.LABELS[kind], capsize=3, **style)
-for ax in axes:
-    ax.set_xscale("log")
-    ax.set_xlabel("model parameters")
-    ax.axhline(0, color="grey", linewidth=0.8)
-    ax.grid(alpha=0.3)
-axes[0].set_ylabel("extra time per step (ms)")
-axes[1].set_ylabel("extra time per step (% of plain PyTorch)")
-axes[1].set_yscale("symlog", linthresh=1)
-for t in (5, 1):
-    axes[1].axhline(t, color="red", linewidth=0.8, linestyle="-.")
-axes[0].legend()
-axes[0].set_title("Overhead per step (ms)")
-axes[1].set_title("Overhead per step (% of the plain step)")
-fig.suptitle("Per-step overhead of Lightning and Fabric against the same plain PyTorch loop")
-fig.tight_layout()
+fig = bench.overhead_figure()
 
 # %%
 # ### Where the overhead falls under 5 % and 1 %
@@ -93,19 +55,7 @@ fig.tight_layout()
 # before it crosses the threshold (interpolated in log size). A crossing that falls between
 # two neighbouring models with overlapping spreads is only as precise as the spread allows.
 
-rows = []
-for kind in ("lightning", "fabric"):
-    for threshold in ("5.0", "1.0"):
-        c = bench["crossover"][kind][threshold]
-        if not c["reached"]:
-            answer, where = "not reached in the sweep", f"still ≥ {c['threshold_pct']:g} % at {page.fmt_params(params[-1])}"
-        elif c["below_from_smallest"]:
-            answer, where = "already below at the smallest model", page.fmt_params(c["size"])
-        else:
-            answer = f"{page.fmt_params(c['size'])} parameters (swept model)"
-            where = f"≈ {page.fmt_params(c['interpolated'])} parameters"
-        rows.append([page.LABELS[kind], f"{float(threshold):g} %", answer, where])
-table(["framework", "threshold", "first swept size below (and staying below)", "interpolated crossing"], rows)
+bench.crossover_table()
 
 # %%
 # ### Peak memory
@@ -114,10 +64,7 @@ table(["framework", "threshold", "first swept size below (and staying below)", "
 # size growth on a CPU, `torch.cuda.max_memory_allocated` on CUDA); the process was warmed up
 # first, and these runs are also the warm-up of each size's timed rounds.
 
-rows = [[page.fmt_params(s["workload"]["parameters"])] + [page.fmt_bytes(s["memory_bytes"][k]) for k in page.LABELS]
-        for s in sizes]
-table(["parameters"] + list(page.LABELS.values()), rows, caption=f"{bench['memory_kind']} during a run of "
-      f"{sizes[0]['memory_steps']}–{sizes[-1]['memory_steps']} steps.")
+bench.memory_table()
 
 # %%
 # ### Did every measured pair compute the same weights?
@@ -127,7 +74,7 @@ bench.checks()
 # %%
 # ### Results from other machines
 
-page.committed_table("overhead")
+bench.committed()
 
 # %%
 # ## Reading the numbers

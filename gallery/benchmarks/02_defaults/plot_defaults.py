@@ -24,9 +24,9 @@ weights compared after every run. Each feature's cost is its difference from the
 # %%
 # ## Executed in this build
 
-from evidence.benchmarks.views import run_topic
+from evidence.benchmarks.views import benchmark
 
-bench = run_topic("benchmarks", params={"bench": "defaults"}, worker="evidence.benchmarks.worker")
+bench = benchmark("defaults")
 bench.stamp()
 
 # %%
@@ -35,13 +35,7 @@ bench.stamp()
 # The defaults depend on what is installed: with `rich` installed, Lightning picks its Rich
 # progress bar and model summary. Read from `Trainer` objects built in this run:
 
-from evidence.benchmarks import page
-from evidence.views.topic import table
-
-parts = bench["trainer_parts"]
-table(["settings", "callbacks", "logger", "log_every_n_steps", "num_sanity_val_steps"],
-      [[f"<code>{v}</code>", ", ".join(p["callbacks"]) or "none", str(p["logger"]), str(p["log_every_n_steps"]),
-        str(p["num_sanity_val_steps"])] for v, p in parts.items()])
+bench.trainer_parts_table()
 
 # %%
 # ### Default, barebones and matched `Trainer` against plain PyTorch
@@ -50,18 +44,7 @@ table(["settings", "callbacks", "logger", "log_every_n_steps", "num_sanity_val_s
 # one complete call, start-up included, so one-off costs (summary, sanity check, the first
 # checkpoint directory) show here.
 
-w = bench["workload"]
-rows = []
-for name in ("pytorch", "fabric", "lightning:matched", "lightning:barebones", "lightning:default"):
-    per_step, run_s = bench["per_step_ms"][name], bench["run_s"][name]
-    vs = bench["versus_pytorch"].get(name)
-    rows.append([page.label(name), page.spread_text(per_step), page.spread_text(run_s, page.fmt_s),
-                 "reference" if vs is None else f"{vs['per_step']['ms']['median']:+.3g} ms ({vs['per_step']['pct']['median']:+.0f} %)",
-                 "reference" if vs is None else f"{page.fmt_s(vs['run']['ms']['median'] / 1000)}"])
-table(["program", "per step", "per run", "extra per step vs PyTorch", "extra per run vs PyTorch"], rows,
-      caption=f"MLP width {w['width']} ({page.fmt_params(w['parameters'])} parameters), {w['batches']} batches × "
-              f"{w['epochs']} epoch(s), {w['val_batches']} validation batches per epoch; median (IQR) of "
-              f"{bench['rounds']} rounds.")
+bench.programs_table()
 
 # %%
 # ### The cost of each default feature
@@ -69,33 +52,12 @@ table(["program", "per step", "per run", "extra per step vs PyTorch", "extra per
 # Each row is the matched `Trainer` with one feature on, against the matched `Trainer` of the
 # same round. Negative values mean no cost was measurable above the noise.
 
-features = bench["features"]
-rows = []
-for name, cost in features.items():
-    rows.append([name.replace("_", " "), bench["variants"][name]["what"],
-                 f"{cost['per_step']['ms']['median']:+.3g} ms ({cost['per_step']['pct']['median']:+.0f} %)",
-                 f"{page.fmt_s(cost['run']['ms']['median'] / 1000)}"])
-table(["feature", "setting", "extra per step", "extra per run"], rows)
+bench.features_table()
 
 # %%
 # The same costs, drawn. The bars span the rounds' interquartile range.
 
-import matplotlib.pyplot as plt
-
-names = list(features)
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-for ax, key, unit in ((axes[0], "per_step", "extra time per step (ms)"), (axes[1], "run", "extra time per run (ms)")):
-    med = [features[n][key]["ms"]["median"] for n in names]
-    lo = [m - features[n][key]["ms"]["q1"] for m, n in zip(med, names)]
-    hi = [features[n][key]["ms"]["q3"] - m for m, n in zip(med, names)]
-    ax.barh(names, med, xerr=[lo, hi], color="#7b61c4", alpha=0.8, capsize=3)
-    ax.axvline(0, color="grey", linewidth=0.8)
-    ax.set_xlabel(unit)
-    ax.grid(alpha=0.3, axis="x")
-axes[0].set_title("per step")
-axes[1].set_title("per complete run")
-fig.suptitle("Cost of each Lightning default feature over a matched Trainer")
-fig.tight_layout()
+fig = bench.features_figure()
 
 # %%
 # ### What the default and barebones `Trainer` printed
@@ -103,10 +65,7 @@ fig.tight_layout()
 # From the warm-up run (the progress bar's output is written to a captured stream, not a
 # terminal; see the pitfalls below).
 
-for name, text in bench["logs"].items():
-    print(f"──── {page.label(name)} " + "─" * 30)
-    print(text.rstrip())
-    print()
+bench.logs()
 
 # %%
 # ### Did every variant compute the same weights?
@@ -116,7 +75,7 @@ bench.checks()
 # %%
 # ### Results from other machines
 
-page.committed_table("defaults")
+bench.committed()
 
 # %%
 # ## Pitfalls

@@ -20,27 +20,20 @@ separately.
 # %%
 # ## Executed in this build
 
-from evidence.benchmarks.views import run_topic
+from evidence.benchmarks.views import benchmark
 
-bench = run_topic("benchmarks", params={"bench": "startup"}, worker="evidence.benchmarks.worker")
+bench = benchmark("startup")
 bench.stamp()
 
 # %%
 # ### Import time in a fresh interpreter
 
-from evidence.benchmarks import page
-from evidence.views.topic import table
-
-imports = bench["imports_s"]
-table(["framework", "module", "import time", "wall-clock", "imports"],
-      [[n, f"<code>import {bench['import_modules'][n]}</code>", page.spread_text(s, page.fmt_s),
-        page.fmt_s(bench["imports_wall_s"][n]["median"]), str(s["runs"])] for n, s in imports.items()])
+bench.imports_table()
 
 # %%
 # ### Building the `Trainer` or the `Fabric` object
 
-table(["object", "construction"], [[n, page.spread_text(s, page.fmt_s)] for n, s in bench["construct_s"].items()],
-      caption=f"Median (IQR) of {bench['rounds']} constructions each, after one dropped.")
+bench.construction_table()
 
 # %%
 # ### The first steps of a run
@@ -48,43 +41,17 @@ table(["object", "construction"], [[n, page.spread_text(s, page.fmt_s)] for n, s
 # "Set-up" runs from the constructed object to the first step; "per run" is one complete call
 # of the program (model, data loader, construction, training of the short run).
 
-phases = bench["phases_s"]
-w = bench["workload"]
-rows = []
-for kind, ph in phases.items():
-    rows.append([page.LABELS[kind], page.spread_text(ph["construct"], page.fmt_s),
-                 page.spread_text(ph["to_first_step"], page.fmt_s), page.spread_text(ph["first_step"], page.fmt_s),
-                 page.spread_text(ph["per_step"], page.fmt_s), page.spread_text(ph["run"], page.fmt_s)])
-table(["program", "construction", "set-up to first step", "first step", "later steps (each)", "per run"], rows,
-      caption=f"Short runs of the {page.fmt_params(w['parameters'])}-parameter MLP ({w['steps']} steps), "
-              f"{bench['rounds']} rounds.")
+bench.phases_table()
 
 # %%
 # The first run of each program in this process, before any was repeated:
 
-first = bench["first_in_process"]
-table(["program", "set-up to first step", "first step", "per run"],
-      [[page.LABELS[k], page.fmt_s(v[f"to_first_step{'_cpu' if bench['basis'] == 'cpu' else ''}_s"]),
-        page.fmt_s(v[f"first_step{'_cpu' if bench['basis'] == 'cpu' else ''}_s"]),
-        page.fmt_s(v[f"run{'_cpu' if bench['basis'] == 'cpu' else ''}_s"])] for k, v in first.items()])
+bench.first_run_table()
 
 # %%
 # Start-up drawn as stacked phases (medians):
 
-import matplotlib.pyplot as plt
-
-fig, ax = plt.subplots(figsize=(9, 3.4))
-kinds = list(phases)
-left = [0.0] * len(kinds)
-for phase, colour in (("construct", "#4c72b0"), ("to_first_step", "#dd8452"), ("first_step", "#55a868")):
-    widths = [1000 * phases[k][phase]["median"] for k in kinds]
-    ax.barh([page.LABELS[k] for k in kinds], widths, left=left, label=phase.replace("_", " "), color=colour)
-    left = [a + b for a, b in zip(left, widths)]
-ax.set_xlabel("milliseconds")
-ax.legend(loc="lower right")
-ax.grid(alpha=0.3, axis="x")
-ax.set_title("From constructing the trainer to the end of the first step")
-fig.tight_layout()
+fig = bench.phases_figure()
 
 # %%
 # ### Did the short runs compute the same weights?
@@ -94,7 +61,7 @@ bench.checks()
 # %%
 # ### Results from other machines
 
-page.committed_table("startup")
+bench.committed()
 
 # %%
 # ## Pitfalls

@@ -28,34 +28,15 @@ include everything the test times: building the module, the data and (for Lightn
 # %%
 # ## Executed in this build
 
-from evidence.benchmarks.views import run_topic
+from evidence.benchmarks.views import benchmark
 
-bench = run_topic("benchmarks", params={"bench": "parity_workload"}, worker="evidence.benchmarks.worker")
+bench = benchmark("parity_workload")
 bench.stamp()
 
 # %%
 # ### The verdict
 
-from evidence.benchmarks import page
-from evidence.views.topic import Html, table
-
-speed, memory = bench["speed"], bench["memory"]
-gpu = bench["device"] == "cuda"
-mem_verdict = ("passes" if memory["passes"] else "fails") if memory["passes"] is not None else "undefined"
-rows = [["speed", f"{speed['threshold_s']} s per epoch", f"{speed['value_s']:+.4f} s per epoch",
-         f"<strong>{'passes' if speed['passes'] else 'fails'}</strong>"],
-        ["memory", f"{100 * memory['threshold']:.1f} %",
-         "–" if memory["value"] is None else f"{100 * memory['value']:+.2f} %",
-         f"<strong>{mem_verdict}</strong>" + ("" if gpu else " (CPU reading; see below)")]]
-verdict = table(["check", "Lightning's threshold", "measured (Lightning − plain)", "verdict"], rows,
-                caption=f"{bench['environment']['pytorch_lightning']} on {bench['environment']['device_name']}, "
-                        f"{bench['num_runs'] - 1} kept runs of {bench['num_epochs']} epochs each.")
-note = ("" if gpu else
-        "<p>The test itself only runs with a CUDA GPU (it is skipped otherwise) and reads memory with "
-        "<code>torch.cuda.max_memory_allocated</code>, which has no CPU equivalent: on this CPU the memory row "
-        "compares the growth of the process's resident set size instead, which also counts Python objects "
-        "Lightning creates, so it is a stricter and noisier reading than the test's.</p>")
-Html(verdict + note)
+bench.verdict()
 
 # %%
 # ### Every run
@@ -63,54 +44,29 @@ Html(verdict + note)
 # Durations of each run (the first one, of one epoch, is dropped by the test), the last loss
 # of each, and wall-clock beside the time the verdict uses.
 
-d, dw, losses = bench["durations_s"], bench["durations_wall_s"], bench["losses"]
-rows = []
-for i in range(bench["num_runs"]):
-    rows.append([str(i), "dropped (1 epoch)" if i == 0 else "kept", page.fmt_s(d["pytorch"][i]), page.fmt_s(d["lightning"][i]),
-                 f"{page.fmt_s(dw['pytorch'][i])} / {page.fmt_s(dw['lightning'][i])}",
-                 f"{losses['pytorch'][i]:.6f} / {losses['lightning'][i]:.6f}"])
-table(["run (seed)", "", "plain", "Lightning", "wall-clock plain / Lightning", "last loss plain / Lightning"], rows)
+bench.runs_table()
 
 # %%
 # Drawn per epoch, with the threshold added to the plain loop's mean:
 
-import statistics
-
-import matplotlib.pyplot as plt
-
-kept = range(1, bench["num_runs"])
-per_epoch = {k: [d[k][i] / bench["num_epochs"] for i in kept] for k in ("pytorch", "lightning")}
-fig, ax = plt.subplots(figsize=(7, 3.6))
-for k, marker in (("pytorch", "o"), ("lightning", "s")):
-    ax.plot(list(kept), per_epoch[k], marker=marker, linestyle="", markersize=8, label=page.LABELS[k])
-limit = statistics.fmean(per_epoch["pytorch"]) + speed["threshold_s"]
-ax.axhline(limit, color="red", linestyle="-.", label="plain mean + 0.05 s (threshold)")
-ax.set_xlabel("run")
-ax.set_ylabel("seconds per epoch")
-ax.set_xticks(list(kept))
-ax.grid(alpha=0.3)
-ax.legend()
-ax.set_title("ParityModuleRNN: time per epoch, plain loop and Lightning")
-fig.tight_layout()
+fig = bench.per_epoch_figure()
 
 # %%
 # ### Memory readings
 
-m = bench["memory_bytes"]
-table(["loop", "readings", "mean"], [[page.LABELS[k], ", ".join(page.fmt_bytes(x) for x in v),
-                                     page.fmt_bytes(statistics.fmean(v))] for k, v in m.items()],
-      caption=f"{bench['memory_kind']} during one 4-epoch run (seed 1), two runs per loop, alternating.")
+bench.parity_memory_table()
 
 # %%
 # ### Did the two loops compute the same weights?
+#
+# Under the table, the test's own check: the last losses compared to five decimals.
 
-Html(bench.checks() + f"<p>Last losses equal to five decimals (the test's own check): "
-     f"<strong>{bench['losses_equal_5_decimals']}</strong>.</p>")
+bench.checks()
 
 # %%
 # ### Results from other machines
 
-page.committed_table("parity_workload")
+bench.committed()
 
 # %%
 # ## Reading the verdict
