@@ -42,6 +42,11 @@ class RunResult(RunViews):
         """A top-level value of the report (benchmark reports are read this way)."""
         return self.data[key]
 
+    @property
+    def params(self) -> dict:
+        """The ``run()`` arguments every program got, as declared (overrides aside)."""
+        return self.run.params
+
     def kinds(self) -> list[str]:
         """Implementation kinds present, in page order."""
         return list(self.implementations)

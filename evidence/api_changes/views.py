@@ -20,20 +20,9 @@ class Attempts(RunResult):
     def show(self, slug: str) -> Html:
         """The old call and its replacement, each with what it did on the installed Lightning."""
         case = self.case(slug)
-        return Html(paragraph(Strong("Before (Lightning 1.x):")) + code_block(case["old"]["source"])
+        return Html(paragraph(Strong("Before (Lightning 1.x):")) + highlighted(case["old"]["source"])
                     + outcome(case["old"]) + paragraph(Strong("After (Lightning 2.x):"))
-                    + code_block(case["new"]["source"]) + outcome(case["new"]))
-
-
-def code_block(source: str) -> Html:
-    """``source`` highlighted, with its line breaks written as character references.
-
-    mkdocs-gallery indents every line of a cell's HTML output by four spaces
-    (``gen_single._get_code_output``); inside ``<pre>`` that indentation would show, so every
-    line after the first would look four spaces deeper than it is. A line break written as a
-    character reference is not a line for the gallery, and is one for the browser.
-    """
-    return Html(highlighted(source).replace("\n", "&#10;"))
+                    + highlighted(case["new"]["source"]) + outcome(case["new"]))
 
 
 def outcome(attempt: dict) -> Html:

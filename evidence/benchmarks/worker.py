@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 import traceback
-from pathlib import Path
 
 from evidence.benchmarks import analysis
 from evidence.benchmarks import workloads as wl

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from evidence import declared
 from evidence.declared import Run
-from evidence.programs import PROJECT_DIR
+from evidence.programs import PROJECT_DIR, SNIPPETS_DIR
 from evidence.running.environment import fingerprint
 
 RUNNING_DIR = Path(__file__).resolve().parent
@@ -74,12 +74,18 @@ def _files_digest(paths: list[Path]) -> str:
 
 
 def topic_inputs(topic: str) -> list[Path]:
-    """Every file a topic's results depend on, its ``runs.toml`` aside."""
+    """Every file a topic's results depend on.
+
+    For a reader topic, every file of its folder but ``runs.toml``; for a machinery topic
+    (the benchmarks, the API-changes page), the modules its worker runs: every ``.py`` file
+    of its folder but ``views.py``, which renders and does not run. Then the running machinery.
+    """
     folder = declared.folder(topic)
     files = [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-             and p.name != declared.RUNS_FILE and p.suffix not in (".pyc",)]
-    files += MACHINERY_INPUTS
-    return files
+             and p.name != declared.RUNS_FILE and p.suffix != ".pyc"]
+    if not folder.is_relative_to(SNIPPETS_DIR):
+        files = [p for p in files if p.suffix == ".py" and p.name != "views.py" and p.parent == folder]
+    return files + MACHINERY_INPUTS
 
 
 _DIGESTS: dict[tuple, str] = {}

@@ -8,6 +8,7 @@ import pytest
 
 from evidence.api_changes import cases as ac
 from evidence.api_changes import views
+from evidence.views.code import highlighted
 
 CASES = {slug: (old, new) for slug, _title, old, new in ac.CASES}
 
@@ -82,7 +83,7 @@ def test_the_page_shows_each_case_before_and_after():
     assert order == sorted(order)
     assert "old_gpus" in shown and "new_devices" in shown and "DDPStrategy over 2 devices" in shown
     # no line of the code blocks is indented by the gallery, which indents every line of an output
-    block = views.code_block(case["old"]["source"])
+    block = highlighted(case["old"]["source"])
     assert "\n" not in block and "&#10;" in block
     with pytest.raises(KeyError, match="known: gpus"):
         attempts.show("nonsense")

@@ -7,7 +7,7 @@ accumulation windows and how many optimizer steps that made.
 from __future__ import annotations
 
 from evidence.results import RunResult
-from evidence.views import Html, table
+from evidence.views import Html
 
 
 def windows_table(result: RunResult) -> Html:
