@@ -22,6 +22,10 @@ stored result of one run, as the build keeps it) under ``evidence/benchmarks/res
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from typing import TYPE_CHECKING
+
 import json
 import statistics
 from pathlib import Path
@@ -29,6 +33,9 @@ from pathlib import Path
 from evidence.programs import LABELS
 from evidence.results import RunResult, load
 from evidence.views import Code, Em, Html, Joined, Strong, admonition, count, figures, nbytes, paragraph, table
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 """Committed results files (for instance from a GPU machine), shown beside this build's."""
@@ -66,7 +73,7 @@ def duration(value: float) -> str:
     return f"{value * 1000:.3g} ms" if abs(value) < 1 else f"{value:.2f} s"
 
 
-def spread(summary: dict, fmt=milliseconds) -> Joined:
+def spread(summary: dict, fmt: Callable[[float], str] = milliseconds) -> Joined:
     """A median with its interquartile range: ``1.32 ms (IQR 1.12 ms – 1.45 ms)``.
 
     Args:
@@ -186,7 +193,7 @@ class Benchmark(RunResult):
                      caption="Median over the rounds (IQR in brackets); overheads are medians of per-round "
                              "differences against the plain loop of the same round.")
 
-    def overhead_figure(self):
+    def overhead_figure(self) -> Figure:
         """Overhead against model size, in milliseconds and in percent (symlog, 5 % and 1 % lines), IQR bars."""
         sizes, params = self.sizes, self.parameters
         fig, axes = figures.panels(2, width=5.5, height=4)
@@ -268,7 +275,7 @@ class Benchmark(RunResult):
                  duration(cost["run"]["ms"]["median"] / 1000)] for name, cost in self.data["features"].items()]
         return table(["feature", "setting", "extra per step", "extra per run"], rows)
 
-    def features_figure(self):
+    def features_figure(self) -> Figure:
         """The same costs as horizontal bars, per step and per run, with the rounds' IQR."""
         self._expect("defaults")
         features = self.data["features"]
@@ -322,7 +329,7 @@ class Benchmark(RunResult):
                 for kind, run in self.data["first_in_process"].items()]
         return table(["program", "set-up to first step", "first step", "per run"], rows)
 
-    def phases_figure(self):
+    def phases_figure(self) -> Figure:
         """Construction, set-up and first step of each program as stacked bars (medians, milliseconds)."""
         self._expect("startup")
         phases = self.data["phases_s"]
@@ -379,7 +386,7 @@ class Benchmark(RunResult):
         d, epochs = self.data["durations_s"], self.data["num_epochs"]
         return {k: [d[k][i] / epochs for i in range(1, self.data["num_runs"])] for k in ("pytorch", "lightning")}
 
-    def per_epoch_figure(self):
+    def per_epoch_figure(self) -> Figure:
         """Seconds per epoch of each kept run, with the threshold line (the plain loop's mean plus 0.05 s)."""
         per_epoch, threshold = self.per_epoch(), self.data["speed"]["threshold_s"]
         kept = list(range(1, self.data["num_runs"]))

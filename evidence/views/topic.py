@@ -7,10 +7,15 @@ draws a figure.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from evidence.programs import LABELS, LOC_RULE
 from evidence.running.environment import describe
 from evidence.views import Code, Html, Strong, admonition, difference, inline, nbytes, seconds, table
 from evidence.views import figures
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class RunViews:
@@ -35,7 +40,7 @@ class RunViews:
 
     # -- what it computed -------------------------------------------------------------------
     def plot(self, *paths: str, title: str | None = None, ylabel: str = "loss", xlabel: str = "epoch",
-             logy: bool = False):
+             logy: bool = False) -> Figure:
         """Overlay per-epoch series of every implementation (default: every ``history`` series)."""
         paths = paths or tuple(f"history.{k}" for k in self.implementations[self.kinds()[0]].get("history", {}))
         fig, axes = figures.panels(len(paths))

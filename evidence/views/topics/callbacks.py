@@ -8,12 +8,17 @@ These views show the per-step records and how many values each program recorded.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from evidence.programs import LABELS
 from evidence.results import RunResult
 from evidence.views import Html, figures, table
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def per_step_figure(result: RunResult):
+
+def per_step_figure(result: RunResult) -> Figure:
     """The gradient norm and the loss of every optimizer step, every implementation overlaid.
 
     Args:

@@ -7,11 +7,16 @@ values and the run's ``patience`` and ``min_delta``; the programs are not import
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from dataclasses import dataclass
 
 from evidence.results import RunResult
 from evidence.views import Html, Strong, figures, table
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ def rule_table(result: RunResult, kind: str = "pytorch") -> Html:
     return table(["epoch", "val_loss", "must be below", "improved", "waiting count", ""], rows)
 
 
-def rule_figure(result: RunResult, kind: str = "pytorch"):
+def rule_figure(result: RunResult, kind: str = "pytorch") -> Figure:
     """Validation loss of every implementation, the improvement threshold and the stop.
 
     Args:

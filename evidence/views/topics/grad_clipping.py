@@ -7,11 +7,16 @@ threshold, and counts the steps that clipping changed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import statistics
 
 from evidence.programs import LABELS
 from evidence.results import RunResult
 from evidence.views import Html, figures, table
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MEASURED = {"norm": ("grad_norm", "by norm: global L2 norm before clipping"),
             "value": ("grad_max", "by value: largest |element| before clipping")}
@@ -41,7 +46,7 @@ def sizes(result: RunResult, kind: str) -> list[float]:
     return result.value(kind, MEASURED[algorithm(result)][0])
 
 
-def sizes_figure(*runs: RunResult):
+def sizes_figure(*runs: RunResult) -> Figure:
     """Gradient size before clipping at every step, one panel per run, with the threshold.
 
     Args:

@@ -7,9 +7,14 @@ every optimizer step (``lr_trace``), drawn together, and what Lightning's
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from evidence.results import RunResult
 from evidence.running.measure import max_abs_difference
 from evidence.views import Html, difference, figures, table
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SCHEDULES = {"step": ("StepLR", "epoch"), "onecycle": ("OneCycleLR", "step")}
 """The ``schedule`` parameter of a run: the scheduler's name and the interval it is stepped at."""
@@ -28,7 +33,7 @@ def schedule_name(result: RunResult) -> str:
     return f"{name} (interval {interval})"
 
 
-def traces_figure(*runs: RunResult):
+def traces_figure(*runs: RunResult) -> Figure:
     """The learning rate at every optimizer step, one panel per run, implementations overlaid.
 
     Args:

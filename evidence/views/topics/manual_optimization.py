@@ -7,17 +7,22 @@ radius of those points (``history.fake_radius``). These views show them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 
 from evidence.programs import LABELS
 from evidence.results import RunResult
 from evidence.views import Html, figures, table
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 RING_RADIUS = 2.0
 """The radius of the ring the real points lie on (the programs' data)."""
 
 
-def generated_figure(result: RunResult):
+def generated_figure(result: RunResult) -> Figure:
     """The points each trained generator made, one panel per implementation, over the real ring.
 
     Args:

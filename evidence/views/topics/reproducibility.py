@@ -10,9 +10,14 @@ run's final weights (``weight_digests``), the largest difference between the fir
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from evidence.programs import LABELS
 from evidence.results import RunResult
 from evidence.views import Html, Strong, codes, difference, figures, table
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DRAW_HEADERS = ["distinct scale factors", "batches that drew the same as another", "later epochs repeating epoch 1"]
 
@@ -67,7 +72,7 @@ def draws_table(result: RunResult) -> Html:
     return table(["implementation", *DRAW_HEADERS], [[LABELS[kind], *_draws(result, kind)] for kind in result.kinds()])
 
 
-def first_batches_figure(seeded: RunResult, shared: RunResult, kind: str = "pytorch"):
+def first_batches_figure(seeded: RunResult, shared: RunResult, kind: str = "pytorch") -> Figure:
     """The scale factors of the first two batches of every epoch, in two configurations.
 
     Args:

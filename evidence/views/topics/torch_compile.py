@@ -14,6 +14,9 @@ from evidence.programs import LABELS
 from evidence.views import Html, difference, figures, seconds, table
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
     from evidence.results import RunResult
 
 STEPS = (("eager", "first_step_s", "eager first"), ("eager", "median_step_s", "eager median"),
@@ -62,7 +65,7 @@ def step_table(result: RunResult) -> Html:
                          "is the program's one-line test compile, which also loads the compiler stack.")
 
 
-def step_figure(result: RunResult):
+def step_figure(result: RunResult) -> Figure:
     """Bars of the first and median step, eager and compiled, per implementation (log scale).
 
     Args:
