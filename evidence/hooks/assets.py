@@ -1,8 +1,11 @@
-"""MkDocs hook for static assets kept compressed in git.
+"""MkDocs hooks for static assets: kept compressed in git, loaded only where they are used.
 
-``docs/assets/**/*.gz`` is published unpacked: Mermaid's 3.5 MB script is kept gzipped in the
-repository. Serving Mermaid from the site itself, instead of Material's default CDN, keeps the
-pages working offline and keeps readers' visits away from third parties.
+* ``docs/assets/**/*.gz`` is published unpacked: Mermaid's 3.5 MB script is kept gzipped in
+  the repository. Serving it from the site itself, instead of Material's default CDN, keeps the
+  pages working offline and keeps readers' visits away from third parties;
+* a page loads Mermaid only when it holds a diagram: the script tag is added to that page,
+  before Material's bundle (which then finds ``mermaid`` defined and renders the diagrams).
+  Every other page stays light.
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ import gzip
 from pathlib import Path
 
 from mkdocs.structure.files import File, Files
+from mkdocs.utils import get_relative_url
+
+MERMAID = "assets/javascripts/mermaid.min.js"
+DIAGRAM = 'class="mermaid"'
 
 
 def on_files(files: Files, config):
@@ -19,3 +26,13 @@ def on_files(files: Files, config):
         files.append(File.generated(config, file.src_uri[:-3],
                                     content=gzip.decompress(Path(file.abs_src_path).read_bytes())))
     return files
+
+
+def on_post_page(output: str, page, config):
+    """Add Mermaid to a page that draws a diagram, ahead of Material's bundle."""
+    if DIAGRAM not in output:
+        return output
+    tag = f'<script src="{get_relative_url(MERMAID, page.url)}"></script>'
+    bundle = output.find("assets/javascripts/bundle.")
+    at = output.rfind("<script", 0, bundle) if bundle > 0 else -1
+    return output[:at] + tag + output[at:] if at > 0 else output.replace("</body>", tag + "</body>")

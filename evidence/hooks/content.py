@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import posixpath
 import re
@@ -20,7 +21,8 @@ from mkdocs.structure.files import File, Files
 
 from evidence import declared
 from evidence.hooks import gallery, pages
-from evidence.programs import KINDS, LABELS, compress_ranges, count_loc, highlight_lines, programs, topics
+from evidence.programs import KINDS, LABELS, programs, topics
+from evidence.source import LOC_RULE, compress_ranges, count_loc, highlight_lines
 from evidence.running import runner
 from evidence.running.environment import stamp
 from evidence.views import difference
@@ -53,6 +55,36 @@ def download_uri(topic: str, filename: str) -> str:
     return f"downloads/{topic}/{filename}"
 
 
+def archive_uri(topic: str) -> str:
+    return f"downloads/{topic}/{topic}.zip"
+
+
+def archive(topic: str) -> bytes:
+    """The topic's programs in one zip file, with a README naming what each needs.
+
+    Entries carry a fixed date, so the same programs always give the same bytes.
+    """
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    lines = [f"The {topic.replace('_', ' ')} programs of the site, as the build executed them.", ""]
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for program in programs(topic):
+            info = zipfile.ZipInfo(f"{topic}/{program.path.name}", date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, program.source)
+            lines.append(f"{program.path.name}: {program.pip_install}, then python {program.path.name} "
+                         f"{RUN_ARGS}")
+        info = zipfile.ZipInfo(f"{topic}/README.txt", date_time=(2020, 1, 1, 0, 0, 0))
+        zf.writestr(info, "\n".join(lines) + "\n")
+    return buffer.getvalue()
+
+
+RUN_ARGS = "--epochs 3"
+"""What the downloads box tells a reader to run (``tests/test_programs.py`` runs the same)."""
+
+
 # -- events -----------------------------------------------------------------------------------
 
 def on_files(files: Files, config):
@@ -61,14 +93,30 @@ def on_files(files: Files, config):
         for program in programs(topic):
             files.append(File.generated(config, download_uri(topic, program.path.name),
                                         abs_src_path=str(program.path)))
+        files.append(File.generated(config, archive_uri(topic), content=archive(topic)))
     _state["summary"] = build_summary(config)
     files.append(File.generated(config, "results/summary.json",
                                 content=json.dumps(_state["summary"], indent=1, allow_nan=False)))
     return files
 
 
+GALLERY_NOISE = [
+    # "Click here to download the full example code": the page script, not a program
+    re.compile(r"^!!! note\n\n    Click \[here\]\(#download_links\)\n    to download the full example code\n", re.M),
+    # the page code's own time, not the time its runs took (they ran in workers)
+    re.compile(r"^\*\*Total running time of the script:\*\*.*\n", re.M),
+    re.compile(r'^<div id="download_links"></div>\n', re.M),
+    # downloads of the page script and a notebook: they need this repository to run
+    re.compile(r"^\[:fontawesome-solid-download: Download (Python source code|Jupyter notebook):.*\n", re.M),
+]
+"""What mkdocs-gallery adds to every page that is not true of these pages (see the patterns)."""
+
+
 def on_page_markdown(markdown: str, page, config, files):
     src = page.file.src_uri
+    if src.startswith("generated/"):
+        for pattern in GALLERY_NOISE:
+            markdown = pattern.sub("", markdown)
     if SUMMARY_MARK in markdown:
         markdown = markdown.replace(SUMMARY_MARK, summary_table(_state["summary"], src))
 
@@ -90,22 +138,35 @@ def topic_views_reference() -> str:
 # -- the tabs -----------------------------------------------------------------------------------
 
 def implementation_tabs(topic: str, page_src: str, indent: str = "") -> str:
-    """Linked content tabs with each program, its lines of code, highlights and a download link."""
+    """Linked content tabs with each program, its lines of code and highlights, then the
+    downloads box."""
     highlights = highlight_lines(topic)
     out = []
     for program in programs(topic):
         source = program.source
-        link = _relative(download_uri(topic, program.path.name), page_src)
         hl = compress_ranges(highlights.get(program.kind, []))
         fence = "````"
         body = [f'{fence}python title="{program.path.name} · {count_loc(source)} lines of code"'
                 + (f' hl_lines="{hl}"' if hl else "") + ' linenums="1"',
-                *source.rstrip("\n").splitlines(), fence, "",
-                f"[:material-download: Download `{program.path.name}`]({link}){{ .md-button download }}"
-                f" and run it: `python {program.path.name} --epochs 3`"]
+                *source.rstrip("\n").splitlines(), fence]
         out.append(f'=== "{program.label}"\n\n' + "\n".join(("    " + line) if line else "" for line in body))
-    text = "\n\n".join(out) + "\n\n"
+    text = "\n\n".join(out) + "\n\n" + downloads_box(topic, page_src)
     return "\n".join(indent + line if line else "" for line in text.splitlines()) + "\n"
+
+
+def downloads_box(topic: str, page_src: str) -> str:
+    """Each program's download link with the ``pip install`` line it needs, and the archive."""
+    rows = []
+    for program in programs(topic):
+        link = _relative(download_uri(topic, program.path.name), page_src)
+        rows.append(f"    - **{program.label}**: [:material-download: `{program.path.name}`]({link}){{ download }}"
+                    f" &nbsp; `{program.pip_install}`")
+    archive_link = _relative(archive_uri(topic), page_src)
+    return ("!!! tip \"Run them yourself\"\n\n"
+            + "\n".join(rows) + "\n"
+            f"    - [:material-folder-zip: all three as `{topic}.zip`]({archive_link}){{ download }}\n\n"
+            f"    Then `python <file> {RUN_ARGS}`: CPU by default, CUDA where a GPU is present "
+            "(`--device cpu` or `--device cuda` to choose). Nothing is downloaded at run time.\n\n")
 
 
 # -- summary.json ---------------------------------------------------------------------------------
@@ -115,7 +176,9 @@ def topic_entry(topic: str, report: dict, run: declared.Run, script: pages.Galle
     impls = {}
     for kind, impl in report["implementations"].items():
         t = impl.get("timing", {})
-        impls[kind] = {"file": impl["file"], "download": download_uri(topic, impl["file"]), "loc": impl["loc"],
+        program = next(p for p in programs(topic) if p.kind == kind)
+        impls[kind] = {"file": impl["file"], "download": download_uri(topic, impl["file"]), "loc": program.loc,
+                       "requires": program.requires, "pip_install": program.pip_install,
                        "median_s": t.get("median_s"), "q1_s": t.get("q1_s"), "q3_s": t.get("q3_s"),
                        "runs": t.get("runs", 0), "per_step_ms": t.get("per_step_ms"),
                        "first_run_s": impl["first_run_s"], "steps": impl["steps"], "device": impl["device"],
@@ -154,26 +217,73 @@ def build_summary(config) -> dict:
 
 
 def summary_table(summary: dict | None, page_src: str) -> str:
-    """The overview's matrix: topic × lines of code × parity × timing, from ``summary.json``."""
+    """The overview's table, from ``summary.json``: per topic, the verdict, lines of code, time
+    per step and first run of each implementation, and a bar of Lightning's and Fabric's time
+    per step against plain PyTorch's. On a phone each row becomes a card (``extra.css``)."""
     if not summary or not summary["topics"]:
         return ('!!! note "No executed results in this build"\n    The examples were not executed in '
                 "this build (for example with `DOCS_EXECUTE=0`), so there are no numbers to show.\n")
     kinds = [k for k in KINDS if any(k in t["implementations"] for t in summary["topics"])]
-    head = ["Topic"] + [f"{LABELS[k]} LOC" for k in kinds] + ["Parity"] + [f"{LABELS[k]} median run" for k in kinds]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for t in summary["topics"]:
         link = _relative(_state["page_src"][t["slug"]], page_src)
-        cells = [f"[{t['title']}]({link})"]
-        cells += [str(t["implementations"][k]["loc"]) if k in t["implementations"] else "–" for k in kinds]
+        if link.endswith(".md"):
+            link = link[:-3] + "/"
+        impls = t["implementations"]
         p = t.get("parity")
-        cells.append(f"{p['verdict']} ({difference(p['value'])})" if p else "–")
-        for k in kinds:
-            impl = t["implementations"].get(k)
-            cells.append(f"{impl['median_s'] * 1000:.1f} ms" if impl and impl.get("median_s") else "–")
-        lines.append("| " + " | ".join(cells) + " |")
+        verdict = (f'<span class="verdict verdict-{p["verdict"]}">{p["verdict"]}</span> '
+                   f'<small>{html.escape(difference(p["value"]))}</small>') if p else "–"
+        rows.append("<tr>"
+                    f'<td data-label="Topic"><a href="{html.escape(link)}">{html.escape(t["title"])}</a></td>'
+                    f'<td data-label="Parity">{verdict}</td>'
+                    f'<td data-label="Lines of code">{_triple(impls, kinds, lambda i: str(i["loc"]))}</td>'
+                    f'<td data-label="Per step">{_triple(impls, kinds, _per_step)}{_bars(impls)}</td>'
+                    f'<td data-label="First run">{_triple(impls, kinds, lambda i: _seconds(i.get("first_run_s")))}</td>'
+                    "</tr>")
+    head = " · ".join(LABELS[k] for k in kinds)
     env = summary["environment"]
-    lines.append("")
-    lines.append(f"Measured on {env['device']} ({env['device_name']}), {env['date']}; "
-                 f"torch {env['torch']}, pytorch_lightning {env['pytorch_lightning']}. "
-                 f"[Download the data]({_relative('results/summary.json', page_src)}) as JSON.")
-    return "\n".join(lines) + "\n"
+    table_html = (
+        '<div class="md-typeset__table summary-table"><table>'
+        f"<thead><tr><th>Topic</th><th>Parity</th><th>Lines of code<br><small>{head}</small></th>"
+        f"<th>Time per step<br><small>{head}</small></th><th>First run<br><small>{head}</small></th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>")
+    notes = (f"*Lines of code*: {LOC_RULE} *Time per step*: median of the timed runs divided by the "
+             "optimizer steps, on tiny models where a framework's fixed cost per step is most of a step "
+             "(the bar shows Lightning and Fabric against plain PyTorch; how the difference shrinks as "
+             "models grow is on the [overhead benchmark](" + _relative("generated/benchmarks/01_overhead/plot_overhead.md", page_src)
+             + ")). *First run*: the untimed first call, start-up included. Measured on "
+             f"{env['device']} ({env['device_name']}), {env['date']}; torch {env['torch']}, "
+             f"pytorch_lightning {env['pytorch_lightning']}. "
+             f"[Download the data]({_relative('results/summary.json', page_src)}) as JSON.")
+    return table_html + "\n\n" + notes + "\n"
+
+
+def _triple(impls: dict, kinds: list[str], cell) -> str:
+    return '<span class="triple">' + " · ".join(
+        html.escape(cell(impls[k])) if k in impls else "–" for k in kinds) + "</span>"
+
+
+def _per_step(impl: dict) -> str:
+    value = impl.get("per_step_ms")
+    return "–" if value is None else (f"{value:.2f}" if value < 10 else f"{value:.0f}") + " ms"
+
+
+def _seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} s"
+
+
+def _bars(impls: dict) -> str:
+    """A small bar per framework: its time per step as a multiple of plain PyTorch's."""
+    base = impls.get("pytorch", {}).get("per_step_ms")
+    if not base:
+        return ""
+    out = []
+    for kind in ("lightning", "fabric"):
+        value = impls.get(kind, {}).get("per_step_ms")
+        if value:
+            ratio = value / base
+            width = max(2, min(100, 100 * ratio / 4))  # the bar's full width is 4x plain PyTorch
+            out.append(f'<span class="bar bar-{kind}" style="width:{width:.0f}%" '
+                       f'title="{LABELS[kind]}: {ratio:.2f}x plain PyTorch per step"></span>'
+                       f'<small class="bar-label">{LABELS[kind]} {ratio:.2f}×</small>')
+    return '<span class="bars">' + "".join(out) + "</span>"

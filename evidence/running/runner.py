@@ -121,17 +121,35 @@ def result_path(run: Run) -> Path:
 def stored(run: Run) -> dict | None:
     """The stored result of ``run`` for its current inputs, or None."""
     path = result_path(run)
-    return json.loads(path.read_text()) if path.exists() else None
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    os.utime(path)  # used: the newest versions are the ones kept
+    return report
+
+
+KEEP_VERSIONS = 4
+"""Results kept per run: the newest few, so that switching between branches (or worktrees
+sharing one cache) finds its results again instead of executing them."""
 
 
 def _store(run: Run, report: dict) -> None:
     path = result_path(run)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f"{run.name}-*.json"):
-        stale.unlink()
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(report, allow_nan=True))
     tmp.replace(path)
+    versions = sorted(path.parent.glob(f"{run.name}-*.json"), key=_mtime, reverse=True)
+    for old in versions[KEEP_VERSIONS:]:
+        old.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile by another build sharing the cache
+        return 0.0
 
 
 # -- one worker per topic ---------------------------------------------------------------------

@@ -120,7 +120,7 @@ def run_spec(spec: dict) -> dict:
                                  f"for its own measurements ({', '.join(RESERVED_KEYS)}); rename them")
             results[program.kind] = result
             reports[program.kind] = {
-                "label": program.label, "file": program.path.name, "loc": program.loc,
+                "label": program.label, "file": program.path.name,
                 "log": policy.strip_adverts(measure.sanitize(log.getvalue(), roots)), "first_run_s": first,
                 "steps": int(result.get("steps", 0)), "device": str(result.get("device", device)),
                 **{k: _jsonable(v) for k, v in result.items() if k not in ("state_dict", "steps", "device")},

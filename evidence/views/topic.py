@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evidence.programs import LABELS, LOC_RULE
+from evidence.programs import LABELS, programs
+from evidence.source import LOC_RULE
 from evidence.running.environment import describe
 from evidence.views import Code, Html, Strong, admonition, difference, inline, nbytes, seconds, table
 from evidence.views import figures
@@ -112,8 +113,8 @@ class RunViews:
 
     def loc(self) -> Html:
         """Lines of code of each implementation, counted by code, with the rule beside the table."""
+        found = {p.kind: p for p in programs(self.topic) if p.kind in self.implementations}
         ref = self.kinds()[0]
-        ref_loc = self.implementations[ref]["loc"]
-        rows = [[LABELS[k], Code(i["file"]), i["loc"], "reference" if k == ref else f"{i['loc'] - ref_loc:+d}"]
-                for k, i in self.implementations.items()]
+        rows = [[LABELS[k], Code(p.path.name), p.loc, "reference" if k == ref else f"{p.loc - found[ref].loc:+d}"]
+                for k, p in found.items()]
         return table(["implementation", "file", "lines of code", "vs " + LABELS[ref]], rows, caption=LOC_RULE)

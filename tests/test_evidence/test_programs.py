@@ -1,11 +1,12 @@
-"""evidence/programs.py: finding programs, counting lines, the lines that differ."""
+"""evidence/programs.py and source.py: finding programs, counting lines, the lines that differ,
+the packages a program needs."""
 
 from __future__ import annotations
 
 import pytest
 
-from evidence.programs import (KINDS, SNIPPETS_DIR, compress_ranges, count_loc, distinct_lines,
-                               highlight_lines, programs, topics)
+from evidence.programs import KINDS, SNIPPETS_DIR, programs, topics
+from evidence.source import compress_ranges, count_loc, distinct_lines, highlight_lines, requires
 
 
 def test_count_loc_skips_blank_lines_comments_and_docstrings():
@@ -88,3 +89,11 @@ def test_snippets_holds_topic_folders_only():
     for topic in topics():
         allowed = {"__init__.py", "runs.toml", "__pycache__"} | {f"{k}_{topic}.py" for k in KINDS}
         assert {p.name for p in (SNIPPETS_DIR / topic).iterdir()} <= allowed, topic
+
+
+def test_requires_maps_imports_to_distributions():
+    source = ("import argparse\nimport torch\nfrom sklearn.datasets import load_digits\n"
+              "from pytorch_lightning.loggers import TensorBoardLogger\nfrom lightning_fabric import Fabric\n")
+    assert requires(source) == ["torch", "pytorch-lightning", "scikit-learn", "tensorboard"]
+    with pytest.raises(LookupError, match="no_such_module"):
+        requires("import no_such_module\n")

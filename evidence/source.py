@@ -1,0 +1,148 @@
+"""What a program's source holds: lines of code, the lines that differ, the packages it needs.
+
+Read at render time from the files as they are (a result's cache key already covers the
+programs, so these numbers always describe the code that ran).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import functools
+import io
+import sys
+import tokenize
+from pathlib import Path
+
+from evidence.programs import SNIPPETS_DIR, programs
+
+LOC_RULE = ("Lines of code that do the task: lines holding code, without blank lines, comments, "
+            "docstrings and the blocks each program marks `# region: not counted` … `# endregion` (code that "
+            "exists so the site can run and compare the programs: the command line and collecting what run() "
+            "returns). The same rule applies to every implementation.")
+"""The rule :func:`count_loc` applies, stated beside every line count on the site."""
+
+
+def uncounted_lines(source: str) -> set[int]:
+    """1-based numbers of the lines inside ``# region: not counted`` … ``# endregion`` blocks."""
+    lines, inside = set(), False
+    for number, line in enumerate(source.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("# region") and "not counted" in stripped:
+            inside = True
+        if inside:
+            lines.add(number)
+        if stripped.startswith("# endregion"):
+            inside = False
+    return lines
+
+
+def count_loc(source: str) -> int:
+    """Count the lines that do the task, by :data:`LOC_RULE`.
+
+    A line counts when it holds code: not blank, not only a comment, not part of a docstring
+    (a string expression standing alone as a statement), and not inside a block marked
+    ``# region: not counted`` … ``# endregion``.
+    """
+    code_lines: set[int] = set()
+    previous = tokenize.NEWLINE
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                          tokenize.DEDENT, tokenize.ENDMARKER, tokenize.ENCODING):
+            if token.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+                previous = token.type
+            continue
+        standalone_string = token.type == tokenize.STRING and previous in (
+            tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
+        previous = token.type
+        if standalone_string:
+            continue
+        code_lines.update(range(token.start[0], token.end[0] + 1))
+    return len(code_lines - uncounted_lines(source))
+
+
+def distinct_lines(source: str, other: str) -> list[int]:
+    """1-based numbers of the non-blank lines of ``source`` that ``other`` does not share.
+
+    Lines are compared with surrounding whitespace stripped, in order (a diff), so a line
+    that moved or changed is reported.
+    """
+    a = [line.strip() for line in source.splitlines()]
+    b = [line.strip() for line in other.splitlines()]
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    shared = set()
+    for block in matcher.get_matching_blocks():
+        shared.update(range(block.a, block.a + block.size))
+    return [i + 1 for i, line in enumerate(a) if line and i not in shared]
+
+
+def counterpart(kind: str) -> str:
+    """The program a kind is compared with: plain PyTorch for the others, Lightning for PyTorch."""
+    return "lightning" if kind == "pytorch" else "pytorch"
+
+
+def highlight_lines(topic: str, root: Path = SNIPPETS_DIR) -> dict[str, list[int]]:
+    """The lines each implementation does not share with its :func:`counterpart`."""
+    found = {p.kind: p.source for p in programs(topic, root)}
+    result = {}
+    for kind, source in found.items():
+        other = found.get(counterpart(kind))
+        result[kind] = distinct_lines(source, other) if other is not None else []
+    return result
+
+
+def compress_ranges(lines: list[int]) -> str:
+    """``[1, 2, 3, 7]`` -> ``"1-3 7"`` (the form ``hl_lines`` takes)."""
+    parts: list[list[int]] = []
+    for n in lines:
+        if parts and parts[-1][1] == n - 1:
+            parts[-1][1] = n
+        else:
+            parts.append([n, n])
+    return " ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in parts)
+
+
+RUNTIME_EXTRAS = {"TensorBoardLogger": "tensorboard"}
+"""Names whose use needs a package the program does not import itself: Lightning's
+``TensorBoardLogger`` imports ``tensorboard`` (or ``tensorboardX``) when it writes."""
+
+
+@functools.lru_cache(maxsize=None)
+def _distributions() -> dict[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return packages_distributions()
+
+
+def imported_modules(source: str) -> tuple[set[str], set[str]]:
+    """The top-level modules a program imports, and every name it imports from them."""
+    modules, names = set(), set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module.split(".")[0])
+            names |= {alias.name for alias in node.names}
+    return modules, names
+
+
+def requires(source: str) -> list[str]:
+    """The distributions (PyPI names) a program needs, computed from its imports.
+
+    Standard-library modules need nothing; every other imported module is mapped to the
+    distribution that installed it here (``sklearn`` -> ``scikit-learn``,
+    ``lightning_fabric`` -> ``pytorch-lightning``, which ships it), plus the packages of
+    :data:`RUNTIME_EXTRAS` for the names the program uses. ``torch`` comes first.
+
+    Raises:
+        LookupError: an imported module is installed by no distribution here.
+    """
+    modules, names = imported_modules(source)
+    found = set()
+    for module in sorted(modules - set(sys.stdlib_module_names) - {"__future__"}):
+        dists = _distributions().get(module)
+        if not dists:
+            raise LookupError(f"no installed distribution provides the module {module!r}")
+        found.add(dists[0])
+    found |= {package for name, package in RUNTIME_EXTRAS.items() if name in names}
+    return sorted(found, key=lambda d: (d != "torch", d.lower()))
