@@ -44,6 +44,11 @@ def count_loc(source: str) -> int:
     (a string expression standing alone as a statement), and not inside a block marked
     ``# region: not counted`` … ``# endregion``.
     """
+    return len(counted_lines(source))
+
+
+def counted_lines(source: str) -> set[int]:
+    """1-based numbers of the lines :func:`count_loc` counts."""
     code_lines: set[int] = set()
     previous = tokenize.NEWLINE
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -58,7 +63,7 @@ def count_loc(source: str) -> int:
         if standalone_string:
             continue
         code_lines.update(range(token.start[0], token.end[0] + 1))
-    return len(code_lines - uncounted_lines(source))
+    return code_lines - uncounted_lines(source)
 
 
 def distinct_lines(source: str, other: str) -> list[int]:

@@ -1,8 +1,10 @@
 """MkDocs hooks for what the build adds to pages: program tabs, downloads, ``summary.json``.
 
 * ``<!-- implementations -->`` in a page (or ``<!-- implementations: <topic> -->``) becomes
-  linked content tabs (PyTorch | Lightning | Fabric) holding each program, its lines of code,
-  the lines it does not share with its counterpart highlighted, and a download link;
+  linked content tabs (PyTorch | Lightning | Fabric) holding each program, its lines of code
+  and the lines it does not share with its counterpart highlighted; then the same tabs with
+  only the changes (:mod:`evidence.views.changes`); then the downloads box, each program with
+  the ``pip install`` line it needs, and all of them as one archive;
 * every program of every topic is published under ``downloads/<topic>/``;
 * the API reference page of the topic views lists every module in ``evidence/views/topics/``;
 * ``results/summary.json`` is built from each topic's **headline** run (and the benchmarks'
@@ -25,13 +27,26 @@ from evidence.programs import KINDS, LABELS, programs, topics
 from evidence.source import LOC_RULE, compress_ranges, count_loc, highlight_lines
 from evidence.running import runner
 from evidence.running.environment import stamp
+from evidence.views.changes import changes
 from evidence.views import difference
 
 IMPLEMENTATIONS_MARK = re.compile(r"^(?P<indent>[ \t]*)<!-- implementations(?::\s*(?P<topic>\w+))? -->[ \t]*$",
                                   re.MULTILINE)
 SUMMARY_MARK = "<!-- summary-table -->"
 
-_state: dict = {"summary": None, "page_src": {}}
+_state: dict = {"summary": None, "page_src": {}, "blocks": {}}
+PLACEHOLDER = re.compile(r"(?:<p>)?<!-- evidence-block (\d+) -->(?:</p>)?")
+
+
+def _placeholder(html_block: str) -> str:
+    """Keep ``html_block`` out of Markdown's reach: a comment now, the HTML after rendering."""
+    number = len(_state["blocks"])
+    _state["blocks"][number] = html_block
+    return f"<!-- evidence-block {number} -->"
+
+
+def on_page_content(html_text: str, page, config, files):
+    return PLACEHOLDER.sub(lambda m: _state["blocks"].pop(int(m.group(1))), html_text)
 
 
 def _relative(target: str, page_src: str) -> str:
@@ -150,7 +165,12 @@ def implementation_tabs(topic: str, page_src: str, indent: str = "") -> str:
                 + (f' hl_lines="{hl}"' if hl else "") + ' linenums="1"',
                 *source.rstrip("\n").splitlines(), fence]
         out.append(f'=== "{program.label}"\n\n' + "\n".join(("    " + line) if line else "" for line in body))
-    text = "\n\n".join(out) + "\n\n" + downloads_box(topic, page_src)
+    only_changes = changes(topic, place=_placeholder)
+    if only_changes:
+        only_changes = ("**Only what differs.** The same programs, reduced to the places where each "
+                        "differs from plain PyTorch, side by side, with what the framework does there:\n\n"
+                        + only_changes + "\n\n")
+    text = "\n\n".join(out) + "\n\n" + only_changes + downloads_box(topic, page_src)
     return "\n".join(indent + line if line else "" for line in text.splitlines()) + "\n"
 
 

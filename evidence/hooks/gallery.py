@@ -142,7 +142,7 @@ def on_pre_build(config, **kwargs):
         raise PluginError(str(error)) from None
     runner.forget_failures()  # each build tries failed runs again
     if executing:
-        runner.execute_stale()
+        runner.execute_stale(_topics_of_selected_pages(conf["filename_pattern"]))
     scripts = all_scripts(config)
     _state["scripts"] = scripts
     _state["executed"] = set()
@@ -154,6 +154,14 @@ def on_pre_build(config, **kwargs):
         stale += not script.md5_file.exists()
     if executing and stale:
         log.info("Rendering %d of %d page(s) from their results", stale, len(scripts))
+
+
+def _topics_of_selected_pages(pattern: str) -> list[str] | None:
+    """With ``DOCS_PAGES`` set (the gallery's ``filename_pattern``), the topics whose names it
+    matches; else None (every topic). A page that loads another topic runs that one itself."""
+    if pattern == "plot_":
+        return None
+    return [topic for topic in declared.folders() if re.search(pattern, topic)]
 
 
 def _record_executed_pages() -> None:

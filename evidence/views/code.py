@@ -11,7 +11,8 @@ def highlighted(source: str, language: str = "python") -> Html:
     Line breaks are written as character references: mkdocs-gallery indents every line of a
     cell's HTML output by four spaces (``gen_single._get_code_output``), which inside ``<pre>``
     would show, so every line after the first would look four spaces deeper than it is. A
-    character reference is not a line for the gallery, and is one for the browser.
+    character reference is not a line for the gallery, and is one for the browser. Brackets are
+    written as references as well, for Markdown's sake.
     """
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
@@ -19,4 +20,7 @@ def highlighted(source: str, language: str = "python") -> Html:
 
     block = highlight(source, get_lexer_by_name(language),
                       HtmlFormatter(cssclass=f"language-{language} highlight", wrapcode=True))
-    return Html(block.rstrip("\n").replace("\n", "&#10;"))
+    # brackets as references too: "x[0][1]" in raw HTML would read as a Markdown reference link
+    # to mkdocs-autorefs
+    block = block.rstrip("\n").replace("\n", "&#10;").replace("[", "&#91;").replace("]", "&#93;")
+    return Html(block)
