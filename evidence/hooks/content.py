@@ -170,7 +170,12 @@ def implementation_tabs(topic: str, page_src: str, indent: str = "") -> str:
         only_changes = ("**Only what differs.** The same programs, reduced to the places where each "
                         "differs from plain PyTorch, side by side, with what the framework does there:\n\n"
                         + only_changes + "\n\n")
-    text = "\n\n".join(out) + "\n\n" + only_changes + downloads_box(topic, page_src)
+    # the programs are shown twice (whole, then only the changes): left out of the search index,
+    # which every page loads, so that a search finds the prose that explains them. A <section>,
+    # because Material's search parser matches elements by tag: an excluded <div> stops being
+    # excluded at the first inner </div>
+    text = ('<section markdown="block" data-search-exclude="true">\n\n' + "\n\n".join(out) + "\n\n"
+            + only_changes + "</section>\n\n" + downloads_box(topic, page_src))
     return "\n".join(indent + line if line else "" for line in text.splitlines()) + "\n"
 
 
