@@ -1,11 +1,13 @@
-"""MkDocs hooks for static assets: kept compressed in git, loaded only where they are used.
+"""MkDocs hooks for static assets and the theme's markup: light pages, accessible ones.
 
 * ``docs/assets/**/*.gz`` is published unpacked: Mermaid's 3.5 MB script is kept gzipped in
   the repository. Serving it from the site itself, instead of Material's default CDN, keeps the
   pages working offline and keeps readers' visits away from third parties;
 * a page loads Mermaid only when it holds a diagram: the script tag is added to that page,
   before Material's bundle (which then finds ``mermaid`` defined and renders the diagrams).
-  Every other page stays light.
+  Every other page stays light;
+* the search dialog gets an accessible name: Material's ``partials/search.html`` (9.x) marks it
+  ``role="dialog"`` without one, which screen readers announce as an unnamed dialog.
 """
 
 from __future__ import annotations
@@ -28,8 +30,13 @@ def on_files(files: Files, config):
     return files
 
 
+SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog">'
+
+
 def on_post_page(output: str, page, config):
-    """Add Mermaid to a page that draws a diagram, ahead of Material's bundle."""
+    """Name the search dialog; add Mermaid to a page that draws a diagram, ahead of Material's
+    bundle."""
+    output = output.replace(SEARCH_DIALOG, SEARCH_DIALOG[:-1] + ' aria-label="Search">')
     if DIAGRAM not in output:
         return output
     tag = f'<script src="{get_relative_url(MERMAID, page.url)}"></script>'

@@ -123,6 +123,10 @@ def on_config(config, **kwargs):
         config.watch.append(str(examples))
     if _state["command"] == "serve":
         _serve_mode(config)
+    # mkdocs-gallery adds its four style sheets to every page; no page here has a Binder badge or
+    # a pandas table, so two of them would only delay every page's first paint
+    config.extra_css[:] = [css for css in config.extra_css
+                           if css not in ("sg_gallery-binder.css", "sg_gallery-dataframe.css")]
     # MkDocs hooks get one function per event; this step must run after mkdocs-gallery's
     # on_pre_build (which executes the pages) and before MkDocs cleans the site folder.
     config.plugins.events["pre_build"].append(after_gallery)
