@@ -26,6 +26,7 @@ from evidence.hooks import gallery, pages
 from evidence.programs import KINDS, LABELS, programs, topics
 from evidence.source import LOC_RULE, compress_ranges, count_loc, highlight_lines
 from evidence.running import runner
+from evidence.recorded import GPU_DIR, gpu_records, gpu_run, latest_gpu
 from evidence.running.environment import stamp
 from evidence.views.changes import changes
 from evidence.views import difference
@@ -70,6 +71,10 @@ def download_uri(topic: str, filename: str) -> str:
     return f"downloads/{topic}/{filename}"
 
 
+def gpu_uri(filename: str) -> str:
+    return f"results/gpu/{filename}"
+
+
 def archive_uri(topic: str) -> str:
     return f"downloads/{topic}/{topic}.zip"
 
@@ -109,6 +114,8 @@ def on_files(files: Files, config):
             files.append(File.generated(config, download_uri(topic, program.path.name),
                                         abs_src_path=str(program.path)))
         files.append(File.generated(config, archive_uri(topic), content=archive(topic)))
+    for record in gpu_records():
+        files.append(File.generated(config, gpu_uri(record["file"]), abs_src_path=str(GPU_DIR / record["file"])))
     _state["summary"] = build_summary(config)
     files.append(File.generated(config, "results/summary.json",
                                 content=json.dumps(_state["summary"], indent=1, allow_nan=False)))
@@ -213,9 +220,15 @@ def topic_entry(topic: str, report: dict, run: declared.Run, script: pages.Galle
     if parity:
         parity = {k: parity[k] for k in ("verdict", "metric", "value", "tolerance", "reference", "checks")}
     page = page_uri(script, config)[:-len(".md")] + "/" if script else None
+    recorded = gpu_run(topic, run.name)
+    gpu = None
+    if recorded is not None:
+        machine, result = recorded
+        gpu = {"machine": machine["device_name"], "date": machine["date"], "file": gpu_uri(machine["file"]),
+               **{k: v for k, v in result.items()}}
     return {"slug": topic, "title": script.title if script else topic, "page": page,
             "run": run.name, "spec": run.spec(), "implementations": impls, "parity": parity,
-            "environment": report["environment"]}
+            "environment": report["environment"], "gpu": gpu}
 
 
 def build_summary(config) -> dict:
@@ -237,8 +250,12 @@ def build_summary(config) -> dict:
             report = runner.stored(run)
             if report is not None:
                 benchmarks[run.name] = report
+    latest = latest_gpu()
+    gpu = ({"recorded": True, "machine": latest["environment"]["device_name"], "date": latest["environment"]["date"],
+            "file": gpu_uri(latest["file"]), "environment": latest["environment"]} if latest else
+           {"recorded": False, "note": "no GPU run recorded yet"})
     return {"environment": environment or stamp(), "executed": bool(entries), "topics": entries,
-            "benchmarks": benchmarks}
+            "benchmarks": benchmarks, "gpu": gpu}
 
 
 def summary_table(summary: dict | None, page_src: str) -> str:
@@ -279,8 +296,23 @@ def summary_table(summary: dict | None, page_src: str) -> str:
              + ")). *First run*: the untimed first call, start-up included. Measured on "
              f"{env['device']} ({env['device_name']}), {env['date']}; torch {env['torch']}, "
              f"pytorch_lightning {env['pytorch_lightning']}. "
-             f"[Download the data]({_relative('results/summary.json', page_src)}) as JSON.")
+             f"[Download the data]({_relative('results/summary.json', page_src)}) as JSON.\n\n"
+             + gpu_note(summary, page_src))
     return table_html + "\n\n" + notes + "\n"
+
+
+def gpu_note(summary: dict, page_src: str) -> str:
+    """What the overview says of GPU evidence: the recorded file's machine, date and verdicts, or
+    that none is recorded yet."""
+    gpu = summary.get("gpu") or {}
+    if not gpu.get("recorded"):
+        return ("**On a GPU:** no GPU run recorded yet. This build's machine has no CUDA GPU and no results "
+                "file from one is committed; `tools/gpu_evidence.py` records one on a GPU machine.")
+    verdicts = ", ".join(f"{t['title']}: {t['gpu']['parity']['verdict']}" for t in summary["topics"]
+                         if t.get("gpu") and t["gpu"].get("parity"))
+    return (f"**On a GPU:** recorded on {gpu['machine']}, {gpu['date']} "
+            f"([results file]({_relative(gpu['file'], page_src)})); each topic page shows its figures. "
+            f"Verdicts there: {verdicts or 'none'}.")
 
 
 def _triple(impls: dict, kinds: list[str], cell) -> str:

@@ -31,9 +31,11 @@ def folder_topic(folder_name: str) -> str:
 
 
 def rendering_inputs() -> list[Path]:
-    """The machinery a page's output depends on: :mod:`evidence` without the MkDocs hooks."""
+    """The machinery a page's output depends on: :mod:`evidence` without the MkDocs hooks, and
+    the results recorded on other machines (a committed GPU file re-renders the pages)."""
     root = PROJECT_DIR / "evidence"
-    return sorted(p for p in root.rglob("*.py") if HOOKS_DIR not in p.parents and "__pycache__" not in p.parts)
+    code = [p for p in root.rglob("*.py") if HOOKS_DIR not in p.parents and "__pycache__" not in p.parts]
+    return sorted(code + list((root / "recorded").rglob("*.json")))
 
 
 def results_keys(topics: list[str]) -> dict[str, list[str]]:

@@ -14,6 +14,7 @@ from evidence.source import LOC_RULE
 from evidence.running.environment import describe
 from evidence.views import Code, Html, Strong, admonition, difference, inline, nbytes, seconds, table
 from evidence.views import figures
+from evidence.recorded import gpu_run
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -30,7 +31,35 @@ class RunViews:
         if self.implementations:
             method = (f" Timed phase run alone (serialised), {repeats} alternating rounds after one untimed run "
                       f"of each program." if repeats else " One logged run of each program, untimed.")
-        return Html(f'<p class="env-stamp">{inline([Strong("Environment."), " ", describe(self.environment), ".", method])}</p>')
+        return Html(f'<p class="env-stamp">{inline([Strong("Environment."), " ", describe(self.environment), ".", method])}</p>'
+                    + (self.gpu_evidence() if self.implementations else ""))
+
+    def gpu_evidence(self) -> Html:
+        """This run as recorded on a CUDA GPU (``evidence/recorded/gpu/``), or a plain note that
+        no GPU run is recorded yet."""
+        found = gpu_run(self.topic, self.run.name)
+        if found is None:
+            here = (" This build ran on a CUDA GPU: the figures on this page are GPU figures."
+                    if self.environment.get("device") == "cuda" else "")
+            return Html('<p class="env-stamp">' + inline([Strong("On a GPU."), " No GPU run recorded yet: no "
+                        "results file from a CUDA machine is committed (tools/gpu_evidence.py writes one)." + here])
+                        + "</p>")
+        machine, result = found
+        where = (f"Recorded on {machine['device_name']} (CUDA {machine.get('cuda', '?')}, driver "
+                 f"{machine.get('driver', '?')}), torch {machine['torch']}, pytorch_lightning "
+                 f"{machine['pytorch_lightning']}, {machine['date']}")
+        if "error" in result or "skipped" in result:
+            what = f"the run {'failed: ' + result.get('error_line', '') if 'error' in result else result['skipped']}."
+            return Html('<p class="env-stamp">' + inline([Strong("On a GPU."), f" {where}: {what}"]) + "</p>")
+        parity = result.get("parity") or {}
+        steps = " · ".join(f"{LABELS[k]} {i['per_step_ms']:.3g} ms" for k, i in result["implementations"].items()
+                           if i.get("per_step_ms"))
+        memory = " · ".join(f"{LABELS[k]} {nbytes(i.get('peak_memory_bytes'))}"
+                            for k, i in result["implementations"].items())
+        verdict = f"{parity['verdict']} ({difference(parity['value'])})" if parity else "one implementation"
+        return Html('<p class="env-stamp">' + inline([
+            Strong("On a GPU."), f" {where}: parity {verdict}; per step {steps or '–'}; peak CUDA memory {memory}. ",
+            "From ", Code(machine["file"] if "file" in machine else "the recorded file"), "."]) + "</p>")
 
     def logs(self) -> None:
         """Print each implementation's log from its first (untimed) run."""
