@@ -77,7 +77,7 @@ class Run:
         """What the worker is asked to do; its hash is half of the result's cache key."""
         spec = {"topic": self.topic, "run": self.name, "params": self.params, "compare": list(self.compare),
                 "tolerance": self.tolerance, "repeats": self.repeats, "threads": self.threads,
-                "overrides": self.overrides}
+                "overrides": self.overrides, "trace": self.headline}
         if self.worker != DEFAULT_WORKER:
             spec["worker"] = self.worker
         return spec

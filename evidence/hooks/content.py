@@ -218,7 +218,9 @@ def topic_entry(topic: str, report: dict, run: declared.Run, script: pages.Galle
                        "memory_kind": impl.get("memory", {}).get("kind")}
     parity = report.get("parity")
     if parity:
-        parity = {k: parity[k] for k in ("verdict", "metric", "value", "tolerance", "reference", "checks")}
+        ledger = parity.get("ledger") or {}
+        parity = {**{k: parity[k] for k in ("verdict", "metric", "value", "tolerance", "reference", "checks")},
+                  "ledger_steps": ledger.get("steps"), "first_divergence": ledger.get("first_divergence")}
     page = page_uri(script, config)[:-len(".md")] + "/" if script else None
     recorded = gpu_run(topic, run.name)
     gpu = None
@@ -274,7 +276,7 @@ def summary_table(summary: dict | None, page_src: str) -> str:
         impls = t["implementations"]
         p = t.get("parity")
         verdict = (f'<span class="verdict verdict-{p["verdict"]}">{p["verdict"]}</span> '
-                   f'<small>{html.escape(difference(p["value"]))}</small>') if p else "–"
+                   f'<small>{html.escape(difference(p["value"]))}</small>' + _ledger_note(p)) if p else "–"
         rows.append("<tr>"
                     f'<td data-label="Topic"><a href="{html.escape(link)}">{html.escape(t["title"])}</a></td>'
                     f'<td data-label="Parity">{verdict}</td>'
@@ -313,6 +315,15 @@ def gpu_note(summary: dict, page_src: str) -> str:
     return (f"**On a GPU:** recorded on {gpu['machine']}, {gpu['date']} "
             f"([results file]({_relative(gpu['file'], page_src)})); each topic page shows its figures. "
             f"Verdicts there: {verdicts or 'none'}.")
+
+
+def _ledger_note(parity: dict) -> str:
+    if not parity.get("ledger_steps"):
+        return ""
+    first = parity.get("first_divergence")
+    text = (f"same at all {parity['ledger_steps']} steps" if first is None else
+            f"parts at step {first['step']} ({first['tensor']}, {difference(first['value'])})")
+    return f'<br><small>{html.escape(text)}</small>'
 
 
 def _triple(impls: dict, kinds: list[str], cell) -> str:

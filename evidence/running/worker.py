@@ -22,7 +22,7 @@ import time
 import traceback
 from pathlib import Path
 
-from evidence.running import measure, policy
+from evidence.running import measure, policy, trace
 from evidence.running.environment import stamp
 from evidence.programs import programs
 
@@ -125,6 +125,22 @@ def run_spec(spec: dict) -> dict:
                 "steps": int(result.get("steps", 0)), "device": str(result.get("device", device)),
                 **{k: _jsonable(v) for k, v in result.items() if k not in ("state_dict", "steps", "device")},
             }
+        # 1b. the headline run once more, recorded call by call (evidence.running.trace), untimed;
+        # its final weights must equal the logged run's: recording changes nothing
+        recorders = {}
+        if spec.get("trace"):
+            for program in found:
+                kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
+                reference = recorders.get(found[0].kind)
+                with measure.captured_output(), trace.Recorder(program.path, reference=reference,
+                                                               keep_snapshots=reference is None) as recorder:
+                    traced = modules[program.kind].run(verbose=False, **kwargs)
+                recorders[program.kind] = recorder
+                reports[program.kind]["trace"] = {
+                    **recorder.report(),
+                    "recording_changed_result": measure.max_abs_difference(results[program.kind].get("state_dict"),
+                                                                           traced.get("state_dict"))}
+                del traced
         # 2. parity against the reference (plain PyTorch when present)
         reference = found[0].kind
         tolerance = float(spec.get("tolerance", 0.0))
@@ -165,6 +181,14 @@ def run_spec(spec: dict) -> dict:
             if report["steps"]:
                 report["timing"]["per_step_ms"] = 1000 * report["timing"]["median_s"] / report["steps"]
 
+    ledger = None
+    if recorders:
+        ledger = {kind: {"steps": len(r.ledger), "first_divergence": r.first_divergence}
+                  for kind, r in recorders.items() if kind != reference}
+        firsts = [(d["step"], kind, d) for kind, info in ledger.items() if (d := info["first_divergence"])]
+        first = min(firsts, key=lambda x: x[0]) if firsts else None
+        ledger = {"steps": len(recorders[reference].ledger), "implementations": ledger,
+                  "first_divergence": None if first is None else {**first[2], "pair": [reference, first[1]]}}
     headline = checks[0] if checks else None
     worst = max(checks, key=lambda c: c["value"]) if checks else None
     parity = None
@@ -174,7 +198,7 @@ def run_spec(spec: dict) -> dict:
         parity = {"reference": reference, "metric": headline["metric"], "value": value,
                   "tolerance": tolerance, "verdict": measure.verdict(value, tolerance),
                   "worst": worst, "checks": checks,
-                  "all_pass": all(c["verdict"] != "differs" for c in checks)}
+                  "all_pass": all(c["verdict"] != "differs" for c in checks), "ledger": ledger}
     return {"topic": spec["topic"], "run": spec["run"], "environment": stamp(spec.get("threads", 1)),
             "implementations": reports, "parity": parity,
             "worker_s": time.perf_counter() - started}

@@ -13,7 +13,7 @@ from evidence.programs import LABELS, programs
 from evidence.source import LOC_RULE
 from evidence.running.environment import describe
 from evidence.views import Code, Html, Strong, admonition, difference, inline, nbytes, seconds, table
-from evidence.views import figures
+from evidence.views import figures, trace
 from evidence.recorded import gpu_run
 
 if TYPE_CHECKING:
@@ -99,7 +99,11 @@ class RunViews:
                  c["verdict"]] for c in p["checks"]]
         return Html(admonition(kind, headline, f"Same seed, same data, same device; every check against "
                                                f"{LABELS[p['reference']]}:")
-                    + table(["compared", "pair", "max |difference|", "verdict"], rows))
+                    + table(["compared", "pair", "max |difference|", "verdict"], rows) + trace.ledger_line(self))
+
+    def trace(self) -> Html:
+        """The recorded calls of every implementation, folded and aligned (:mod:`evidence.views.trace`)."""
+        return trace.trace_table(self)
 
     def per_implementation(self, columns: dict, caption: str | None = None) -> Html:
         """A table with one row per implementation and one column per result value.
