@@ -82,23 +82,24 @@ class Recorder:
         self._undo: list = []
 
     # -- who called --------------------------------------------------------------------------
-    def _callers(self) -> tuple[str | None, str | None]:
-        """The program's function nearest to the call, and the framework's function nearest to it."""
-        by = via = None
+    def _callers(self) -> tuple[str | None, int | None, str | None]:
+        """The program's function nearest to the call (and its line), and the framework's
+        function nearest to it."""
+        by = line = via = None
         frame = sys._getframe(2)
         while frame is not None and (by is None or via is None):
             filename = frame.f_code.co_filename.replace("\\", "/")
             if by is None and filename == self.program_file:
-                by = frame.f_code.co_name
+                by, line = frame.f_code.co_name, frame.f_lineno
             elif via is None and any(f"/{p}/" in filename for p in FRAMEWORK_PACKAGES):
                 module = filename.rsplit("-packages/", 1)[-1][:-len(".py")].replace("/", ".")
                 via = f"{module}.{frame.f_code.co_name}"
             frame = frame.f_back
-        return by, via
+        return by, line, via
 
     def _add(self, op: str, **detail) -> None:
-        by, via = self._callers()
-        event = {"op": op, "by": by, "via": via, "grad": grad_mode(), **detail}
+        by, line, via = self._callers()
+        event = {"op": op, "by": by, "line": line, "via": via, "grad": grad_mode(), **detail}
         self.events.append(event)
 
     # -- hooks -------------------------------------------------------------------------------

@@ -180,3 +180,47 @@ def ledger_line(result) -> Html:
 def downloadable(result) -> str:
     """The whole recorded trace and ledger of every implementation, as JSON text."""
     return json.dumps({kind: impl.get("trace") for kind, impl in result.implementations.items()}, indent=1)
+
+
+def first_epoch(events: list[dict]) -> list[dict]:
+    """The calls of the first epoch: up to the first training-mode forward after a validation."""
+    seen_eval = False
+    for index, event in enumerate(events):
+        if event["op"] == "forward" and event.get("mode") == "eval":
+            seen_eval = True
+        elif seen_eval and (event["op"] == "forward" and event.get("mode") == "train" or event["op"] == "train"):
+            return events[:index]
+    return events
+
+
+def trainer_epoch(result, source_lines: dict[str, list[str]]) -> Html:
+    """Every call the Trainer made in one epoch, each beside the plain program's lines that do the
+    same; a call on one side only is marked.
+
+    Args:
+        result: the minimal loop's headline run (recorded).
+        source_lines: each program's source lines by kind, to quote the plain program's lines.
+    """
+    traces = {k: first_epoch(i["trace"]["events"]) for k, i in result.implementations.items()
+              if k in ("pytorch", "lightning")}
+    lines = aligned(traces)
+    body = []
+    for line in lines:
+        plain, lightning = line["cells"]["pytorch"], line["cells"]["lightning"]
+        quoted = []
+        if plain is not None:
+            numbers = sorted({e["line"] for e in plain[0] if e.get("line")})
+            quoted = [Code(f"{n}: {source_lines['pytorch'][n - 1].strip()}") for n in numbers]
+        framework = []
+        if lightning is not None:
+            for event in lightning[0]:
+                where = event.get("via") or "your code"
+                framework.append(Code(where.replace("pytorch_lightning.", "")))
+        body.append([_cell(lightning) if lightning else Strong("not called"),
+                     Lines(dict.fromkeys(framework)) if framework else "–",
+                     Lines(quoted) if quoted else Strong("nothing: the plain loop does not do this"),
+                     "" if line["same"] else Strong("differs")])
+    return table(["what the Trainer did (first epoch)", "inside Lightning", "the plain program's lines", ""], body,
+                 caption="Recorded while the minimal loop's programs ran: the Lightning program's calls in its "
+                         "first epoch, folded as in the traces on the topic pages, beside the plain program's "
+                         "lines that made the same calls.")
