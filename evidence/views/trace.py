@@ -193,14 +193,16 @@ def first_epoch(events: list[dict]) -> list[dict]:
     return events
 
 
-def trainer_epoch(result, source_lines: dict[str, list[str]]) -> Html:
+def trainer_epoch(result) -> Html:
     """Every call the Trainer made in one epoch, each beside the plain program's lines that do the
     same; a call on one side only is marked.
 
     Args:
-        result: the minimal loop's headline run (recorded).
-        source_lines: each program's source lines by kind, to quote the plain program's lines.
+        result: a recorded run with plain PyTorch and Lightning programs (the minimal loop's headline).
     """
+    from evidence.programs import programs
+
+    source_lines = {p.kind: p.source.splitlines() for p in programs(result.topic)}
     traces = {k: first_epoch(i["trace"]["events"]) for k, i in result.implementations.items()
               if k in ("pytorch", "lightning")}
     lines = aligned(traces)
