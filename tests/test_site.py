@@ -89,6 +89,20 @@ def test_every_summary_entry_is_its_topics_headline_run(built_site):
     assert by_slug["reproducibility"]["run"] == "seeded_workers"
 
 
+def test_recording_changed_no_result_and_the_ledger_is_published(built_site):
+    """Every topic's headline run was also recorded call by call; the recorded pass ended with
+    bitwise the same weights as the logged one, and summary.json carries the ledger's verdict."""
+    summary = {t["slug"]: t for t in json.loads((built_site / "results" / "summary.json").read_text())["topics"]}
+    for topic in topics():
+        report = runner.stored(declared.run(topic))
+        for kind, impl in report["implementations"].items():
+            assert impl["trace"]["recording_changed_result"] == 0.0, (topic, kind)
+        ledger = report["parity"]["ledger"]
+        assert summary[topic]["parity"]["ledger_steps"] == ledger["steps"]
+        assert summary[topic]["parity"]["first_divergence"] == ledger["first_divergence"]
+    assert summary["minimal_loop"]["parity"]["first_divergence"] is None
+
+
 def test_overview_table_is_rendered_from_the_results(built_site):
     summary = json.loads((built_site / "results" / "summary.json").read_text())
     html = (built_site / "index.html").read_text()

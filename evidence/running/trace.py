@@ -202,9 +202,11 @@ class Recorder:
 
         def scheduler_step(original):
             def wrapped(sched, *args, **kwargs):
+                initial = getattr(sched, "_step_count", 1) == 0  # the step a scheduler takes when built
                 result = original(sched, *args, **kwargs)
-                recorder._add("scheduler.step", scheduler=type(sched).__name__,
-                              lr=float(sched.optimizer.param_groups[0]["lr"]))
+                if not initial:
+                    recorder._add("scheduler.step", scheduler=type(sched).__name__,
+                                  lr=float(sched.optimizer.param_groups[0]["lr"]))
                 return result
             return wrapped
 
