@@ -18,6 +18,14 @@ DOWNLOAD_ARGS = ["--epochs", "3"]
 """What each topic page tells a reader to run after downloading a program."""
 
 
+def _main(topic: str, kind: str, args: list[str]) -> int:
+    """The program's exit code for ``args``: what ``main`` returns, or argparse's exit."""
+    try:
+        return load_program(topic, kind).main(args)
+    except SystemExit as exit_:
+        return exit_.code
+
+
 def _clear_error(err: str) -> bool:
     """No traceback, and the last line is the error (argparse's usage line may come before it)."""
     lines = err.strip().splitlines()
@@ -31,7 +39,7 @@ def _clear_error(err: str) -> bool:
 ])
 def test_bad_arguments_are_a_clear_error(topic, kind, args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a program that got as far as writing files writes them here
-    code = load_program(topic, kind).main(args)
+    code = _main(topic, kind, args)
     err = capsys.readouterr().err
     assert code == 2, err
     assert _clear_error(err) and message in err.lower(), err
@@ -41,7 +49,7 @@ def test_bad_arguments_are_a_clear_error(topic, kind, args, message, capsys, tmp
 @pytest.mark.parametrize("topic, kind", PROGRAMS)
 def test_cuda_without_gpu_is_a_clear_error(topic, kind, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert load_program(topic, kind).main(["--device", "cuda"]) == 2
+    assert _main(topic, kind, ["--device", "cuda"]) == 2
     err = capsys.readouterr().err
     assert _clear_error(err) and "cuda" in err.lower(), err
 
