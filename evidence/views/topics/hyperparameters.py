@@ -75,7 +75,8 @@ def sizes_sentence(result: RunResult) -> Html:
     for i, key in enumerate(only):
         parts += [Code(key), f" ({LIGHTNING_ONLY.get(key, 'not described here')})", ", " if i < len(only) - 1 else ". "]
     parts += [Code("trainer.fit(ckpt_path=...)"), " restores the loop, callback and scheduler states from them to "
-              "resume a run; ", Code("Trainer.save_checkpoint"), " writes them whether or not you will resume."]
+              "resume a run; ", Code("Trainer.save_checkpoint(path, weights_only=False)"), ", as here, writes them whether "
+              "or not you will resume."]
     return paragraph(*parts)
 
 
