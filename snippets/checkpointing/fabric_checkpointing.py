@@ -1,4 +1,4 @@
-"""Keeping the best k checkpoints by validation loss, plus the last one, with Lightning Fabric's fabric.save."""
+"""Keeping the best k checkpoints by validation loss, and the latest one, with Lightning Fabric's fabric.save."""
 
 import argparse
 import os
@@ -23,16 +23,6 @@ def build_model() -> nn.Module:
     return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
 
 
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
-
-
 def prepare_folder(ckpt_dir: str) -> None:
     os.makedirs(ckpt_dir, exist_ok=True)
     for name in os.listdir(ckpt_dir):
@@ -40,6 +30,7 @@ def prepare_folder(ckpt_dir: str) -> None:
             os.remove(os.path.join(ckpt_dir, name))
 
 
+# region: not counted (describes each checkpoint file for the page's tables)
 def describe(value, depth: int = 0) -> dict:
     if isinstance(value, torch.Tensor):
         return {"type": "tensor", "tensors": 1, "tensor_bytes": value.numel() * value.element_size(),
@@ -66,15 +57,16 @@ def inventory(ckpt_dir: str) -> dict:
     contents = {}
     for name in sorted(os.listdir(ckpt_dir)):
         path = os.path.join(ckpt_dir, name)
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         contents[name] = {"file_bytes": os.path.getsize(path),
                           "keys": {str(k): describe(v) for k, v in checkpoint.items()}}
     return contents
+# endregion
 
 
 def run(epochs: int = 10, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.03,
         save_top_k: int = 3, ckpt_dir: str = "checkpoints_fabric", verbose: bool = False) -> dict:
-    fabric = Fabric(accelerator=resolve_accelerator(device), devices=1)
+    fabric = Fabric(accelerator=device, devices=1)
     seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -87,45 +79,48 @@ def run(epochs: int = 10, seed: int = 0, device: str = "auto", batch_size: int =
     model, optimizer = fabric.setup(model, optimizer)
     train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
     loss_fn = nn.CrossEntropyLoss()
-    history = {"train_loss": [], "val_loss": []}
     best_k = {}
     steps = 0
+    # region: not counted (the values run() returns)
+    history = {"train_loss": [], "val_loss": []}
+    # endregion
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             fabric.backward(loss)
             optimizer.step()
-            total += loss.item() * len(x)
-            count += len(x)
+            total += loss.detach() * len(x)
             steps += 1
-        history["train_loss"].append(total / count)
+        train_loss = (total / len(train_set)).item()
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
-                total += loss_fn(model(x), y).item() * len(x)
-                count += len(x)
-        val_loss = total / count
+                total += loss_fn(model(x), y) * len(x)
+        val_loss = (total / len(val_set)).item()
+        # region: not counted (the values run() returns)
+        history["train_loss"].append(train_loss)
         history["val_loss"].append(val_loss)
+        # endregion
+        if verbose:
+            fabric.print(f"epoch {epoch}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
 
         checkpoint = {"epoch": epoch, "global_step": steps, "val_loss": val_loss,
                       "model": model, "optimizer": optimizer}
+        fabric.save(os.path.join(ckpt_dir, "last.ckpt"), checkpoint)
         name = f"epoch={epoch:02d}.ckpt"
-        worst = max(best_k, key=best_k.get) if len(best_k) == save_top_k else None
-        if len(best_k) < save_top_k or val_loss < best_k[worst]:
+        if len(best_k) < save_top_k or val_loss < max(best_k.values()):
             fabric.save(os.path.join(ckpt_dir, name), checkpoint)
             best_k[name] = val_loss
-            fabric.save(os.path.join(ckpt_dir, "last.ckpt"), checkpoint)
-            if worst is not None:
-                del best_k[worst]
+            if len(best_k) > save_top_k:
+                worst = max(best_k, key=best_k.get)
                 os.remove(os.path.join(ckpt_dir, worst))
-        if verbose:
-            fabric.print(f"epoch {epoch}  train_loss {history['train_loss'][-1]:.4f}  val_loss {val_loss:.4f}")
+                del best_k[worst]
 
     best_file = min(best_k, key=best_k.get)
     restored = fabric.setup(build_model())
@@ -134,14 +129,17 @@ def run(epochs: int = 10, seed: int = 0, device: str = "auto", batch_size: int =
     with torch.no_grad():
         predictions = restored(val_set.tensors[0].to(fabric.device)).cpu()
 
+    # region: not counted (the values run() returns)
     state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
     return {"history": history, "state_dict": state, "steps": steps, "device": str(fabric.device),
             "kept_files": sorted(os.listdir(ckpt_dir)),
             "kept_epochs": sorted(int(name[6:-5]) for name in best_k),
             "best_file": best_file, "best_predictions": predictions,
             "checkpoints": inventory(ckpt_dir)}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=10)
@@ -157,14 +155,18 @@ def main(argv=None) -> int:
         print("error: --epochs, --batch-size and --save-top-k must be at least 1 and --lr positive",
               file=sys.stderr)
         return 2
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     try:
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.save_top_k,
                      args.ckpt_dir, verbose=True)
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: kept {', '.join(result['kept_files'])} in {args.ckpt_dir}; best {result['best_file']}")
     return 0
+# endregion
 
 
 if __name__ == "__main__":

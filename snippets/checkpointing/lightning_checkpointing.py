@@ -1,4 +1,4 @@
-"""Keeping the best k checkpoints by validation loss, plus the last one, with Lightning's ModelCheckpoint."""
+"""Keeping the best k checkpoints by validation loss, plus last.ckpt, with Lightning's ModelCheckpoint."""
 
 import argparse
 import os
@@ -6,6 +6,7 @@ import sys
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import ModelCheckpoint
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -30,9 +31,10 @@ class Classifier(pl.LightningModule):
         self.save_hyperparameters("lr")
         self.model = build_model()
         self.loss_fn = nn.CrossEntropyLoss()
-        self.lr = lr
+        # region: not counted (the values run() returns)
         self.verbose = verbose
         self.history = {"train_loss": [], "val_loss": []}
+        # endregion
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -44,26 +46,18 @@ class Classifier(pl.LightningModule):
         x, y = batch
         self.log("val_loss", self.loss_fn(self.model(x), y))
 
+    # region: not counted (the values run() returns, printed as the other programs print them)
     def on_train_epoch_end(self):
         metrics = self.trainer.callback_metrics
         self.history["train_loss"].append(metrics["train_loss"].item())
         self.history["val_loss"].append(metrics["val_loss"].item())
         if self.verbose:
-            print(f"epoch {self.current_epoch}  train_loss {self.history['train_loss'][-1]:.4f}"
-                  f"  val_loss {self.history['val_loss'][-1]:.4f}")
+            self.print(f"epoch {self.current_epoch}  train_loss {self.history['train_loss'][-1]:.4f}"
+                       f"  val_loss {self.history['val_loss'][-1]:.4f}")
+    # endregion
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.lr)
-
-
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
 def prepare_folder(ckpt_dir: str) -> None:
@@ -73,6 +67,7 @@ def prepare_folder(ckpt_dir: str) -> None:
             os.remove(os.path.join(ckpt_dir, name))
 
 
+# region: not counted (describes each checkpoint file for the page's tables)
 def describe(value, depth: int = 0) -> dict:
     if isinstance(value, torch.Tensor):
         return {"type": "tensor", "tensors": 1, "tensor_bytes": value.numel() * value.element_size(),
@@ -99,15 +94,15 @@ def inventory(ckpt_dir: str) -> dict:
     contents = {}
     for name in sorted(os.listdir(ckpt_dir)):
         path = os.path.join(ckpt_dir, name)
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         contents[name] = {"file_bytes": os.path.getsize(path),
                           "keys": {str(k): describe(v) for k, v in checkpoint.items()}}
     return contents
+# endregion
 
 
 def run(epochs: int = 10, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.03,
         save_top_k: int = 3, ckpt_dir: str = "checkpoints_lightning", verbose: bool = False) -> dict:
-    accelerator = resolve_accelerator(device)
     pl.seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -118,33 +113,27 @@ def run(epochs: int = 10, seed: int = 0, device: str = "auto", batch_size: int =
     module = Classifier(lr=lr, verbose=verbose)
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="{epoch:02d}", monitor="val_loss", mode="min",
                                  save_top_k=save_top_k, save_last=True)
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator=accelerator,
-        devices=1,
-        callbacks=[checkpoint],
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, callbacks=[checkpoint], logger=False,
+                         enable_progress_bar=verbose, enable_model_summary=verbose)
     trainer.fit(module, train_loader, val_loader)
 
-    best_file = os.path.relpath(checkpoint.best_model_path, ckpt_dir)
     restored = Classifier.load_from_checkpoint(checkpoint.best_model_path, map_location=module.device)
     restored.eval()
     with torch.no_grad():
         predictions = restored.model(val_set.tensors[0].to(restored.device)).cpu()
 
+    # region: not counted (the values run() returns)
     state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
     return {"history": module.history, "state_dict": state, "steps": trainer.global_step,
             "device": str(module.device),
             "kept_files": sorted(os.listdir(ckpt_dir)),
             "kept_epochs": sorted(int(os.path.basename(p)[6:-5]) for p in checkpoint.best_k_models),
-            "best_file": best_file, "best_predictions": predictions,
+            "best_file": os.path.relpath(checkpoint.best_model_path, ckpt_dir), "best_predictions": predictions,
             "checkpoints": inventory(ckpt_dir)}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=10)
@@ -160,14 +149,18 @@ def main(argv=None) -> int:
         print("error: --epochs, --batch-size and --save-top-k must be at least 1 and --lr positive",
               file=sys.stderr)
         return 2
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     try:
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.save_top_k,
                      args.ckpt_dir, verbose=True)
-    except ValueError as error:
+    except (ValueError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: kept {', '.join(result['kept_files'])} in {args.ckpt_dir}; best {result['best_file']}")
     return 0
+# endregion
 
 
 if __name__ == "__main__":

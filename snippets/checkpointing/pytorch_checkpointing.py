@@ -1,4 +1,4 @@
-"""Keeping the best k checkpoints by validation loss, plus the last one, in plain PyTorch with torch.save."""
+"""Keeping the best k checkpoints by validation loss, and the latest one, in plain PyTorch with torch.save."""
 
 import argparse
 import os
@@ -39,6 +39,7 @@ def prepare_folder(ckpt_dir: str) -> None:
             os.remove(os.path.join(ckpt_dir, name))
 
 
+# region: not counted (describes each checkpoint file for the page's tables)
 def describe(value, depth: int = 0) -> dict:
     if isinstance(value, torch.Tensor):
         return {"type": "tensor", "tensors": 1, "tensor_bytes": value.numel() * value.element_size(),
@@ -65,10 +66,11 @@ def inventory(ckpt_dir: str) -> dict:
     contents = {}
     for name in sorted(os.listdir(ckpt_dir)):
         path = os.path.join(ckpt_dir, name)
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         contents[name] = {"file_bytes": os.path.getsize(path),
                           "keys": {str(k): describe(v) for k, v in checkpoint.items()}}
     return contents
+# endregion
 
 
 def run(epochs: int = 10, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.03,
@@ -84,47 +86,50 @@ def run(epochs: int = 10, seed: int = 0, device: str = "auto", batch_size: int =
     model = build_model().to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
-    history = {"train_loss": [], "val_loss": []}
     best_k = {}
     steps = 0
+    # region: not counted (the values run() returns)
+    history = {"train_loss": [], "val_loss": []}
+    # endregion
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             x, y = x.to(dev), y.to(dev)
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(x)
-            count += len(x)
+            total += loss.detach() * len(x)
             steps += 1
-        history["train_loss"].append(total / count)
+        train_loss = (total / len(train_set)).item()
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
-                total += loss_fn(model(x), y).item() * len(x)
-                count += len(x)
-        val_loss = total / count
+                total += loss_fn(model(x), y) * len(x)
+        val_loss = (total / len(val_set)).item()
+        # region: not counted (the values run() returns)
+        history["train_loss"].append(train_loss)
         history["val_loss"].append(val_loss)
+        # endregion
+        if verbose:
+            print(f"epoch {epoch}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
 
         checkpoint = {"epoch": epoch, "global_step": steps, "val_loss": val_loss,
                       "model": model.state_dict(), "optimizer": optimizer.state_dict()}
+        torch.save(checkpoint, os.path.join(ckpt_dir, "last.ckpt"))
         name = f"epoch={epoch:02d}.ckpt"
-        worst = max(best_k, key=best_k.get) if len(best_k) == save_top_k else None
-        if len(best_k) < save_top_k or val_loss < best_k[worst]:
+        if len(best_k) < save_top_k or val_loss < max(best_k.values()):
             torch.save(checkpoint, os.path.join(ckpt_dir, name))
             best_k[name] = val_loss
-            torch.save(checkpoint, os.path.join(ckpt_dir, "last.ckpt"))
-            if worst is not None:
-                del best_k[worst]
+            if len(best_k) > save_top_k:
+                worst = max(best_k, key=best_k.get)
                 os.remove(os.path.join(ckpt_dir, worst))
-        if verbose:
-            print(f"epoch {epoch}  train_loss {history['train_loss'][-1]:.4f}  val_loss {val_loss:.4f}")
+                del best_k[worst]
 
     best_file = min(best_k, key=best_k.get)
     restored = build_model().to(dev)
@@ -134,14 +139,17 @@ def run(epochs: int = 10, seed: int = 0, device: str = "auto", batch_size: int =
     with torch.no_grad():
         predictions = restored(val_set.tensors[0].to(dev)).cpu()
 
+    # region: not counted (the values run() returns)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
             "kept_files": sorted(os.listdir(ckpt_dir)),
             "kept_epochs": sorted(int(name[6:-5]) for name in best_k),
             "best_file": best_file, "best_predictions": predictions,
             "checkpoints": inventory(ckpt_dir)}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=10)
@@ -165,6 +173,7 @@ def main(argv=None) -> int:
         return 2
     print(f"done: kept {', '.join(result['kept_files'])} in {args.ckpt_dir}; best {result['best_file']}")
     return 0
+# endregion
 
 
 if __name__ == "__main__":

@@ -23,16 +23,6 @@ def build_model() -> nn.Module:
     return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
 
 
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
-
-
 class EarlyStopper:
     def __init__(self, patience: int, min_delta: float):
         self.patience = patience
@@ -53,7 +43,7 @@ class EarlyStopper:
 
 def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.03,
         patience: int = 3, min_delta: float = 0.002, verbose: bool = False) -> dict:
-    fabric = Fabric(accelerator=resolve_accelerator(device), devices=1)
+    fabric = Fabric(accelerator=device, devices=1)
     seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -66,45 +56,52 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
     train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
     loss_fn = nn.CrossEntropyLoss()
     stopper = EarlyStopper(patience, min_delta)
+    # region: not counted (the values run() returns)
     history = {"train_loss": [], "val_loss": []}
     stopped_epoch = None
-    steps = 0
+    # endregion
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             fabric.backward(loss)
             optimizer.step()
-            total += loss.item() * len(x)
-            count += len(x)
-            steps += 1
-        history["train_loss"].append(total / count)
+            total += loss.detach() * len(x)
+        train_loss = (total / len(train_set)).item()
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
-                total += loss_fn(model(x), y).item() * len(x)
-                count += len(x)
-        history["val_loss"].append(total / count)
+                total += loss_fn(model(x), y) * len(x)
+        val_loss = (total / len(val_set)).item()
+        # region: not counted (the values run() returns)
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        # endregion
         if verbose:
-            fabric.print(f"epoch {epoch}  train_loss {history['train_loss'][-1]:.4f}  val_loss {history['val_loss'][-1]:.4f}")
-        if stopper.should_stop(history["val_loss"][-1]):
+            fabric.print(f"epoch {epoch}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
+        if stopper.should_stop(val_loss):
+            # region: not counted (the values run() returns)
             stopped_epoch = epoch
+            # endregion
             if verbose:
                 fabric.print(f"stopping: val_loss did not improve by more than {min_delta} for {stopper.wait} epochs;"
-                      f" best {stopper.best:.4f}")
+                             f" best {stopper.best:.4f}")
             break
 
+    # region: not counted (the values run() returns)
     state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": steps, "device": str(fabric.device),
-            "stopped_epoch": stopped_epoch, "epochs_run": len(history["val_loss"]), "best_score": stopper.best,
-            "wait_count": stopper.wait}
+    return {"history": history, "state_dict": state, "steps": len(history["val_loss"]) * len(train_loader),
+            "device": str(fabric.device), "stopped_epoch": stopped_epoch, "epochs_run": len(history["val_loss"]),
+            "best_score": stopper.best, "wait_count": stopper.wait}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=20, help="the most epochs to run")
@@ -119,15 +116,19 @@ def main(argv=None) -> int:
         print("error: --epochs, --batch-size and --patience must be at least 1, --lr positive and"
               " --min-delta not negative", file=sys.stderr)
         return 2
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     try:
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.patience, args.min_delta,
                      verbose=True)
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     where = "never stopped early" if result["stopped_epoch"] is None else f"stopped at epoch {result['stopped_epoch']}"
     print(f"done: {where}, {result['epochs_run']} of {args.epochs} epochs run, {result['steps']} optimizer steps")
     return 0
+# endregion
 
 
 if __name__ == "__main__":

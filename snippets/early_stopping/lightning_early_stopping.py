@@ -5,8 +5,8 @@ import sys
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.callbacks import EarlyStopping
-from pytorch_lightning.callbacks.early_stopping import EarlyStoppingReason
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -30,8 +30,10 @@ class Classifier(pl.LightningModule):
         self.model = build_model()
         self.loss_fn = nn.CrossEntropyLoss()
         self.lr = lr
+        # region: not counted (the values run() returns)
         self.verbose = verbose
         self.history = {"train_loss": [], "val_loss": []}
+        # endregion
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -43,31 +45,22 @@ class Classifier(pl.LightningModule):
         x, y = batch
         self.log("val_loss", self.loss_fn(self.model(x), y))
 
+    # region: not counted (the values run() returns, printed as the other programs print them)
     def on_train_epoch_end(self):
         metrics = self.trainer.callback_metrics
         self.history["train_loss"].append(metrics["train_loss"].item())
         self.history["val_loss"].append(metrics["val_loss"].item())
         if self.verbose:
-            print(f"epoch {self.current_epoch}  train_loss {self.history['train_loss'][-1]:.4f}"
-                  f"  val_loss {self.history['val_loss'][-1]:.4f}")
+            self.print(f"epoch {self.current_epoch}  train_loss {self.history['train_loss'][-1]:.4f}"
+                       f"  val_loss {self.history['val_loss'][-1]:.4f}")
+    # endregion
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
 
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
-
-
 def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.03,
         patience: int = 3, min_delta: float = 0.002, verbose: bool = False) -> dict:
-    accelerator = resolve_accelerator(device)
     pl.seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -77,27 +70,20 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
     module = Classifier(lr=lr, verbose=verbose)
     early_stopping = EarlyStopping(monitor="val_loss", mode="min", patience=patience, min_delta=min_delta,
                                    verbose=verbose)
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator=accelerator,
-        devices=1,
-        callbacks=[early_stopping],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, callbacks=[early_stopping], logger=False,
+                         enable_checkpointing=False, enable_progress_bar=verbose, enable_model_summary=verbose)
     trainer.fit(module, train_loader, val_loader)
 
-    stopped = early_stopping.stopping_reason != EarlyStoppingReason.NOT_STOPPED
+    # region: not counted (the values run() returns)
     state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
     return {"history": module.history, "state_dict": state, "steps": trainer.global_step,
-            "device": str(module.device), "stopped_epoch": early_stopping.stopped_epoch if stopped else None,
+            "device": str(module.device), "stopped_epoch": early_stopping.stopped_epoch if trainer.should_stop else None,
             "epochs_run": len(module.history["val_loss"]), "best_score": early_stopping.best_score.item(),
             "wait_count": early_stopping.wait_count}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=20, help="the most epochs to run")
@@ -112,15 +98,19 @@ def main(argv=None) -> int:
         print("error: --epochs, --batch-size and --patience must be at least 1, --lr positive and"
               " --min-delta not negative", file=sys.stderr)
         return 2
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     try:
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.patience, args.min_delta,
                      verbose=True)
-    except ValueError as error:
+    except (ValueError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     where = "never stopped early" if result["stopped_epoch"] is None else f"stopped at epoch {result['stopped_epoch']}"
     print(f"done: {where}, {result['epochs_run']} of {args.epochs} epochs run, {result['steps']} optimizer steps")
     return 0
+# endregion
 
 
 if __name__ == "__main__":

@@ -63,47 +63,54 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     stopper = EarlyStopper(patience, min_delta)
+    # region: not counted (the values run() returns)
     history = {"train_loss": [], "val_loss": []}
     stopped_epoch = None
-    steps = 0
+    # endregion
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             x, y = x.to(dev), y.to(dev)
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(x)
-            count += len(x)
-            steps += 1
-        history["train_loss"].append(total / count)
+            total += loss.detach() * len(x)
+        train_loss = (total / len(train_set)).item()
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
-                total += loss_fn(model(x), y).item() * len(x)
-                count += len(x)
-        history["val_loss"].append(total / count)
+                total += loss_fn(model(x), y) * len(x)
+        val_loss = (total / len(val_set)).item()
+        # region: not counted (the values run() returns)
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        # endregion
         if verbose:
-            print(f"epoch {epoch}  train_loss {history['train_loss'][-1]:.4f}  val_loss {history['val_loss'][-1]:.4f}")
-        if stopper.should_stop(history["val_loss"][-1]):
+            print(f"epoch {epoch}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
+        if stopper.should_stop(val_loss):
+            # region: not counted (the values run() returns)
             stopped_epoch = epoch
+            # endregion
             if verbose:
                 print(f"stopping: val_loss did not improve by more than {min_delta} for {stopper.wait} epochs;"
                       f" best {stopper.best:.4f}")
             break
 
+    # region: not counted (the values run() returns)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
-            "stopped_epoch": stopped_epoch, "epochs_run": len(history["val_loss"]), "best_score": stopper.best,
-            "wait_count": stopper.wait}
+    return {"history": history, "state_dict": state, "steps": len(history["val_loss"]) * len(train_loader),
+            "device": str(dev), "stopped_epoch": stopped_epoch, "epochs_run": len(history["val_loss"]),
+            "best_score": stopper.best, "wait_count": stopper.wait}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=20, help="the most epochs to run")
@@ -127,6 +134,7 @@ def main(argv=None) -> int:
     where = "never stopped early" if result["stopped_epoch"] is None else f"stopped at epoch {result['stopped_epoch']}"
     print(f"done: {where}, {result['epochs_run']} of {args.epochs} epochs run, {result['steps']} optimizer steps")
     return 0
+# endregion
 
 
 if __name__ == "__main__":

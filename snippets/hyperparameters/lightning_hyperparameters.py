@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -29,8 +30,10 @@ class Classifier(pl.LightningModule):
         self.save_hyperparameters()
         self.model = build_model(self.hparams.hidden)
         self.loss_fn = nn.CrossEntropyLoss()
+        # region: not counted (the values run() returns)
         self.history = {"train_loss": [], "val_loss": []}
         self.verbose = False
+        # endregion
 
     def forward(self, x):
         return self.model(x)
@@ -45,38 +48,30 @@ class Classifier(pl.LightningModule):
         x, y = batch
         self.log("val_loss", self.loss_fn(self.model(x), y))
 
+    # region: not counted (the values run() returns, printed as the other programs print them)
     def on_train_epoch_end(self):
         metrics = self.trainer.callback_metrics
         self.history["train_loss"].append(metrics["train_loss"].item())
         self.history["val_loss"].append(metrics["val_loss"].item())
         if self.verbose:
-            print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
-                  f"  train_loss {self.history['train_loss'][-1]:.4f}"
-                  f"  val_loss {self.history['val_loss'][-1]:.4f}")
+            self.print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
+                       f"  train_loss {self.history['train_loss'][-1]:.4f}  val_loss {self.history['val_loss'][-1]:.4f}")
+    # endregion
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
-
-
+# region: not counted (the page's check: the rebuilt model predicts what the trained one did)
 def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     model.eval()
     with torch.no_grad():
         return model(x).cpu()
+# endregion
 
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 1e-3,
         hidden: int = 16, ckpt_dir: str = ".", verbose: bool = False) -> dict:
-    accelerator = resolve_accelerator(device)
     pl.seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -84,26 +79,20 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     val_loader = DataLoader(val_set, batch_size=batch_size)
 
     module = Classifier(hidden=hidden, lr=lr)
+    # region: not counted (the values run() returns)
     module.verbose = verbose
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator=accelerator,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    # endregion
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=verbose, enable_model_summary=verbose)
     trainer.fit(module, train_loader, val_loader)
 
     path = Path(ckpt_dir) / "lightning_model.ckpt"
     trainer.save_checkpoint(path, weights_only=False)
+    restored = Classifier.load_from_checkpoint(path, map_location=module.device)
 
+    # region: not counted (the page's check: the rebuilt model predicts what the trained one did)
     dev = module.device
-    restored = Classifier.load_from_checkpoint(path, map_location=dev, weights_only=True)
     checkpoint = torch.load(path, map_location=dev, weights_only=True)
-
     x_val = val_set.tensors[0].to(dev)
     before, after = predict(module, x_val), predict(restored, x_val)
     identical = torch.equal(before, after)
@@ -113,11 +102,13 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
               f" on {len(x_val)} validation rows")
     state = {k: v.detach().cpu() for k, v in restored.model.state_dict().items()}
     return {"history": module.history, "state_dict": state, "steps": trainer.global_step, "device": str(dev),
-            "checkpoint": path.name, "checkpoint_keys": sorted(checkpoint),
+            "checkpoint": path.name, "checkpoint_keys": sorted(checkpoint), "checkpoint_bytes": path.stat().st_size,
             "saved_hparams": dict(checkpoint["hyper_parameters"]), "predictions": after,
             "reload_identical": identical, "reload_difference": float((before - after).abs().max())}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
@@ -131,14 +122,18 @@ def main(argv=None) -> int:
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or args.hidden < 1:
         print("error: --epochs, --batch-size and --hidden must be at least 1 and --lr positive", file=sys.stderr)
         return 2
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     try:
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.hidden,
                      args.ckpt_dir, verbose=True)
-    except (ValueError, OSError) as error:
+    except (ValueError, MisconfigurationException, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: {result['steps']} optimizer steps on {result['device']}")
     return 0
+# endregion
 
 
 if __name__ == "__main__":

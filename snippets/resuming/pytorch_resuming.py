@@ -8,8 +8,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-RESTORABLE = ("optimizer", "scheduler", "rng", "loader")
-
 
 def make_data(seed: int, n: int = 512, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
@@ -41,13 +39,25 @@ def rng_state(generator: torch.Generator) -> dict:
     return state
 
 
-def set_rng_state(state: dict, generator: torch.Generator, forget: tuple) -> None:
-    if "rng" not in forget:
-        torch.set_rng_state(state["torch"])
-        if "cuda" in state:
-            torch.cuda.set_rng_state_all(state["cuda"])
-    if "loader" not in forget:
-        generator.set_state(state["loader"])
+def set_rng_state(state: dict, generator: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state_all(state["cuda"])
+    generator.set_state(state["loader"])
+
+
+# region: not counted (--forget: the page's experiment replaces saved states with fresh ones)
+def forget_states(checkpoint: dict, forget: tuple, optimizer, scheduler, generator: torch.Generator) -> None:
+    fresh = rng_state(generator)
+    if "optimizer" in forget:
+        checkpoint["optimizer"] = optimizer.state_dict()
+    if "scheduler" in forget:
+        checkpoint["scheduler"] = scheduler.state_dict()
+    if "rng" in forget:
+        checkpoint["rng"].update({k: v for k, v in fresh.items() if k != "loader"})
+    if "loader" in forget:
+        checkpoint["rng"]["loader"] = fresh["loader"]
+# endregion
 
 
 def train(epochs: int, seed: int, dev: torch.device, batch_size: int, lr: float, stop_after: int | None = None,
@@ -62,56 +72,66 @@ def train(epochs: int, seed: int, dev: torch.device, batch_size: int, lr: float,
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
     loss_fn = nn.CrossEntropyLoss()
-    history = {"train_loss": [], "val_loss": [], "lr": []}
     start, steps = 0, 0
+    # region: not counted (the values run() returns)
+    history = {"train_loss": [], "val_loss": [], "lr": []}
+    # endregion
 
     if resume:
         checkpoint = torch.load(ckpt_path, map_location=dev, weights_only=True)
+        # region: not counted (--forget)
+        forget_states(checkpoint, forget, optimizer, scheduler, generator)
+        # endregion
         model.load_state_dict(checkpoint["model"])
-        if "optimizer" not in forget:
-            optimizer.load_state_dict(checkpoint["optimizer"])
-        if "scheduler" not in forget:
-            scheduler.load_state_dict(checkpoint["scheduler"])
-        start, steps, history = checkpoint["epoch"] + 1, checkpoint["global_step"], checkpoint["history"]
-        set_rng_state(checkpoint["rng"], generator, forget)
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        start, steps = checkpoint["epoch"], checkpoint["global_step"]
+        set_rng_state(checkpoint["rng"], generator)
 
     for epoch in range(start, stop_after or epochs):
         model.train()
-        history["lr"].append(optimizer.param_groups[0]["lr"])
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             x, y = x.to(dev), y.to(dev)
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(x)
-            count += len(x)
+            total += loss.detach() * len(x)
             steps += 1
-        history["train_loss"].append(total / count)
+        train_loss = (total / len(train_set)).item()
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
-                total += loss_fn(model(x), y).item() * len(x)
-                count += len(x)
-        history["val_loss"].append(total / count)
-        scheduler.step()
+                total += loss_fn(model(x), y) * len(x)
+        val_loss = (total / len(val_set)).item()
+        # region: not counted (the values run() returns)
+        history["lr"].append(optimizer.param_groups[0]["lr"])
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        # endregion
         if verbose:
-            print(f"epoch {epoch}  lr {history['lr'][-1]:.4f}  train_loss {history['train_loss'][-1]:.4f}"
-                  f"  val_loss {history['val_loss'][-1]:.4f}")
+            print(f"epoch {epoch}  lr {optimizer.param_groups[0]['lr']:.4f}  train_loss {train_loss:.4f}"
+                  f"  val_loss {val_loss:.4f}")
+        scheduler.step()
 
     if stop_after is not None:
-        torch.save({"epoch": stop_after - 1, "global_step": steps, "history": history,
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "rng": rng_state(generator)}, ckpt_path)
+        torch.save({"epoch": stop_after, "global_step": steps, "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "rng": rng_state(generator)}, ckpt_path)
     return model, history, steps
 
 
+# region: not counted (the page's experiment: uninterrupted, interrupted and resumed, compared)
+RESTORABLE = ("optimizer", "scheduler", "rng", "loader")
+
+
 def run(epochs: int = 6, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.01,
-        stop_after: int | None = None, ckpt_dir: str = "checkpoints_torch", forget: tuple = (), verbose: bool = False) -> dict:
+        stop_after: int | None = None, ckpt_dir: str = "checkpoints_torch", forget: tuple = (),
+        verbose: bool = False) -> dict:
     dev = resolve_device(device)
     stop_after = epochs // 2 if stop_after is None else stop_after
     if not 0 < stop_after < epochs:
@@ -126,22 +146,27 @@ def run(epochs: int = 6, seed: int = 0, device: str = "auto", batch_size: int = 
         print(f"-- uninterrupted: {epochs} epochs")
     reference, reference_history, reference_steps = train(epochs, seed, dev, batch_size, lr, verbose=verbose)
     if verbose:
-        print(f"-- interrupted after epoch {stop_after - 1}")
-    train(epochs, seed, dev, batch_size, lr, stop_after=stop_after, ckpt_path=ckpt_path, verbose=verbose)
+        print(f"-- interrupted after {stop_after} of {epochs} epochs")
+    _, before, _ = train(epochs, seed, dev, batch_size, lr, stop_after=stop_after, ckpt_path=ckpt_path,
+                         verbose=verbose)
     if verbose:
         print(f"-- resumed from {os.path.basename(ckpt_path)}" + (f", forgetting {', '.join(forget)}" if forget else ""))
-    model, history, steps = train(epochs, seed, dev, batch_size, lr, ckpt_path=ckpt_path, resume=True,
-                                  forget=tuple(forget), verbose=verbose)
+    model, after, steps = train(epochs, seed, dev, batch_size, lr, ckpt_path=ckpt_path, resume=True,
+                                forget=tuple(forget), verbose=verbose)
 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     expected = {k: v.detach().cpu() for k, v in reference.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": reference_steps + steps, "global_step": steps, "device": str(dev),
+    return {"history": {k: before[k] + after[k] for k in before}, "state_dict": state,
+            "steps": reference_steps + steps, "global_step": steps, "device": str(dev),
             "uninterrupted_history": reference_history,
             "bitwise_equal": all(torch.equal(state[k], expected[k]) for k in state),
             "resume_difference": max((state[k] - expected[k]).abs().max().item() for k in state),
-            "checkpoint_file": os.path.basename(ckpt_path), "forgotten": sorted(forget)}
+            "checkpoint_file": os.path.basename(ckpt_path), "forgotten": sorted(forget),
+            "checkpoint_epoch": torch.load(ckpt_path, map_location="cpu", weights_only=True)["epoch"]}
+# endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=6)
@@ -166,6 +191,7 @@ def main(argv=None) -> int:
     print(f"done: resumed weights {verdict} the uninterrupted run "
           f"(max |difference| {result['resume_difference']:.3g})")
     return 0
+# endregion
 
 
 if __name__ == "__main__":

@@ -1,18 +1,30 @@
-"""snippets/checkpointing: top-k plus last, the same kept epochs and best predictions, checkpoint contents."""
+"""snippets/checkpointing: top-k plus last, the same kept epochs and best predictions, what last.ckpt holds,
+checkpoint contents, and every file loading with torch.load(weights_only=True).
+
+The programs run at the published configuration (the headline run of runs.toml), so that what
+the page states about this run is what these tests check.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import pickle
 
 import pytest
+import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from torch.utils.data import DataLoader
 
-from evidence.running.measure import max_abs_difference
+from evidence import declared
+from evidence.running.measure import lookup, max_abs_difference
 from tests.conftest import load_program
 
 TOPIC = "checkpointing"
 KINDS = ["pytorch", "lightning", "fabric"]
-EPOCHS, TOP_K = 10, 3
+PUBLISHED = declared.run(TOPIC).params
+EPOCHS, TOP_K = PUBLISHED["epochs"], PUBLISHED["save_top_k"]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +39,7 @@ def folders(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def results(folders):
-    return {kind: load_program(TOPIC, kind).run(epochs=EPOCHS, seed=0, device="cpu", save_top_k=TOP_K,
-                                                ckpt_dir=str(folders[kind]))
+    return {kind: load_program(TOPIC, kind).run(**PUBLISHED, device="cpu", ckpt_dir=str(folders[kind]))
             for kind in KINDS}
 
 
@@ -45,18 +56,55 @@ def test_keeps_the_k_best_epochs_by_val_loss_and_the_last(results, folders, kind
     assert result["best_file"] == f"epoch={min(range(EPOCHS), key=val_loss.__getitem__):02d}.ckpt"
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_last_ckpt_is_refreshed_only_when_a_top_k_checkpoint_is_written(results, kind):
-    val_loss = results[kind]["history"]["val_loss"]
-    entered = [e for e in range(EPOCHS) if sorted(range(e + 1), key=val_loss.__getitem__).index(e) < TOP_K]
-    assert entered[-1] < EPOCHS - 1, "the configuration should end on an epoch outside the top k"
-    assert results[kind]["checkpoints"]["last.ckpt"]["keys"]["epoch"]["value"] == entered[-1]
+def entered_top_k(val_loss):
+    """The epochs that entered the top k when they ran, by brute force over the losses so far."""
+    return [e for e in range(len(val_loss)) if sorted(range(e + 1), key=val_loss.__getitem__).index(e) < TOP_K]
+
+
+@pytest.mark.parametrize("kind", ["pytorch", "fabric"])
+def test_plain_and_fabric_last_ckpt_holds_the_final_epoch(results, kind):
+    assert results[kind]["checkpoints"]["last.ckpt"]["keys"]["epoch"]["value"] == EPOCHS - 1
+
+
+def test_lightning_last_ckpt_holds_the_last_epoch_that_entered_the_top_k(results):
+    """Lightning >= 2.6.0 writes last.ckpt only when a top-k checkpoint was saved in the same step; the
+    published run ends on an epoch outside the top k, so its last.ckpt is an older epoch (the page's finding)."""
+    entered = entered_top_k(results["lightning"]["history"]["val_loss"])
+    assert entered[-1] < EPOCHS - 1, "the published configuration should end on an epoch outside the top k"
+    assert results["lightning"]["checkpoints"]["last.ckpt"]["keys"]["epoch"]["value"] == entered[-1]
+    assert tuple(int(part) for part in pl.__version__.split(".")[:2]) >= (2, 6), "2.0 to 2.5 wrote it every epoch"
+
+
+def test_the_finding_view_says_what_the_run_did(results):
+    from evidence.views.topics.checkpointing import entered_top_k as view_entered
+
+    assert view_entered(results["pytorch"]["history"]["val_loss"], TOP_K) == entered_top_k(
+        results["pytorch"]["history"]["val_loss"])
+
+
+def test_a_second_callback_without_a_monitor_keeps_the_final_epoch(tmp_path):
+    """The page's advice for Lightning >= 2.6: a second ModelCheckpoint(filename="latest") keeps the final state."""
+    program = load_program(TOPIC, "lightning")
+    pl.seed_everything(0, verbose=False)
+    train_set, val_set = program.make_data(0)
+    loader = DataLoader(train_set, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
+    top_k = ModelCheckpoint(dirpath=tmp_path, filename="{epoch:02d}", monitor="val_loss", save_top_k=TOP_K,
+                            save_last=True)
+    latest = ModelCheckpoint(dirpath=tmp_path, filename="latest")
+    trainer = pl.Trainer(max_epochs=EPOCHS, accelerator="cpu", devices=1, callbacks=[top_k, latest], logger=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(program.Classifier(lr=PUBLISHED.get("lr", 0.03)), loader, DataLoader(val_set, batch_size=32))
+    assert torch.load(tmp_path / "latest.ckpt", weights_only=True)["epoch"] == EPOCHS - 1
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["epoch"] < EPOCHS - 1
+    assert sorted(os.listdir(tmp_path)) == sorted([*(os.path.basename(p) for p in top_k.best_k_models),
+                                                   "last.ckpt", "latest.ckpt"])
 
 
 @pytest.mark.parametrize("kind", ["lightning", "fabric"])
-@pytest.mark.parametrize("path", ["best_predictions", "kept_epochs", "kept_files", "best_file", "state_dict"])
+@pytest.mark.parametrize("path", ["best_predictions", "kept_epochs", "kept_files", "best_file", "state_dict",
+                                  "history.val_loss", "history.train_loss"])
 def test_same_checkpoints_and_predictions_as_plain_pytorch(results, kind, path):
-    assert max_abs_difference(results[kind][path], results["pytorch"][path]) == 0.0
+    assert max_abs_difference(lookup(results[kind], path), lookup(results["pytorch"], path)) == 0.0
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -74,17 +122,19 @@ def test_best_predictions_come_from_the_best_checkpoint_not_the_final_model(resu
 
 
 def test_checkpoint_contents_plain_and_fabric_hold_what_they_were_given(results):
+    best = results["pytorch"]["best_file"]
     for kind in ("pytorch", "fabric"):
-        keys = results[kind]["checkpoints"]["last.ckpt"]["keys"]
+        keys = results[kind]["checkpoints"][best]["keys"]
         assert list(keys) == ["epoch", "global_step", "val_loss", "model", "optimizer"]
         assert keys["model"]["shapes"] == {"0.weight": [16, 10], "0.bias": [16], "2.weight": [2, 16], "2.bias": [2]}
         assert keys["model"]["tensor_bytes"] == 4 * (160 + 16 + 32 + 2)
-    assert results["fabric"]["checkpoints"]["last.ckpt"]["keys"] == results["pytorch"]["checkpoints"]["last.ckpt"]["keys"]
+    assert results["fabric"]["checkpoints"][best]["keys"] == results["pytorch"]["checkpoints"][best]["keys"]
 
 
 def test_lightning_checkpoint_holds_more(results):
-    keys = results["lightning"]["checkpoints"]["last.ckpt"]["keys"]
-    plain = results["pytorch"]["checkpoints"]["last.ckpt"]["keys"]
+    best = results["pytorch"]["best_file"]
+    keys = results["lightning"]["checkpoints"][best]["keys"]
+    plain = results["pytorch"]["checkpoints"][best]["keys"]
     assert set(keys) == {"epoch", "global_step", "pytorch-lightning_version", "state_dict", "loops", "callbacks",
                          "optimizer_states", "lr_schedulers", "hparams_name", "hyper_parameters"}
     assert list(keys["state_dict"]["shapes"]) == [f"model.{k}" for k in plain["model"]["shapes"]]
@@ -93,9 +143,40 @@ def test_lightning_checkpoint_holds_more(results):
     assert keys["hyper_parameters"]["keys"] == ["lr"]
     assert set(keys["loops"]["keys"]) == {"fit_loop", "validate_loop", "test_loop", "predict_loop"}
     assert [k.startswith("ModelCheckpoint{") for k in keys["callbacks"]["keys"]] == [True]
+    assert keys["epoch"]["value"] == plain["epoch"]["value"] == int(best[6:8])
     assert keys["global_step"]["value"] == plain["global_step"]["value"] == 13 * (keys["epoch"]["value"] + 1)
-    sizes = {kind: results[kind]["checkpoints"]["last.ckpt"]["file_bytes"] for kind in KINDS}
+    sizes = {kind: results[kind]["checkpoints"][best]["file_bytes"] for kind in KINDS}
     assert sizes["lightning"] > sizes["pytorch"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_checkpoint_written_loads_with_weights_only(results, folders, kind):
+    """Every .ckpt file each program leaves loads with torch's restricted unpickler."""
+    files = sorted(folders[kind].glob("*.ckpt"))
+    assert [f.name for f in files] == results[kind]["kept_files"]
+    for file in files:
+        checkpoint = torch.load(file, map_location="cpu", weights_only=True)
+        assert isinstance(checkpoint, dict) and "epoch" in checkpoint
+
+
+def test_load_from_checkpoint_leaves_weights_only_to_torch(results, folders, tmp_path):
+    """Lightning >= 2.6 passes weights_only=None to torch.load, and torch >= 2.6 then loads a local file with
+    weights_only=True: a checkpoint holding an arbitrary object is refused unless weights_only=False is given."""
+    program = load_program(TOPIC, "lightning")
+    checkpoint = torch.load(folders["lightning"] / results["lightning"]["best_file"], weights_only=True)
+    checkpoint["extra"] = pickle.PickleError("any object that is not a tensor or a plain value")
+    torch.save(checkpoint, tmp_path / "with-object.ckpt")
+    with pytest.raises(pickle.UnpicklingError, match="weights_only"):
+        program.Classifier.load_from_checkpoint(tmp_path / "with-object.ckpt")
+    restored = program.Classifier.load_from_checkpoint(tmp_path / "with-object.ckpt", weights_only=False)
+    assert restored.hparams.lr == PUBLISHED.get("lr", 0.03)
+
+
+def test_lightning_stores_absolute_paths_in_its_callback_state(results, folders):
+    checkpoint = torch.load(folders["lightning"] / "last.ckpt", weights_only=True)
+    state = next(v for k, v in checkpoint["callbacks"].items() if k.startswith("ModelCheckpoint"))
+    assert os.path.isabs(state["dirpath"]) and os.path.isabs(state["best_model_path"])
+    assert all(os.path.isabs(path) for path in state["best_k_models"])
 
 
 def test_returned_values_hold_no_absolute_paths(results, folders):

@@ -1,4 +1,8 @@
-"""snippets/early_stopping: the same stopping epoch everywhere, and Lightning's exact EarlyStopping rule."""
+"""snippets/early_stopping: the same stopping epoch everywhere, and Lightning's exact EarlyStopping rule.
+
+The programs run at the published configuration (the headline run of runs.toml): the page renders
+its statements about the run from the result, and these tests pin the same run.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ import torch
 from pytorch_lightning.callbacks import EarlyStopping
 from torch.utils.data import DataLoader, TensorDataset
 
+from evidence import declared
 from evidence.running.measure import max_abs_difference
+from evidence.views.topics.early_stopping import replay
 from tests.conftest import load_program
 
 TOPIC = "early_stopping"
 KINDS = ["pytorch", "lightning", "fabric"]
-CONFIG = {"epochs": 20, "patience": 3, "min_delta": 0.002, "seed": 0, "device": "cpu"}
+CONFIG = {**declared.run(TOPIC).params, "device": "cpu"}
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +136,16 @@ def test_lightning_checks_after_the_validation_of_each_epoch(results):
     assert history[7] < history[4] < history[7] + CONFIG["min_delta"]
     for kind in ("pytorch", "fabric"):
         assert results[kind]["best_score"] == pytest.approx(history[4], abs=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_page_replay_of_the_rule_stops_where_the_program_stopped(results, kind):
+    checks = replay(results[kind]["history"]["val_loss"], CONFIG["patience"], CONFIG["min_delta"])
+    assert [c.epoch for c in checks if c.stop] == [results[kind]["stopped_epoch"]]
+    assert checks[-1].wait == results[kind]["wait_count"]
+
+
+def test_no_decision_in_the_published_run_is_within_rounding_of_its_threshold(results):
+    """The page says float32 against float64 comparisons cannot matter here: no loss is that close."""
+    checks = replay(results["pytorch"]["history"]["val_loss"], CONFIG["patience"], CONFIG["min_delta"])
+    assert min(abs(c.value - c.threshold) for c in checks if c.threshold is not None) > 1e-6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,7 @@ def test_rebuilding_without_the_saved_config_fails(folder, results):
 
 def test_lightning_rebuilds_from_the_checkpoint_alone(folder, results):
     module = load_program(TOPIC, "lightning")
-    restored = module.Classifier.load_from_checkpoint(folder / "nested" / FILES["lightning"], weights_only=True)
+    restored = module.Classifier.load_from_checkpoint(folder / "nested" / FILES["lightning"])  # torch decides: True
     assert dict(restored.hparams) == {"hidden": 24, "lr": 2e-3}
     x = module.make_data(0)[1].tensors[0]
     assert torch.equal(module.predict(restored, x), results["lightning"]["predictions"])
@@ -75,3 +76,55 @@ def test_unwritable_checkpoint_folder_is_a_clear_error(kind, tmp_path, capsys):
     code = load_program(TOPIC, kind).main(["--epochs", "1", "--ckpt-dir", str(blocker / "sub")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_checkpoint_bytes_is_the_file_size(results, folder):
+    for kind in KINDS:
+        assert results[kind]["checkpoint_bytes"] == (folder / "nested" / FILES[kind]).stat().st_size
+
+
+@pytest.fixture(scope="module")
+def trained(results):
+    """A trainer that has fitted the Lightning program's Classifier for one epoch."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader
+
+    module = load_program(TOPIC, "lightning")
+    train_set, val_set = module.make_data(0)
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(module.Classifier(hidden=24), DataLoader(train_set, batch_size=32), DataLoader(val_set, batch_size=32))
+    return trainer
+
+
+def test_save_checkpoint_weights_only_decides_what_is_written(trained, tmp_path, caplog):
+    """Trainer.save_checkpoint(weights_only=True) leaves out optimizer, scheduler and callback states (the
+    loop state and the hyperparameters stay); left unset it writes everything and says so."""
+    trained.save_checkpoint(tmp_path / "weights.ckpt", weights_only=True)
+    trained.save_checkpoint(tmp_path / "full.ckpt", weights_only=False)
+    with caplog.at_level("INFO", logger="pytorch_lightning"):
+        trained.save_checkpoint(tmp_path / "unset.ckpt")
+    weights = torch.load(tmp_path / "weights.ckpt", weights_only=True)
+    full = torch.load(tmp_path / "full.ckpt", weights_only=True)
+    unset = torch.load(tmp_path / "unset.ckpt", weights_only=True)
+    assert set(full) - set(weights) == {"optimizer_states", "lr_schedulers", "callbacks"}
+    assert {"state_dict", "loops", "epoch", "global_step", "hyper_parameters"} <= set(weights)
+    assert set(unset) == set(full)
+    assert "`weights_only` was not set, defaulting to `False`." in caplog.text
+
+
+def test_torch_load_weights_only_decides_how_the_file_is_read(tmp_path):
+    """The restricted unpickler refuses an object of another class, whatever the file was saved with."""
+    torch.save({"config": {"hidden": 24}, "extra": pickle.PickleError("an object, not a plain value")},
+               tmp_path / "object.pt")
+    with pytest.raises(pickle.UnpicklingError, match="weights_only"):
+        torch.load(tmp_path / "object.pt", weights_only=True)
+    assert torch.load(tmp_path / "object.pt", weights_only=False)["config"] == {"hidden": 24}
+
+
+def test_overrides_when_reloading(folder, results):
+    module = load_program(TOPIC, "lightning")
+    path = folder / "nested" / FILES["lightning"]
+    assert module.Classifier.load_from_checkpoint(path, lr=1e-4).hparams.lr == 1e-4
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        module.Classifier.load_from_checkpoint(path, hidden=16)

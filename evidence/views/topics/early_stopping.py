@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 import math
 from dataclasses import dataclass
 
+from evidence.programs import LABELS
 from evidence.results import RunResult
-from evidence.views import Html, Strong, figures, table
+from evidence.views import Code, Html, Strong, figures, paragraph, table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -85,6 +86,44 @@ def result_checks(result: RunResult, kind: str = "pytorch") -> list[Check]:
     """
     return replay(result.value(kind, "history.val_loss"), _setting(result, "patience"),
                   _setting(result, "min_delta"))
+
+
+def stop_summary(result: RunResult, kind: str = "pytorch") -> Html:
+    """Where training stopped and which epochs decided it, in the run's own numbers.
+
+    Args:
+        result: The early-stopping run.
+        kind: The implementation whose validation losses are replayed (the parity checks
+            compare the others' stopping epochs with it).
+
+    Returns:
+        A paragraph: the stopping epoch of every implementation (or that none stopped early),
+        the epoch that set the best score, each epoch that came lower than the best without
+        beating it by more than ``min_delta``, and the patience reached.
+    """
+    epochs, patience, min_delta = (_setting(result, name) for name in ("epochs", "patience", "min_delta"))
+    stops = result.values("stopped_epoch")
+    checks = result_checks(result, kind)
+    if len(set(stops.values())) == 1:
+        who = "every implementation"
+    else:
+        who = "the implementations (" + ", ".join(f"{LABELS[k]} at {v}" for k, v in stops.items()) + ")"
+    stopped = stops[kind]
+    if stopped is None:
+        return paragraph(f"In this run {who} ran all {epochs} epochs without stopping early.")
+    best = max((c for c in checks if c.improved), key=lambda c: c.epoch)
+    parts = [f"In this run {who} stopped after epoch {stopped} (epochs count from zero: {stopped + 1} of the "
+             f"{epochs} allowed). The best score was set at epoch {best.epoch} ({best.value:.5f}). "]
+    near = [c for c in checks if c.epoch > best.epoch and not c.improved and c.value < best.value]
+    for c in near:
+        parts += [f"Epoch {c.epoch} came lower ({c.value:.5f}) but not by more than ", Code(f"min_delta={min_delta}"),
+                  ", so it was not adopted as the new best and did not reset the count. "]
+    last = checks[-1]
+    if last.stop and last.wait >= patience:
+        parts += ["The count reached ", Code(f"patience={patience}"), f" at epoch {last.epoch}."]
+    elif last.stop:
+        parts += [f"Epoch {last.epoch}'s value was not finite, which stops training at once."]
+    return paragraph(*parts)
 
 
 def stops_table(result: RunResult) -> Html:

@@ -10,13 +10,16 @@ the validation loss goes up and down and the best epochs are not simply the last
 save_last=True)` does the ranking, the file names, the deletions and the bookkeeping of the best
 path, and `load_from_checkpoint` rebuilds the module from the saved hyperparameters. What it
 writes is a larger file: besides weights and optimizer state, a Lightning checkpoint records
-the loop counters, each callback's state and the hyperparameters (the table below lists it all).
+the loop state, each callback's state and the hyperparameters (the tables below list it all).
 **Fabric** keeps your ranking code; `fabric.save` / `fabric.load` turn the model and optimizer
 into state dicts and back (and would gather sharded states on several devices).
 
-All three programs follow Lightning's rules exactly, so that they keep the same files: a
-checkpoint enters the top *k* only if its loss is strictly lower than the worst one kept, and
-`last.ckpt` is refreshed only when a top-*k* file was written (see the pitfalls).
+Each program is written the way a user of its style writes it: the plain and Fabric programs
+rank the epochs by hand (a checkpoint enters the top *k* if its loss is strictly lower than the
+worst one kept, as in Lightning) and write `last.ckpt` after every epoch; the Lightning program
+configures `ModelCheckpoint`. The kept files, their epochs and the best model's predictions
+must come out the same, and are compared below; `last.ckpt` does not, and the page shows which
+epoch each one holds.
 """
 
 # %%
@@ -28,10 +31,17 @@ checkpoint enters the top *k* only if its loss is strictly lower than the worst 
 #
 # <!-- implementations -->
 #
+# !!! note "Defaults the Lightning program changes"
+#     Only `logger=False`: the default logger would write a `lightning_logs/` folder the reader
+#     did not ask for. Checkpointing, the sanity-check validation (`num_sanity_val_steps=2`) and
+#     the rest stay at their defaults; the progress bar and the model summary are on when the
+#     program runs from the command line and off in the quiet, timed runs
+#     (`enable_progress_bar=verbose`, `enable_model_summary=verbose`).
+#
 # ## Executed in this build
 #
-# Ten epochs, the best three checkpoints kept. Each program ran once with its log captured,
-# then under a memory probe, then three timed rounds (every run writes its checkpoints again).
+# Each program ran once with its log captured, then under a memory probe, then in timed rounds
+# (every run writes its checkpoints again).
 
 from evidence import load
 from evidence.views.topics import checkpointing as views
@@ -53,33 +63,45 @@ result.logs()
 views.kept_figure(result)
 
 # %%
-# The files left in each folder at the end, the epochs they hold and the file the best score
-# points to, as each program returned them (names relative to its checkpoint folder):
+# The files left in each folder at the end, the epochs they hold, the file the best score
+# points to, and the epoch inside each `last.ckpt`, as each program read it back (names
+# relative to its checkpoint folder):
 
 views.kept_table(result)
 
 # %%
-# ### Same files, same best model
+# ### Same top-k files, same best model
 #
 # The headline check loads each program's best checkpoint into a fresh network and compares
-# its predictions on the validation set; the kept epochs, the file names and the final weights
-# are compared as well.
+# its predictions on the validation set; the kept epochs, the file names, the final weights and
+# the validation losses that decided the ranking are compared as well. `last.ckpt` is not
+# compared: the programs differ there on purpose.
 
 result.parity()
 
 # %%
+# ### What `last.ckpt` holds
+#
+# The plain and Fabric programs refresh `last.ckpt` after every epoch, as a loop written by
+# hand does; Lightning's `ModelCheckpoint(save_last=True)` follows its own rule, which changed
+# in Lightning 2.6.0. In this build:
+
+views.last_ckpt_finding(result)
+
+# %%
 # ### What is inside a checkpoint
 #
-# Every top-level key of `last.ckpt`, as each program described it after reading the file
-# back: the type, and for containers the number of tensors and their bytes. The plain and
-# Fabric programs hold exactly what they were given; Lightning adds the rest.
+# Every top-level key of the best checkpoint (the same epoch in every implementation), as each
+# program described it after reading the file back: the type, and for containers the number of
+# tensors and their bytes. The plain and Fabric programs hold exactly what they were given;
+# Lightning adds the rest.
 
 views.contents_table(result)
 
 # %%
-# The weights themselves are the same 210 numbers (840 bytes) in every file; Lightning stores
-# them under the attribute name of the network in the `LightningModule` (`model.0.weight`
-# rather than `0.weight`). The model's tensors, as recorded:
+# The weights themselves are the same tensors in every file; Lightning stores them under the
+# attribute name of the network in the `LightningModule` (`model.0.weight` rather than
+# `0.weight`). The model's tensors, as recorded:
 
 views.weights_table(result)
 
@@ -91,7 +113,9 @@ views.lightning_extras_table(result)
 # %%
 # ### Time and memory
 #
-# Every run writes and deletes checkpoint files, so disk speed is part of these numbers.
+# Every run writes and deletes checkpoint files, so disk speed is part of these numbers. The
+# plain and Fabric programs write `last.ckpt` every epoch, Lightning only when a top-k file is
+# written: that is part of the difference too.
 
 result.timings()
 
@@ -103,14 +127,16 @@ result.loc()
 # %%
 # ## Pitfalls
 #
-# !!! warning "`save_last=True` is not the final epoch"
-#     Since Lightning 2.x, `last.ckpt` is written only when the callback saves some other
-#     checkpoint in the same epoch. Here the final epoch did not enter the top 3, so
-#     `last.ckpt` holds an earlier one (the "epoch inside last.ckpt" column above; the tests
-#     check that this is the most recent epoch that entered the top k, and the plain programs
-#     copy the rule). To always have
-#     the final state, add a second `ModelCheckpoint()` without a monitor (it keeps the latest
-#     epoch) or call `trainer.save_checkpoint(...)` after `fit`.
+# !!! warning "`save_last=True` is not always the final epoch (since Lightning 2.6.0)"
+#     Lightning 2.6.0 (pull request #21244, in the CHANGELOG as "Fixed `last.ckpt` being
+#     created and not linked to another checkpoint") makes `ModelCheckpoint` write `last.ckpt`
+#     only when it has saved another checkpoint in the same step, as its docstring had always
+#     said ("saves a `last.ckpt` copy whenever a checkpoint file gets saved"). From 2.0 to 2.5
+#     it wrote `last.ckpt` at every check, that is after every epoch here. When the final epoch
+#     does not enter the top *k*, `last.ckpt` now holds an older epoch (the finding above).
+#     To keep the final state as well, add a second `ModelCheckpoint(dirpath=...,
+#     filename="latest")` without a monitor (it keeps one file, rewritten every epoch) or
+#     call `trainer.save_checkpoint(path)` after `fit`; the tests check the first.
 #
 # !!! note "Epochs in file names start at 0"
 #     `filename="{epoch:02d}"` formats `trainer.current_epoch`, which counts from zero; the
@@ -126,8 +152,14 @@ result.loc()
 #     resumed run will look for (and try to delete) files at the old paths. The programs here
 #     return names relative to their folder.
 #
-# ??? info "Loading back"
-#     `Classifier.load_from_checkpoint(path)` needs `self.save_hyperparameters()` in
-#     `__init__` to rebuild the module; `weights_only` loading is not used because the file
-#     holds more than tensors. The plain program loads with `torch.load(..., weights_only=True)`:
-#     its checkpoints hold only tensors, numbers and dicts.
+# ??? info "Loading back, and `weights_only`"
+#     `Classifier.load_from_checkpoint(path)` rebuilds the module by calling `__init__` with
+#     the values `self.save_hyperparameters("lr")` recorded, then loads the weights. It hands
+#     its `weights_only` argument (default `None`) down to `torch.load`, so torch decides:
+#     since torch 2.6, `weights_only=True` for a local file, the restricted unpickler that
+#     accepts tensors and plain values (numbers, strings, lists, dicts) only. That is the
+#     behaviour since Lightning 2.6.0; Lightning 2.4 and 2.5 passed `weights_only=False`.
+#     Every file the three programs write holds only such values (the tables above), so each
+#     loads with `torch.load(path, weights_only=True)`: the tests load every one of them that
+#     way. The plain program passes `weights_only=True` itself, so it does not depend on the
+#     torch version; `fabric.load` also leaves the default to torch.

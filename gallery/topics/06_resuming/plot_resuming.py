@@ -1,20 +1,20 @@
 """
 # Resuming an interrupted run
 
-Train for six epochs without a break; then train again, stop after epoch 2, save a checkpoint,
-start over as a new process would (seed, data, model and optimizer set up from scratch) and
-resume from the checkpoint. The resumed run must end with **bitwise** the same weights as the
-uninterrupted one. The set-up is chosen so that forgetting any piece of state shows: the
-network has a `Dropout(0.3)` layer (masks come from the global torch RNG), the training
-`DataLoader` shuffles with its own `torch.Generator`, Adam keeps moment estimates, and a
-`StepLR` halves the learning rate every two epochs, so the interruption falls in the middle of
-a step.
+Train without a break; then train again, stop partway and save a checkpoint, start over as a
+new process would (seed, data, model and optimizer set up from scratch) and resume from the
+checkpoint. The resumed run must end with **bitwise** the same weights as the uninterrupted
+one. The set-up is chosen so that forgetting any piece of state shows: the network has a
+`Dropout(0.3)` layer (masks come from the global torch RNG), the training `DataLoader`
+shuffles with its own `torch.Generator`, Adam keeps moment estimates, and a `StepLR` halves
+the learning rate every two epochs (the run below is interrupted between two epochs that share
+a learning rate, so the scheduler's count has to come back too).
 
 **What Lightning takes off your hands:** `trainer.fit(model, ckpt_path=...)` restores the
 weights, the optimizer and scheduler states, the epoch and step counters (the loop state) and
 every callback's state. **What it does not restore:** the global RNG states (torch, CUDA,
 NumPy, Python) and the state of a plain `DataLoader` or its generator; a `torch.utils.data.DataLoader`
-has no `state_dict`, so Lightning has nothing to save. Without them the resumed run draws
+has no `state_dict`, so Lightning has nothing to save (the tests check the checkpoint). Without them the resumed run draws
 different dropout masks and a different batch order. The Lightning program adds a small
 `Callback` whose `state_dict` / `load_state_dict` carry both, which Lightning then saves and
 restores with the rest. **Fabric** saves and loads one dictionary, `state`: `fabric.save` writes
@@ -27,14 +27,20 @@ it to `path`, turning the model, optimizer and scheduler into state dicts, and
 #
 # Highlighted lines are those a program does not share with its counterpart. `--forget rng`
 # (or `loader`, `optimizer`, `scheduler`) resumes without that piece of state, to see the
-# difference it makes.
+# difference it makes; `run()`, which trains three times and compares, and the `--forget`
+# option are the page's experiment and are not counted as lines of code.
 #
 # <!-- implementations -->
 #
-# ## Executed in this build
+# !!! note "Defaults the Lightning program changes"
+#     `logger=False` and `enable_checkpointing=False`: the default logger would write a
+#     `lightning_logs/` folder and the default `ModelCheckpoint` a `checkpoints/` folder, files
+#     the reader did not ask for (the program writes its one checkpoint itself, with
+#     `trainer.save_checkpoint`). The sanity-check validation and the rest stay at their
+#     defaults; the progress bar and the model summary are on when the program runs from the
+#     command line and off in the quiet, timed runs.
 #
-# Each `run()` trains three times: uninterrupted, interrupted after epoch 2, and resumed. Each
-# program ran once with its log captured, then under a memory probe, then three timed rounds.
+# ## Executed in this build
 
 from evidence import load
 from evidence.views.topics import resuming as views
@@ -44,10 +50,12 @@ result = runs.headline
 result.stamp()
 
 # %%
+# What each program did, in this run's numbers:
+
+views.plan(result)
+
+# %%
 # ### What each program printed
-#
-# The resumed epochs 3 to 5 print the same losses and learning rates as epochs 3 to 5 of the
-# uninterrupted run.
 
 result.logs()
 
@@ -60,9 +68,10 @@ views.resume_table(result)
 
 # %%
 # ### Loss curves, overlaid
-#
-# The resumed runs' curves (epochs 0 to 2 come from the checkpoint, 3 to 5 from the resumed
-# training) drawn over each other.
+
+views.curves_note(result)
+
+# %%
 
 result.plot("history.train_loss", "history.val_loss")
 
@@ -79,14 +88,16 @@ result.parity()
 #
 # Each program run again four times, each time resuming without one piece of state
 # (`--forget <name>`), against its own uninterrupted run. The last column compares the broken
-# Lightning and Fabric runs with the broken plain one: they break in exactly the same way.
+# Lightning and Fabric runs with the broken plain one (*identical*: they break in exactly the
+# same way).
 
 views.forgotten_table(runs)
 
 # %%
 # ### Time and memory
 #
-# Each run is three trainings (twelve epochs in all) plus writing and reading one checkpoint.
+# Each run is three trainings (the epochs counted above) plus writing and reading one
+# checkpoint.
 
 result.timings()
 
@@ -100,16 +111,16 @@ result.loc()
 #
 # !!! warning "Lightning does not restore random number generators"
 #     A Lightning checkpoint holds no RNG state. After `seed_everything(seed)` in the new
-#     process, dropout draws the masks of epoch 0 again. Either accept that the resumed run is
+#     process, dropout draws the masks of the first epoch again. Either accept that the resumed run is
 #     a different (equally valid) run, or save the states yourself, as the `RandomState`
 #     callback here does.
 #
 # !!! warning "The DataLoader's shuffling generator"
 #     A shuffling `DataLoader` with its own `generator=` draws a new permutation from it every
 #     epoch. A fresh loader in the resumed process starts that generator from the seed, so
-#     epoch 3 would get epoch 0's order. Save `generator.get_state()` and restore it with
+#     the first resumed epoch would get epoch 0's order. Save `generator.get_state()` and restore it with
 #     `set_state()` (all three programs do); `torchdata`'s `StatefulDataLoader` is another way,
-#     and Lightning saves its state when the loader has one.
+#     and Lightning (since 2.2.0) saves the state of a training loader that has a `state_dict`.
 #
 # !!! note "Order of restoring in plain PyTorch"
 #     Create the optimizer and scheduler first, then load their states: constructing a
@@ -118,6 +129,9 @@ result.loc()
 #     the model does).
 #
 # !!! note "Where the checkpoint is written"
-#     The Lightning program stops with `max_epochs=3` and calls `trainer.save_checkpoint`
-#     after `fit`; resuming with `max_epochs=6` continues at epoch 3. A checkpoint written in
-#     the middle of an epoch resumes mid-epoch, which a plain `DataLoader` cannot replay exactly.
+#     The Lightning program simulates the interruption by ending `fit` at
+#     `max_epochs=stop_after` and calling `trainer.save_checkpoint(path, weights_only=False)`
+#     after it (`weights_only=False`: the full state, optimizer and scheduler included, which
+#     resuming needs); resuming with the full `max_epochs` continues with the next epoch.
+#     A checkpoint written in the middle of an epoch resumes mid-epoch, which a plain
+#     `DataLoader` cannot replay exactly.
