@@ -116,7 +116,7 @@ equivalent.parity()
 # ### When the last window is incomplete, it is not the large batch
 #
 # The same comparison with the headline set-up: Lightning and Fabric accumulate micro-batches
-# into windows of k, the plain program takes batches of k micro-batches' size. The full windows
+# into windows of k, the plain program takes batches as large as a full window. The full windows
 # match the plain program's full batches, but the last window of each epoch is incomplete and
 # its summed gradient is still divided by k, not by the number of micro-batches in it: that step
 # is shorter than the plain program's step on its last, smaller batch. The weights drift apart

@@ -63,8 +63,8 @@ result.stamp()
 # %%
 # ### What each program printed
 #
-# The last line counts the steps at which clipping changed the gradient: the norm (or, by
-# value, the largest element) measured before clipping was above the threshold.
+# The epoch losses. Run from the command line, each program also prints how many steps clipping
+# changed; the table further down counts them from the gradient sizes the programs recorded.
 
 result.logs()
 
@@ -130,7 +130,7 @@ views.clipped_table(result, by_value)
 #     ones.
 #
 # !!! warning "Clipping by hand while the Trainer clips"
-#     Per optimizer step, Lightning 2.x runs `training_step`, `zero_grad`, `backward`,
+#     Per optimizer step, Lightning (2.6.6 here) runs `training_step`, `zero_grad`, `backward`,
 #     `on_before_optimizer_step`, then `configure_gradient_clipping`, whose default calls
 #     `self.clip_gradients` with the Trainer's `gradient_clip_val`, then the optimizer step. So:
 #

@@ -56,9 +56,10 @@ result.stamp()
 # %%
 # ### What each program printed
 #
-# Lightning and Fabric announce the precision they use. The last line of each log names the
-# dtype the middle `Linear` layer produced (recorded by a forward hook) and the dtype the weights
-# are stored in: bfloat16 compute, float32 weights.
+# Lightning and Fabric announce the precision they use. Lightning's model summary (shown because
+# the program ran in its verbose mode) warns that it sizes bf16-mixed parameters as 32-bit; the
+# weights are float32 indeed, as the table further down shows. The dtype the middle `Linear`
+# layer produced, recorded by a forward hook, is in that table too.
 
 result.logs()
 
