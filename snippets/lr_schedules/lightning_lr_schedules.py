@@ -1,4 +1,4 @@
-"""Learning-rate schedules in PyTorch Lightning: configure_optimizers names the interval, the Trainer steps the scheduler."""
+"""Learning-rate schedules in PyTorch Lightning: configure_optimizers says when the Trainer steps the scheduler."""
 
 import argparse
 import sys

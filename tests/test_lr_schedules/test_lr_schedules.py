@@ -113,7 +113,8 @@ def test_learning_rate_monitor_needs_a_logger():
                          enable_progress_bar=False, enable_model_summary=False,
                          callbacks=[lightning.LearningRateMonitor()])
     with pytest.raises(MisconfigurationException, match="no logger"):
-        trainer.fit(module, lightning.DataLoader(train_set, batch_size=32), lightning.DataLoader(val_set, batch_size=32))
+        trainer.fit(module, lightning.DataLoader(train_set, batch_size=32),
+                    lightning.DataLoader(val_set, batch_size=32))
 
 
 def test_onecycle_stepped_per_epoch_is_caught(results):

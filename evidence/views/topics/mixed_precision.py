@@ -30,7 +30,8 @@ def versus_fp32_table(low: RunResult, fp32: RunResult, tolerance: float = BF16_V
     Returns:
         A table with one row per implementation: the final validation loss of both runs, the
         largest difference of any epoch's training or validation loss, whether it is within
-        ``tolerance``, and the dtype the middle layer produced in the low-precision run.
+        ``tolerance``, the dtype the middle layer produced and the dtype the weights were stored in,
+        both in the low-precision run.
     """
     rows = []
     for kind in low.kinds():
@@ -38,9 +39,10 @@ def versus_fp32_table(low: RunResult, fp32: RunResult, tolerance: float = BF16_V
         rows.append([LABELS[kind], f"{fp32.value(kind, 'history.val_loss')[-1]:.5f}",
                      f"{low.value(kind, 'history.val_loss')[-1]:.5f}", difference(diff),
                      "within tolerance" if diff <= tolerance else Strong("OUTSIDE tolerance"),
-                     ", ".join(low.value(kind, "compute_dtype"))])
+                     ", ".join(low.value(kind, "compute_dtype")), low.value(kind, "weight_dtype")])
     return table(["implementation", "final val loss, fp32", f"final val loss, {low.value(low.kinds()[0], 'precision')}",
-                  "max |difference| of any epoch's loss", f"tolerance {tolerance:g}", "layer output dtype"], rows)
+                  "max |difference| of any epoch's loss", f"tolerance {tolerance:g}", "layer output dtype",
+                  "weights stored in"], rows)
 
 
 def ran_on_cuda(result: RunResult) -> bool:

@@ -37,7 +37,8 @@ touch schedulers: you create and step them yourself, exactly as in plain PyTorch
 #
 # !!! note "Defaults the Lightning program changes"
 #     `logger=False` and `enable_checkpointing=False`: by default the `Trainer` writes logs and a
-#     checkpoint under `lightning_logs/` in the working folder, files the reader did not ask for. The progress bar and the model summary follow the quiet switch
+#     checkpoint under `lightning_logs/` in the working folder, files the reader did not ask for.
+#     The progress bar and the model summary follow the quiet switch
 #     (`enable_progress_bar=verbose`, `enable_model_summary=verbose`): on when the program runs from
 #     the command line, off in the timed runs, where no program prints. Everything else is
 #     Lightning's default, including the sanity check of two validation batches before training,

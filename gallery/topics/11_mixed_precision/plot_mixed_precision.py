@@ -58,8 +58,8 @@ result.stamp()
 #
 # Lightning and Fabric announce the precision they use. Lightning's model summary (shown because
 # the program ran in its verbose mode) warns that it sizes bf16-mixed parameters as 32-bit; the
-# weights are float32 indeed, as the table further down shows. The dtype the middle `Linear`
-# layer produced, recorded by a forward hook, is in that table too.
+# table "bfloat16 against float32" further down gives the dtype the weights were stored in and the
+# dtype the middle `Linear` layer produced (recorded by a forward hook).
 
 result.logs()
 
