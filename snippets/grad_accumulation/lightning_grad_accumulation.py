@@ -5,6 +5,7 @@ import sys
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from torch import nn
 from torch.utils.data import DataLoader, SubsetRandomSampler, TensorDataset
 
@@ -29,7 +30,9 @@ class Classifier(pl.LightningModule):
         self.loss_fn = nn.CrossEntropyLoss()
         self.lr = lr
         self.verbose = verbose
+        # region: not counted (collects what run() returns)
         self.history = {"train_loss": [], "val_loss": []}
+        # endregion
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -43,30 +46,20 @@ class Classifier(pl.LightningModule):
 
     def on_train_epoch_end(self):
         metrics = self.trainer.callback_metrics
+        # region: not counted (collects what run() returns)
         self.history["train_loss"].append(metrics["train_loss"].item())
         self.history["val_loss"].append(metrics["val_loss"].item())
+        # endregion
         if self.verbose:
-            print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
-                  f"  train_loss {self.history['train_loss'][-1]:.4f}"
-                  f"  val_loss {self.history['val_loss'][-1]:.4f}")
+            self.print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
+                       f"  train_loss {metrics['train_loss']:.4f}  val_loss {metrics['val_loss']:.4f}")
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=0.9)
 
 
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
-
-
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 16, accumulate: int = 4,
         lr: float = 0.1, verbose: bool = False) -> dict:
-    accelerator = resolve_accelerator(device)
     pl.seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -77,22 +70,24 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     module = Classifier(lr=lr, verbose=verbose)
     trainer = pl.Trainer(
         max_epochs=epochs,
-        accelerator=accelerator,
+        accelerator=device,
         devices=1,
         accumulate_grad_batches=accumulate,
         logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
+        enable_progress_bar=verbose,
+        enable_model_summary=verbose,
     )
     trainer.fit(module, train_loader, val_loader)
 
+    # region: not counted (collects what run() returns)
     state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
     return {"history": module.history, "state_dict": state, "steps": trainer.global_step,
             "device": str(module.device), "batches_per_epoch": len(train_loader)}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
@@ -101,13 +96,19 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--accumulate", type=int, default=4, help="micro-batches per optimizer step")
     parser.add_argument("--lr", type=float, default=0.1)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     if args.epochs < 1 or args.batch_size < 1 or args.accumulate < 1 or args.lr <= 0:
         print("error: --epochs, --batch-size and --accumulate must be at least 1 and --lr positive", file=sys.stderr)
         return 2
     try:
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.accumulate, args.lr, verbose=True)
-    except ValueError as error:
+    except (ValueError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: {result['steps']} optimizer steps from {result['batches_per_epoch']} batches per epoch"
@@ -117,3 +118,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

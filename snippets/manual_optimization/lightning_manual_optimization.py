@@ -6,6 +6,7 @@ import sys
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -36,7 +37,9 @@ class GAN(pl.LightningModule):
         self.verbose = verbose
         self.noise = torch.Generator().manual_seed(seed + 1)
         self.fixed_z = torch.randn(256, LATENT, generator=torch.Generator().manual_seed(seed + 2))
+        # region: not counted (collects what run() returns)
         self.history = {"d_loss": [], "g_loss": [], "fake_radius": []}
+        # endregion
 
     def training_step(self, batch, batch_idx):
         (real,) = batch
@@ -66,18 +69,18 @@ class GAN(pl.LightningModule):
 
     def on_train_epoch_end(self):
         metrics = self.trainer.callback_metrics
-        self.history["d_loss"].append(metrics["d_loss"].item())
-        self.history["g_loss"].append(metrics["g_loss"].item())
         self.nets.eval()
         with torch.no_grad():
-            self.history["fake_radius"].append(
-                self.nets["generator"](self.fixed_z.to(self.device)).norm(dim=1).mean().item())
+            fake_radius = self.nets["generator"](self.fixed_z.to(self.device)).norm(dim=1).mean().item()
         self.nets.train()
+        # region: not counted (collects what run() returns)
+        self.history["d_loss"].append(metrics["d_loss"].item())
+        self.history["g_loss"].append(metrics["g_loss"].item())
+        self.history["fake_radius"].append(fake_radius)
+        # endregion
         if self.verbose:
-            print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
-                  f"  d_loss {self.history['d_loss'][-1]:.4f}"
-                  f"  g_loss {self.history['g_loss'][-1]:.4f}"
-                  f"  fake_radius {self.history['fake_radius'][-1]:.4f}")
+            self.print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}  d_loss {metrics['d_loss']:.4f}"
+                       f"  g_loss {metrics['g_loss']:.4f}  fake_radius {fake_radius:.4f}")
 
     def configure_optimizers(self):
         opt_g = torch.optim.Adam(self.nets["generator"].parameters(), lr=self.lr, betas=(0.5, 0.999))
@@ -85,19 +88,8 @@ class GAN(pl.LightningModule):
         return [opt_g, opt_d]
 
 
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
-
-
 def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int = 64,
         lr: float = 2e-3, points: int = 500, verbose: bool = False) -> dict:
-    accelerator = resolve_accelerator(device)
     pl.seed_everything(seed, verbose=False)
     loader = DataLoader(make_data(seed, points), batch_size=batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed))
@@ -105,22 +97,25 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
     module = GAN(seed=seed, lr=lr, verbose=verbose)
     trainer = pl.Trainer(
         max_epochs=epochs,
-        accelerator=accelerator,
+        accelerator=device,
         devices=1,
         logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
+        enable_progress_bar=verbose,
+        enable_model_summary=verbose,
     )
     trainer.fit(module, loader)
 
+    # region: not counted (collects what run() returns)
     with torch.no_grad():
         generated = module.nets["generator"](module.fixed_z.to(module.device)).cpu()
     state = {k: v.detach().cpu() for k, v in module.nets.state_dict().items()}
     return {"history": module.history, "state_dict": state, "steps": trainer.global_step,
             "device": str(module.device), "generated": generated.tolist()}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=20)
@@ -129,13 +124,19 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--points", type=int, default=500)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     if args.epochs < 1 or args.batch_size < 1 or args.points < 1 or args.lr <= 0:
         print("error: --epochs, --batch-size and --points must be at least 1 and --lr positive", file=sys.stderr)
         return 2
     try:
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.points, verbose=True)
-    except ValueError as error:
+    except (ValueError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: {result['steps']} optimizer steps (two per batch) on {result['device']}")
@@ -144,3 +145,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

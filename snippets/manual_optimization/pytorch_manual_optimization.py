@@ -28,8 +28,6 @@ def build_networks() -> nn.ModuleDict:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -49,8 +47,10 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
     loss_fn = nn.BCEWithLogitsLoss()
+    # region: not counted (collects what run() returns)
     history = {"d_loss": [], "g_loss": [], "fake_radius": []}
     steps = 0
+    # endregion
 
     for epoch in range(epochs):
         nets.train()
@@ -72,27 +72,36 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
             g_loss.backward()
             opt_g.step()
 
-            d_total += d_loss.item() * len(real)
-            g_total += g_loss.item() * len(real)
+            d_total += d_loss.detach() * len(real)
+            g_total += g_loss.detach() * len(real)
             count += len(real)
+            # region: not counted (collects what run() returns)
             steps += 2
-        history["d_loss"].append(d_total / count)
-        history["g_loss"].append(g_total / count)
+            # endregion
+        d_mean, g_mean = d_total.item() / count, g_total.item() / count
 
         nets.eval()
         with torch.no_grad():
-            history["fake_radius"].append(generator(fixed_z.to(dev)).norm(dim=1).mean().item())
+            fake_radius = generator(fixed_z.to(dev)).norm(dim=1).mean().item()
+        # region: not counted (collects what run() returns)
+        history["d_loss"].append(d_mean)
+        history["g_loss"].append(g_mean)
+        history["fake_radius"].append(fake_radius)
+        # endregion
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  d_loss {history['d_loss'][-1]:.4f}"
-                  f"  g_loss {history['g_loss'][-1]:.4f}  fake_radius {history['fake_radius'][-1]:.4f}")
+            print(f"epoch {epoch + 1}/{epochs}  d_loss {d_mean:.4f}  g_loss {g_mean:.4f}"
+                  f"  fake_radius {fake_radius:.4f}")
 
+    # region: not counted (collects what run() returns)
     with torch.no_grad():
         generated = generator(fixed_z.to(dev)).cpu()
     state = {k: v.detach().cpu() for k, v in nets.state_dict().items()}
     return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
             "generated": generated.tolist()}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=20)
@@ -101,7 +110,13 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--points", type=int, default=500)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     if args.epochs < 1 or args.batch_size < 1 or args.points < 1 or args.lr <= 0:
         print("error: --epochs, --batch-size and --points must be at least 1 and --lr positive", file=sys.stderr)
         return 2
@@ -116,3 +131,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

@@ -26,8 +26,6 @@ def build_model() -> nn.Module:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -56,10 +54,12 @@ def run(epochs: int = 10, seed: int = 0, device: str = "auto", precision: str = 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "16-mixed")
     loss_fn = nn.CrossEntropyLoss()
+    # region: not counted (collects what run() returns)
     compute_dtypes = set()
     model[2].register_forward_hook(lambda module, inputs, output: compute_dtypes.add(str(output.dtype)))
     history = {"train_loss": [], "val_loss": []}
     steps = 0
+    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -72,10 +72,12 @@ def run(epochs: int = 10, seed: int = 0, device: str = "auto", precision: str = 
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            total += loss.item() * len(x)
+            total += loss.detach() * len(x)
             count += len(x)
+            # region: not counted (collects what run() returns)
             steps += 1
-        history["train_loss"].append(total / count)
+            # endregion
+        train_loss = total.item() / count
 
         model.eval()
         total, count = 0.0, 0
@@ -83,29 +85,42 @@ def run(epochs: int = 10, seed: int = 0, device: str = "auto", precision: str = 
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
                 with torch.autocast(dev.type, dtype=dtype, enabled=mixed):
-                    total += loss_fn(model(x), y).item() * len(x)
+                    total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        history["val_loss"].append(total / count)
+        val_loss = total.item() / count
+        # region: not counted (collects what run() returns)
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        # endregion
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
-                  f"  val_loss {history['val_loss'][-1]:.4f}")
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
 
+    # region: not counted (collects what run() returns)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
             "precision": precision, "compute_dtype": sorted(compute_dtypes),
             "weight_dtype": str(next(model.parameters()).dtype),
             "grad_scale": scaler.get_scale() if scaler.is_enabled() else None}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--precision", default="bf16-mixed", help="32-true, bf16-mixed or 16-mixed (CUDA only)")
+    parser.add_argument("--precision", default="bf16-mixed", choices=tuple(PRECISIONS),
+                        help="16-mixed needs a CUDA GPU")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
         print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
         return 2
@@ -121,3 +136,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

@@ -79,3 +79,13 @@ def test_why_the_programs_use_subset_random_sampler(make_sampler, depends_on_the
     stopped = _second_epoch_order(make_sampler(torch.Generator().manual_seed(0)), stop_at_last_batch=True)
     exhausted = _second_epoch_order(make_sampler(torch.Generator().manual_seed(0)), stop_at_last_batch=False)
     assert (stopped != exhausted) is depends_on_the_end
+
+
+def test_published_configuration_is_the_one_the_page_describes():
+    """The page's intro: 600 samples, 480 for training, in micro-batches of 16 (the headline run's)."""
+    from evidence import declared
+
+    params = declared.run(TOPIC).params
+    train_set, val_set = load_program(TOPIC, "pytorch").make_data(params["seed"])
+    assert (len(train_set), len(val_set), params["batch_size"]) == (480, 120, 16)
+    assert len(train_set) % params["batch_size"] == 0

@@ -62,3 +62,27 @@ def test_cuda_mixed_precision_parity(precision):
         assert max_abs_difference(runs[kind]["state_dict"], runs["pytorch"]["state_dict"]) <= 1e-5
         assert max_abs_difference(runs[kind]["history"], runs["pytorch"]["history"]) <= 1e-4
         assert runs[kind]["grad_scale"] == runs["pytorch"]["grad_scale"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fp16_on_the_cpu_is_refused_with_one_line(kind, capsys):
+    """The page's intro: on the CPU every program refuses --precision 16-mixed with exit code 2 and one
+    line on stderr, before training."""
+    assert load_program(TOPIC, kind).main(["--precision", "16-mixed", "--device", "cpu", "--epochs", "1"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "16-mixed" in lines[0], captured.err
+    assert "epoch" not in captured.out
+
+
+def test_lightning_and_fabric_alone_fall_back_to_bf16_on_the_cpu():
+    """The page's pitfall: without the programs' check, Trainer and Fabric warn and use bf16-mixed."""
+    import pytorch_lightning as pl
+    from lightning_fabric import Fabric
+
+    with pytest.warns(UserWarning, match="AMP with fp16 is not supported on CPU. Using `precision='bf16-mixed'`"):
+        trainer = pl.Trainer(accelerator="cpu", devices=1, precision="16-mixed", logger=False)
+    assert trainer.precision_plugin.precision == "bf16-mixed"
+    with pytest.warns(UserWarning, match="AMP with fp16 is not supported on CPU. Using `precision='bf16-mixed'`"):
+        fabric = Fabric(accelerator="cpu", devices=1, precision="16-mixed")
+    assert fabric.strategy.precision.precision == "bf16-mixed"

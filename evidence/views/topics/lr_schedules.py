@@ -1,8 +1,10 @@
 """Views of the learning-rate schedules page (``gallery/topics/08_lr_schedules/plot_lr_schedules.py``).
 
 The page compares two runs, one per schedule: the learning rate each implementation recorded at
-every optimizer step (``lr_trace``), drawn together, and what Lightning's
-``LearningRateMonitor`` logged against the rates the plain and Fabric loops recorded by hand.
+every optimizer step (``lr_trace``, a list every program appends to the same way), drawn together;
+and, from the runs in which the Lightning program also ran ``LearningRateMonitor``
+(``lr_monitor=True``: untimed runs only), what the monitor logged (``monitored_lr``) against the
+rates the plain and Fabric loops recorded.
 """
 
 from __future__ import annotations
@@ -55,20 +57,21 @@ def traces_figure(*runs: RunResult) -> Figure:
 
 
 def monitor_table(*runs: RunResult) -> Html:
-    """What ``LearningRateMonitor`` logged against the rates the other loops recorded by hand.
+    """What ``LearningRateMonitor`` logged against the rates every loop recorded.
 
     Args:
-        *runs: The runs to compare, one row each.
+        *runs: Runs in which the Lightning program ran the monitor (``monitored_lr``), one row each.
 
     Returns:
-        A table: per run, the number of values logged and recorded, and the largest difference
-        of the logged values from the plain PyTorch and the Fabric traces.
+        A table: per run, the number of values the monitor logged and of optimizer steps, and the
+        largest difference of the logged values from the plain PyTorch, the Fabric and the
+        Lightning program's own records.
     """
     rows = []
     for run in runs:
-        logged = run.value("lightning", "lr_trace")
-        rows.append([schedule_name(run), len(logged), len(run.value("pytorch", "lr_trace")),
-                     difference(max_abs_difference(logged, run.value("pytorch", "lr_trace"))),
-                     difference(max_abs_difference(logged, run.value("fabric", "lr_trace")))])
-    return table(["schedule", "values logged by the monitor", "steps recorded by PyTorch",
-                  "max |monitor − PyTorch|", "max |monitor − Fabric|"], rows)
+        logged = run.value("lightning", "monitored_lr")
+        rows.append([schedule_name(run), len(logged), run.value("lightning", "steps"),
+                     *(difference(max_abs_difference(logged, run.value(kind, "lr_trace")))
+                       for kind in ("pytorch", "fabric", "lightning"))])
+    return table(["schedule", "values logged by the monitor", "optimizer steps",
+                  "max |monitor − PyTorch|", "max |monitor − Fabric|", "max |monitor − Lightning's list|"], rows)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from evidence.programs import LABELS
 from evidence.results import RunResult, TopicRuns
 from evidence.running.measure import max_abs_difference
-from evidence.views import Code, Html, Strong, admonition, difference, table
+from evidence.views import Code, Html, Strong, admonition, difference, paragraph, seconds, table
 
 BF16_VS_FP32_TOLERANCE = 5e-3
 """The largest difference of any per-epoch loss between bf16-mixed and 32-true still accepted."""
@@ -30,7 +30,8 @@ def versus_fp32_table(low: RunResult, fp32: RunResult, tolerance: float = BF16_V
     Returns:
         A table with one row per implementation: the final validation loss of both runs, the
         largest difference of any epoch's training or validation loss, whether it is within
-        ``tolerance``, and the dtype the middle layer produced in the low-precision run.
+        ``tolerance``, the dtype the middle layer produced and the dtype the weights were stored in,
+        both in the low-precision run.
     """
     rows = []
     for kind in low.kinds():
@@ -38,9 +39,10 @@ def versus_fp32_table(low: RunResult, fp32: RunResult, tolerance: float = BF16_V
         rows.append([LABELS[kind], f"{fp32.value(kind, 'history.val_loss')[-1]:.5f}",
                      f"{low.value(kind, 'history.val_loss')[-1]:.5f}", difference(diff),
                      "within tolerance" if diff <= tolerance else Strong("OUTSIDE tolerance"),
-                     ", ".join(low.value(kind, "compute_dtype"))])
+                     ", ".join(low.value(kind, "compute_dtype")), low.value(kind, "weight_dtype")])
     return table(["implementation", "final val loss, fp32", f"final val loss, {low.value(low.kinds()[0], 'precision')}",
-                  "max |difference| of any epoch's loss", f"tolerance {tolerance:g}", "layer output dtype"], rows)
+                  "max |difference| of any epoch's loss", f"tolerance {tolerance:g}", "layer output dtype",
+                  "weights stored in"], rows)
 
 
 def ran_on_cuda(result: RunResult) -> bool:
@@ -100,3 +102,26 @@ def fp16(runs: TopicRuns) -> Html:
     result = runs[FP16_RUN]
     result.logs()
     return Html(result.parity() + fp16_table(result))
+
+
+def speed_sentence(low: RunResult, fp32: RunResult) -> Html:
+    """How long the mixed-precision runs took against the float32 runs, per implementation.
+
+    Args:
+        low: The mixed-precision run (bf16-mixed), timed.
+        fp32: The same programs in ``32-true``, timed.
+
+    Returns:
+        A paragraph giving, for each implementation, the median run time in both precisions and
+        their ratio, on the device this build ran on; or a note when either run has no timings.
+    """
+    parts = []
+    for kind in low.kinds():
+        low_t, fp32_t = low.implementations[kind].get("timing"), fp32.implementations[kind].get("timing")
+        if not low_t or not fp32_t:
+            return paragraph("One of the two runs has no timed rounds in this build, so there is no ratio to give.")
+        parts.append(f"{LABELS[kind]} {seconds(low_t['median_s'])} against {seconds(fp32_t['median_s'])} "
+                     f"({low_t['median_s'] / fp32_t['median_s']:.2f}×)")
+    precision = low.value(low.kinds()[0], "precision")
+    return paragraph(f"In this build ({low.environment['device']}), the median {precision} run took: ",
+                     "; ".join(parts), ", against the median 32-true run of the same program.")

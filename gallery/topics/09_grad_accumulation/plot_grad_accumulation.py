@@ -22,16 +22,26 @@ skips the gradient all-reduce on the accumulating batches when training on sever
 # ## The three programs
 #
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
-# Fabric against plain PyTorch; PyTorch against Lightning).
+# Fabric against plain PyTorch; PyTorch against Lightning). The blocks marked
+# `# region: not counted` record what `run()` returns (the losses, the optimizer steps) or hold
+# the command line; they are left out of the line counts.
 #
 # <!-- implementations -->
 #
+# !!! note "Defaults the Lightning program changes"
+#     `logger=False` and `enable_checkpointing=False`: by default the `Trainer` writes logs and a
+#     checkpoint under `lightning_logs/` in the working folder, files the reader did not ask for.
+#     The progress bar and the model summary follow the quiet switch
+#     (`enable_progress_bar=verbose`, `enable_model_summary=verbose`): on when the program runs from
+#     the command line, off in the timed runs, where no program prints. Everything else is
+#     Lightning's default, including the sanity check of two validation batches before training,
+#     which leaves the numbers unchanged (the parity below).
+#
 # ## Executed in this build
 #
-# Micro-batches of 16, accumulated over `k = 4`: 30 micro-batches per epoch make 7 full windows
-# and one window of 2 at the end of each epoch. Each program ran once with its log captured,
-# then under a memory probe, then timed rounds alternating the order of the programs. This is
-# the page's headline run, all three programs accumulating: the overview lists it.
+# Each program ran once with its log captured, then under a memory probe, then timed rounds
+# alternating the order of the programs. This is the page's headline run, all three programs
+# accumulating: the overview lists it.
 
 from evidence import load
 from evidence.views.topics import grad_accumulation as views
@@ -39,6 +49,11 @@ from evidence.views.topics import grad_accumulation as views
 runs = load("grad_accumulation")
 result = runs.headline
 result.stamp()
+
+# %%
+# What each epoch held, from the arguments of the run and the counts the programs returned:
+
+views.windows_sentence(result)
 
 # %%
 # ### What each program printed
@@ -83,27 +98,35 @@ result.loc()
 # %%
 # ## Accumulated micro-batches against one large batch
 #
-# Here the plain PyTorch program is the reference with **one batch of 80 and no
-# accumulation**, and the Lightning and Fabric programs accumulate **5 micro-batches of 16**
-# (logged and memory runs only). Every window is complete (30 micro-batches make 6 windows, 480
-# samples make 6 batches of 80) and the data order is the same, so all three take the same
-# optimizer steps on the same samples. What is left is floating-point rounding: five
-# micro-batch means, each divided by five and summed into `.grad`, are not added in the same
-# order as one mean over 80 samples.
+# Here the plain PyTorch program is the reference with **large batches and no accumulation**,
+# and the Lightning and Fabric programs accumulate micro-batches into windows of the same size
+# (logged and memory runs only). Every window is complete and the data order is the same, so
+# all three take the same optimizer steps on the same samples. What is left is floating-point
+# rounding: k micro-batch means, each divided by k and summed into `.grad`, are not added in the
+# same order as one mean over the large batch.
 
 equivalent = runs["versus_batch_80"]
+views.windows_sentence(equivalent)
+
+# %%
+
 equivalent.parity()
 
 # %%
 # ### When the last window is incomplete, it is not the large batch
 #
-# The same comparison with the headline set-up: Lightning and Fabric accumulate 4 micro-batches
-# of 16, the plain program takes batches of 64. Seven windows per epoch match seven batches of
-# 64, but the eighth window holds only 2 micro-batches (32 samples) and its summed gradient is
-# divided by 4, not by 2: that step is half as long as the plain program's step on its last
-# batch of 32. The weights drift apart by far more than rounding.
+# The same comparison with the headline set-up: Lightning and Fabric accumulate micro-batches
+# into windows of k, the plain program takes batches as large as a full window. The full windows
+# match the plain program's full batches, but the last window of each epoch is incomplete and
+# its summed gradient is still divided by k, not by the number of micro-batches in it: that step
+# is shorter than the plain program's step on its last, smaller batch. The weights drift apart
+# by far more than rounding.
 
 incomplete = runs["versus_batch_64"]
+views.windows_sentence(incomplete)
+
+# %%
+
 incomplete.parity()
 
 # %%

@@ -12,13 +12,16 @@ unusually large gradient. Two algorithms, applied between `backward()` and `opti
 
 The model and data are those of the minimal loop; the optimizer is SGD (learning rate 0.1,
 momentum 0.9). Every program records, at each optimizer step and **before** clipping, the global
-L2 norm of the gradients and their largest absolute element.
+L2 norm of the gradients and their largest absolute element, the same way in all three
+(`torch.nn.utils.get_total_norm`, kept on the device and read once at the end); in Lightning
+that happens in `on_before_optimizer_step`, which runs before the Trainer clips.
 
 **What Lightning takes off your hands here:** `Trainer(gradient_clip_val=...,
 gradient_clip_algorithm="norm" | "value")` clips at the right moment, after the gradients are
 complete (and unscaled, under mixed precision) and before the step; the hook
 `on_before_optimizer_step` sees the gradients before clipping, and
-`pytorch_lightning.utilities.grad_norm` measures them. **Fabric** gives you
+`pytorch_lightning.utilities.grad_norm` gives their norms per parameter and in total, ready for
+`self.log_dict(grad_norm(self, norm_type=2))`. **Fabric** gives you
 `fabric.clip_gradients(model, optimizer, max_norm=...)` or `clip_val=...`, which unscales
 mixed-precision gradients first and works with sharded models, where calling
 `clip_grad_norm_` yourself would see only your shard.
@@ -29,15 +32,26 @@ mixed-precision gradients first and works with sharded models, where calling
 #
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
 # Fabric against plain PyTorch; PyTorch against Lightning). `--algorithm norm|value` and
-# `--clip-val` choose the clipping.
+# `--clip-val` choose the clipping. The blocks marked `# region: not counted` record what
+# `run()` returns (the losses, the gradient sizes before clipping) or hold the command line; they
+# are left out of the line counts.
 #
 # <!-- implementations -->
 #
+# !!! note "Defaults the Lightning program changes"
+#     `logger=False` and `enable_checkpointing=False`: by default the `Trainer` writes logs and a
+#     checkpoint under `lightning_logs/` in the working folder, files the reader did not ask for.
+#     The progress bar and the model summary follow the quiet switch
+#     (`enable_progress_bar=verbose`, `enable_model_summary=verbose`): on when the program runs from
+#     the command line, off in the timed runs, where no program prints. Everything else is
+#     Lightning's default, including the sanity check of two validation batches before training,
+#     which leaves the numbers unchanged (the parity below).
+#
 # ## Executed in this build: clipping by norm
 #
-# `max_norm = 0.2`. Each program ran once with its log captured, then under a memory probe, then
-# timed rounds alternating the order of the programs. This is the page's headline run: the
-# overview lists it.
+# The threshold (`max_norm`) is in the table further down. Each program ran once with its log
+# captured, then under a memory probe, then timed rounds alternating the order of the programs.
+# This is the page's headline run: the overview lists it.
 
 from evidence import load
 from evidence.views.topics import grad_clipping as views
@@ -49,8 +63,8 @@ result.stamp()
 # %%
 # ### What each program printed
 #
-# The last line counts the steps at which clipping changed the gradient: the norm (or, by
-# value, the largest element) measured before clipping was above the threshold.
+# The epoch losses. Run from the command line, each program also prints how many steps clipping
+# changed; the table further down counts them from the gradient sizes the programs recorded.
 
 result.logs()
 
@@ -63,9 +77,9 @@ result.plot("history.train_loss", "history.val_loss")
 # ### Did they compute the same thing?
 #
 # Final weights element by element, the gradient norm measured before clipping at every step,
-# and the per-epoch validation loss. All three call the same clipping function of
-# `torch.nn.utils` on the same gradients; Lightning measures the norm with its own `grad_norm`
-# utility, the plain and Fabric loops with `torch.nn.utils.get_total_norm`.
+# and the per-epoch validation loss. The clipping ends in the same function of `torch.nn.utils`
+# in all three: the plain loop calls `clip_grad_norm_` / `clip_grad_value_` itself, Lightning's
+# precision plugin and `fabric.clip_gradients` call them after unscaling.
 
 result.parity()
 
@@ -82,8 +96,8 @@ result.loc()
 # %%
 # ## Executed in this build: clipping by value
 #
-# `clip_val = 0.05`, the same three programs with `--algorithm value` (logged run and memory run
-# only, no timed rounds).
+# The same three programs with `--algorithm value` and its own threshold (`clip_val`, in the
+# table further down); logged run and memory run only, no timed rounds.
 
 by_value = runs["value"]
 by_value.parity()
@@ -113,8 +127,29 @@ views.clipped_table(result, by_value)
 #     `clip_grad_norm_` returns the norm *before* clipping; measuring `p.grad` after it gives
 #     at most the threshold and hides how large the gradients were. In Lightning,
 #     `on_before_optimizer_step` runs before the Trainer clips, so the norms it sees are the raw
-#     ones. Code that clips by hand inside `on_before_optimizer_step` or `training_step` *and*
-#     sets `gradient_clip_val` clips twice.
+#     ones.
+#
+# !!! warning "Clipping by hand while the Trainer clips"
+#     Per optimizer step, Lightning (2.6.6 here) runs `training_step`, `zero_grad`, `backward`,
+#     `on_before_optimizer_step`, then `configure_gradient_clipping`, whose default calls
+#     `self.clip_gradients` with the Trainer's `gradient_clip_val`, then the optimizer step. So:
+#
+#     - clipping by hand in **`on_before_optimizer_step`** while setting `gradient_clip_val`
+#       clips twice, yours first, then the Trainer's;
+#     - overriding **`configure_gradient_clipping`** replaces the Trainer's clipping: an override
+#       that only clips by hand leaves `gradient_clip_val` unused; one that also calls
+#       `self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)`, as the
+#       hook's docstring shows, clips twice;
+#     - clipping in **`training_step`** changes nothing: the step's gradients do not exist yet
+#       there. It sees the previous step's gradients, which `zero_grad` discards before
+#       `backward`, or none at all at the first step of an epoch (Lightning sets them to `None`
+#       before validating);
+#     - `self.clip_gradients(optimizer, gradient_clip_val=x)` with an `x` other than the
+#       Trainer's stops the run (`MisconfigurationException`: "Please use only one of them").
+#
+#     The tests of this topic run every case: clipping twice gives the weights of a plain loop
+#     that clips by value and then by norm; clipping in `training_step`, even to `1e-6`, leaves
+#     the weights bit for bit as the Trainer's clipping alone makes them.
 #
 # !!! warning "Mixed precision"
 #     With a `GradScaler` the gradients are scaled by the loss scale until `scaler.step()`; a
