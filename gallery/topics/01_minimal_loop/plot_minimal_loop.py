@@ -70,8 +70,9 @@ result.plot("history.train_loss", "history.val_loss")
 # identically and shuffle with their own seeded `torch.Generator`, so the batches arrive in
 # the same order; Lightning's optimizer step with a closure performs the same arithmetic as
 # the plain `loss.backward(); optimizer.step()`. Lightning's sanity-check validation (two
-# validation batches before the first epoch) stays on: it changes neither the weights nor the
-# random number generators, so the weights still match exactly (the tests pin it).
+# validation batches before the first epoch) stays on: it runs in eval mode without gradients,
+# so it changes no weight, and the `Trainer` runs it inside `isolate_rng()`, which restores
+# every random number generator afterwards; the weights still match exactly (the tests pin it).
 
 result.parity()
 
