@@ -70,8 +70,10 @@ result.plot("history.train_loss", "history.val_loss")
 # Final weights (including batch norm's running mean and variance, which a stray forward
 # pass in train mode would change), the per-epoch validation loss, the test loss, every
 # predicted probability and the modes observed inside the loops, each against plain PyTorch.
-# The losses differ in the last digits only because Lightning accumulates its batch-size
-# weighted mean in a float32 tensor while the plain loop sums Python floats (float64).
+# Lightning's losses can differ from the plain loop's in the last digits: both add the
+# batch-size weighted losses into a float32 tensor on the device, but Lightning divides that
+# sum in float32 while the plain and Fabric loops read it with `.item()` and divide in Python
+# (float64).
 
 result.parity()
 
@@ -79,8 +81,9 @@ result.parity()
 # ### Which mode were the loops really in?
 #
 # Recorded inside every batch of every evaluation pass. `validation during fit` is the
-# validation run at the end of each training epoch; `validate` is the separate call after
-# training (`trainer.validate` for Lightning, one more `evaluate(...)` call by hand).
+# validation run at the end of each training epoch (for Lightning also its sanity check before
+# the first epoch); `validate` is the separate call after training (`trainer.validate` for
+# Lightning, one more `evaluate(...)` call by hand).
 
 views.modes_table(result)
 

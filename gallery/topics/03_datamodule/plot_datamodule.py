@@ -71,9 +71,10 @@ result.plot("history.val_acc", ylabel="accuracy", title="datamodule: validation 
 # The final weights are compared element by element with the plain PyTorch ones, then the test
 # accuracy and the validation curves. The DataModule builds exactly the datasets and loaders the
 # plain code builds, so the batches, and therefore the weights, are the same. Every program
-# weights its epoch means by batch size; Lightning divides its float32 sums in float32, the
-# plain and Fabric loops read theirs with `.item()` and divide in Python (float64), which is why
-# the logged values can differ in the last digits.
+# weights its epoch means by batch size. Lightning adds each batch's mean times its size into a
+# float32 tensor and divides in float32; the plain and Fabric loops add the losses into a float32
+# tensor and count the correct predictions as integers, then divide in Python (float64). That is
+# why Lightning's losses and accuracies can differ in the last digits.
 
 result.parity()
 
