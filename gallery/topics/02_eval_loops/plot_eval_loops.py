@@ -125,8 +125,8 @@ result.loc()
 #
 # !!! warning "Train mode is sticky"
 #     `model.eval()` stays in force until `model.train()` is called. A hand-written loop that
-#     validates must switch back to train mode at the start of the next epoch (the programs
-#     call `model.train()` at the top of each epoch). Lightning does both switches itself and,
+#     validates must switch back to train mode at the start of the next epoch (the plain and
+#     Fabric programs call `model.train()` at the top of each epoch). Lightning does both switches itself and,
 #     since Lightning 2.2.0, puts every submodule back in the mode it had before `validate`,
 #     `test` or `predict` (a submodule you froze with `.eval()` stays in eval mode).
 #
