@@ -1,18 +1,21 @@
 """Logging in PyTorch Lightning: self.log with a CSVLogger and a TensorBoardLogger, then both read back from disk."""
 
+# region: not counted (the command line, and reading the files back for the page)
 import argparse
 import csv
 import sys
+
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+# endregion
+
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-
-METRICS = ("train_loss_step", "train_loss_epoch", "val_loss")
 
 
 def make_data(seed: int, n: int = 500, features: int = 10):
@@ -26,6 +29,31 @@ def make_data(seed: int, n: int = 500, features: int = 10):
 
 def build_model() -> nn.Module:
     return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
+
+
+class Classifier(pl.LightningModule):
+    def __init__(self, lr: float = 1e-2):
+        super().__init__()
+        self.model = build_model()
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.lr = lr
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = self.loss_fn(self.model(x), y)
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", self.loss_fn(self.model(x), y), prog_bar=True)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+
+# region: not counted (reads the files back, records the batch sizes and prints the epoch values, for the page)
+METRICS = ("train_loss_step", "train_loss_epoch", "val_loss")
 
 
 def read_csv(path: Path) -> tuple[dict, list]:
@@ -53,49 +81,24 @@ def list_files(root: Path, folders: list) -> list:
             for folder in folders for path in sorted(folder.rglob("*")) if path.is_file()]
 
 
-class Classifier(pl.LightningModule):
-    def __init__(self, lr: float = 1e-2, verbose: bool = False):
-        super().__init__()
-        self.model = build_model()
-        self.loss_fn = nn.CrossEntropyLoss()
-        self.lr = lr
+class Recorder(pl.Callback):
+    def __init__(self, verbose: bool):
         self.verbose = verbose
         self.batch_sizes = []
 
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        loss = self.loss_fn(self.model(x), y)
-        self.log("train_loss", loss, on_step=True, on_epoch=True)
-        self.batch_sizes.append(len(x))
-        return loss
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.batch_sizes.append(len(batch[0]))
 
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        self.log("val_loss", self.loss_fn(self.model(x), y))
-
-    def on_train_epoch_end(self):
+    def on_train_epoch_end(self, trainer, pl_module):
         if self.verbose:
-            metrics = self.trainer.callback_metrics
-            print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
-                  f"  train_loss {metrics['train_loss_epoch']:.4f}  val_loss {metrics['val_loss']:.4f}")
-
-    def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.lr)
-
-
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
+            metrics = trainer.callback_metrics
+            pl_module.print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
+                            f"  train_loss {metrics['train_loss_epoch']:.4f}  val_loss {metrics['val_loss']:.4f}")
+# endregion
 
 
 def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 64,
         lr: float = 1e-2, log_dir: str = "lightning_logs", verbose: bool = False) -> dict:
-    accelerator = resolve_accelerator(device)
     pl.seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -105,35 +108,42 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 
     root = Path(log_dir)
     csv_logger = CSVLogger(save_dir=root, name="csv")
     tb_logger = TensorBoardLogger(save_dir=root, name="tensorboard")
-    module = Classifier(lr=lr, verbose=verbose)
+    module = Classifier(lr=lr)
+    # region: not counted (collects what run() returns)
+    recorder = Recorder(verbose)
+    # endregion
     trainer = pl.Trainer(
         max_epochs=epochs,
-        accelerator=accelerator,
+        accelerator=device,
         devices=1,
         logger=[csv_logger, tb_logger],
         log_every_n_steps=1,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
+        enable_progress_bar=verbose,
+        enable_model_summary=verbose,
+        # region: not counted (collects what run() returns)
+        callbacks=[recorder],
+        # endregion
     )
     trainer.fit(module, train_loader, val_loader)
 
+    # region: not counted (reads the files back, for the page)
     logged_csv, columns = read_csv(Path(csv_logger.log_dir) / "metrics.csv")
     logged_tb, tags = read_tensorboard(Path(tb_logger.log_dir))
     files = list_files(root, [Path(csv_logger.log_dir), Path(tb_logger.log_dir)])
     if verbose:
         for entry in files:
             print(f"wrote {entry['name']} ({entry['bytes']} bytes)")
-
     state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
     return {"history": {"train_loss": logged_csv["train_loss_epoch"]["value"],
                         "val_loss": logged_csv["val_loss"]["value"]},
             "state_dict": state, "steps": trainer.global_step, "device": str(module.device),
-            "batch_sizes": module.batch_sizes, "csv": logged_csv, "tensorboard": logged_tb,
+            "batch_sizes": recorder.batch_sizes, "csv": logged_csv, "tensorboard": logged_tb,
             "tensorboard_tags": tags, "csv_columns": columns, "files": files}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=4)
@@ -143,12 +153,13 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--log-dir", default="lightning_logs")
     args = parser.parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-        print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
-        return 2
     try:
+        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
+        if args.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.log_dir, verbose=True)
-    except ValueError as error:
+    except (ValueError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: {result['steps']} optimizer steps on {result['device']}")
@@ -157,3 +168,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

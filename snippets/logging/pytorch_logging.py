@@ -1,17 +1,19 @@
 """Logging by hand in plain PyTorch: a TensorBoard SummaryWriter and a CSV file, then both read back from disk."""
 
+# region: not counted (the command line, and reading the files back for the page)
 import argparse
-import csv
 import sys
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+# endregion
+
+import csv
 from pathlib import Path
 
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.tensorboard import SummaryWriter
-
-METRICS = ("train_loss_step", "train_loss_epoch", "val_loss")
 
 
 def make_data(seed: int, n: int = 500, features: int = 10):
@@ -31,6 +33,10 @@ def next_version(*folders: Path) -> int:
     taken = [int(p.name[len("version_"):]) for folder in folders for p in folder.glob("version_*")
              if p.name[len("version_"):].isdigit()]
     return max(taken, default=-1) + 1
+
+
+# region: not counted (reads the files back, for the page)
+METRICS = ("train_loss_step", "train_loss_epoch", "val_loss")
 
 
 def read_csv(path: Path) -> dict:
@@ -53,13 +59,12 @@ def read_tensorboard(folder: Path) -> tuple[dict, list]:
 def list_files(root: Path, folders: list) -> list:
     return [{"name": path.relative_to(root).as_posix(), "bytes": path.stat().st_size}
             for folder in folders for path in sorted(folder.rglob("*")) if path.is_file()]
+# endregion
 
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -83,61 +88,66 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 
     csv_folder = root / "csv" / f"version_{version}"
     tb_folder = root / "tensorboard" / f"version_{version}"
     csv_folder.mkdir(parents=True)
-    writer = SummaryWriter(log_dir=str(tb_folder))
-    csv_file = open(csv_folder / "metrics.csv", "w", newline="")
-    table = csv.writer(csv_file)
-    table.writerow(["epoch", "step", "metric", "value"])
-
-    def log(epoch: int, step: int, name: str, value: float) -> None:
-        writer.add_scalar(name, value, step)
-        table.writerow([epoch, step, name, value])
-
-    steps = 0
+    # region: not counted (collects what run() returns)
     batch_sizes = []
-    for epoch in range(epochs):
-        model.train()
-        total, count = 0.0, 0
-        for x, y in train_loader:
-            x, y = x.to(dev), y.to(dev)
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            log(epoch, steps, "train_loss_step", loss.item())
-            total += loss.item() * len(x)
-            count += len(x)
-            batch_sizes.append(len(x))
-            steps += 1
+    # endregion
+    with open(csv_folder / "metrics.csv", "w", newline="") as csv_file, SummaryWriter(str(tb_folder)) as writer:
+        table = csv.writer(csv_file)
+        table.writerow(["epoch", "step", "metric", "value"])
 
-        model.eval()
-        val_total, val_count = 0.0, 0
-        with torch.no_grad():
-            for x, y in val_loader:
+        def log(epoch: int, step: int, name: str, value: float) -> None:
+            writer.add_scalar(name, value, step)
+            table.writerow([epoch, step, name, value])
+
+        steps = 0
+        for epoch in range(epochs):
+            model.train()
+            total, count = 0.0, 0
+            for x, y in train_loader:
                 x, y = x.to(dev), y.to(dev)
-                val_total += loss_fn(model(x), y).item() * len(x)
-                val_count += len(x)
-        log(epoch, steps - 1, "val_loss", val_total / val_count)
-        log(epoch, steps - 1, "train_loss_epoch", total / count)
-        if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {total / count:.4f}  val_loss {val_total / val_count:.4f}")
+                loss = loss_fn(model(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                value = loss.item()
+                log(epoch, steps, "train_loss_step", value)
+                total += value * len(x)
+                count += len(x)
+                steps += 1
+                # region: not counted (collects what run() returns)
+                batch_sizes.append(len(x))
+                # endregion
 
-    writer.close()
-    csv_file.close()
+            model.eval()
+            val_total, val_count = 0.0, 0
+            with torch.no_grad():
+                for x, y in val_loader:
+                    x, y = x.to(dev), y.to(dev)
+                    val_total += loss_fn(model(x), y) * len(x)
+                    val_count += len(x)
+            val_loss = val_total.item() / val_count
+            log(epoch, steps - 1, "val_loss", val_loss)
+            log(epoch, steps - 1, "train_loss_epoch", total / count)
+            if verbose:
+                print(f"epoch {epoch + 1}/{epochs}  train_loss {total / count:.4f}  val_loss {val_loss:.4f}")
+
+    # region: not counted (reads the files back, for the page)
     logged_csv = read_csv(csv_folder / "metrics.csv")
     logged_tb, tags = read_tensorboard(tb_folder)
     files = list_files(root, [csv_folder, tb_folder])
     if verbose:
         for entry in files:
             print(f"wrote {entry['name']} ({entry['bytes']} bytes)")
-
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return {"history": {"train_loss": logged_csv["train_loss_epoch"]["value"],
                         "val_loss": logged_csv["val_loss"]["value"]},
             "state_dict": state, "steps": steps, "device": str(dev), "batch_sizes": batch_sizes,
             "csv": logged_csv, "tensorboard": logged_tb, "tensorboard_tags": tags,
             "csv_columns": ["epoch", "step", "metric", "value"], "files": files}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=4)
@@ -147,10 +157,11 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--log-dir", default="torch_logs")
     args = parser.parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-        print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
-        return 2
     try:
+        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
+        if args.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.log_dir, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -161,3 +172,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

@@ -1,7 +1,11 @@
 """The minimal training loop in PyTorch Lightning: the same model in a LightningModule, run by a Trainer."""
 
+# region: not counted (the command line)
 import argparse
 import sys
+
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
+# endregion
 
 import pytorch_lightning as pl
 import torch
@@ -23,74 +27,76 @@ def build_model() -> nn.Module:
 
 
 class Classifier(pl.LightningModule):
-    def __init__(self, lr: float = 1e-3, verbose: bool = False):
+    def __init__(self, lr: float = 1e-3):
         super().__init__()
         self.model = build_model()
         self.loss_fn = nn.CrossEntropyLoss()
         self.lr = lr
-        self.verbose = verbose
-        self.history = {"train_loss": [], "val_loss": []}
 
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = self.loss_fn(self.model(x), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
-        self.log("val_loss", self.loss_fn(self.model(x), y))
-
-    def on_train_epoch_end(self):
-        metrics = self.trainer.callback_metrics
-        self.history["train_loss"].append(metrics["train_loss"].item())
-        self.history["val_loss"].append(metrics["val_loss"].item())
-        if self.verbose:
-            print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
-                  f"  train_loss {self.history['train_loss'][-1]:.4f}"
-                  f"  val_loss {self.history['val_loss'][-1]:.4f}")
+        self.log("val_loss", self.loss_fn(self.model(x), y), prog_bar=True)
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
 
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
+# region: not counted (collects what run() returns and prints it for the page's log)
+class History(pl.Callback):
+    def __init__(self, verbose: bool):
+        self.verbose = verbose
+        self.history = {"train_loss": [], "val_loss": []}
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        for key in self.history:
+            self.history[key].append(trainer.callback_metrics[key].item())
+        if self.verbose:
+            pl_module.print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
+                            f"  train_loss {self.history['train_loss'][-1]:.4f}"
+                            f"  val_loss {self.history['val_loss'][-1]:.4f}")
+# endregion
 
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
         lr: float = 1e-3, verbose: bool = False) -> dict:
-    accelerator = resolve_accelerator(device)
     pl.seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))
     val_loader = DataLoader(val_set, batch_size=batch_size)
 
-    module = Classifier(lr=lr, verbose=verbose)
+    module = Classifier(lr=lr)
+    # region: not counted (collects what run() returns)
+    history = History(verbose)
+    # endregion
     trainer = pl.Trainer(
         max_epochs=epochs,
-        accelerator=accelerator,
+        accelerator=device,
         devices=1,
         logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
+        enable_progress_bar=verbose,
+        enable_model_summary=verbose,
+        # region: not counted (collects what run() returns)
+        callbacks=[history],
+        # endregion
     )
     trainer.fit(module, train_loader, val_loader)
 
+    # region: not counted (collects what run() returns)
     state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
-    return {"history": module.history, "state_dict": state, "steps": trainer.global_step,
+    return {"history": history.history, "state_dict": state, "steps": trainer.global_step,
             "device": str(module.device)}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
@@ -99,12 +105,13 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-        print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
-        return 2
     try:
+        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
+        if args.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
-    except ValueError as error:
+    except (ValueError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: {result['steps']} optimizer steps on {result['device']}")
@@ -113,3 +120,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

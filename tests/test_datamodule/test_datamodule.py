@@ -6,16 +6,19 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+from evidence import declared
 from evidence.running.measure import max_abs_difference
 from tests.conftest import load_program
 
 TOPIC = "datamodule"
 KINDS = ["pytorch", "lightning", "fabric"]
+PUBLISHED = declared.run(TOPIC).params
+"""The headline run's parameters (runs.toml): what the page shows."""
 
 
 @pytest.fixture(scope="module")
 def results():
-    return {kind: load_program(TOPIC, kind).run(epochs=4, seed=0, device="cpu") for kind in KINDS}
+    return {kind: load_program(TOPIC, kind).run(**PUBLISHED, device="cpu") for kind in KINDS}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -23,7 +26,7 @@ def test_accuracy_on_the_held_out_test_split(results, kind):
     result = results[kind]
     assert result["test_acc"] >= 0.95
     assert result["split_sizes"] == {"train": 1079, "val": 359, "test": 359}
-    assert result["steps"] == 4 * 17  # 1079 rows in batches of 64
+    assert result["steps"] == PUBLISHED["epochs"] * 17  # 1079 rows in batches of 64
     assert result["history"]["val_loss"][-1] < result["history"]["val_loss"][0]
 
 
@@ -59,6 +62,7 @@ def test_standardised_with_training_statistics_only():
 def test_datamodule_builds_the_same_datasets_once():
     module = load_program(TOPIC, "lightning")
     datamodule = module.DigitsDataModule(batch_size=64, seed=0)
+    calls = module.record_calls(datamodule)
     datamodule.prepare_data()
     datamodule.setup("fit")
     first = datamodule.datasets
@@ -68,13 +72,40 @@ def test_datamodule_builds_the_same_datasets_once():
     for name in ("train", "val", "test"):
         assert torch.equal(first[name].features, plain[name].features)
         assert torch.equal(first[name].targets, plain[name].targets)
-    assert datamodule.calls == ["prepare_data", "setup:fit", "setup:test"]
+    assert calls == ["prepare_data", "setup:fit", "setup:test"]
 
 
 def test_trainer_calls_the_datamodule_hooks(results):
+    # the sanity check (on by default) asks for the validation loader before training starts
     assert results["lightning"]["datamodule_calls"] == [
-        "prepare_data", "setup:fit", "train_dataloader", "val_dataloader",
+        "prepare_data", "setup:fit", "val_dataloader", "train_dataloader",
         "prepare_data", "setup:test", "test_dataloader"]
+
+
+def test_prepare_data_runs_on_local_rank_zero_of_every_node_by_default():
+    """What the page says about prepare_data in a multi-process run, checked on the Trainer's code path."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.trainer.connectors.data_connector import _DataConnector
+
+    module = load_program(TOPIC, "lightning")
+    assert module.DigitsDataModule().prepare_data_per_node is True
+
+    def calls_on(local_rank, node_rank, per_node=True):
+        datamodule = module.DigitsDataModule()
+        datamodule.prepare_data_per_node = per_node
+        calls = module.record_calls(datamodule)
+        trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False)
+        trainer.strategy.connect(module.Classifier())
+        trainer._data_connector.attach_datamodule(trainer.lightning_module, datamodule)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(type(trainer), "local_rank", property(lambda self: local_rank))
+            patch.setattr(type(trainer), "node_rank", property(lambda self: node_rank))
+            _DataConnector.prepare_data(trainer._data_connector)
+        return calls.count("prepare_data")
+
+    assert [calls_on(0, 0), calls_on(0, 1), calls_on(1, 0), calls_on(1, 1)] == [1, 1, 0, 0]
+    assert [calls_on(0, 0, False), calls_on(0, 1, False), calls_on(1, 0, False)] == [1, 0, 0]
 
 
 def test_splits_are_disjoint_and_cover_every_row():

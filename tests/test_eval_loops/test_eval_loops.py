@@ -5,17 +5,21 @@ from __future__ import annotations
 import pytest
 import torch
 
+from evidence import declared
 from evidence.running.measure import max_abs_difference
 from tests.conftest import load_program
 
 TOPIC = "eval_loops"
 KINDS = ["pytorch", "lightning", "fabric"]
 STAGES = ["val", "validate", "test", "predict"]
+PUBLISHED = declared.run(TOPIC).params
+"""The headline run's parameters (runs.toml): what the page shows."""
+STEPS_PER_EPOCH = 13  # 396 training rows in batches of 32
 
 
 @pytest.fixture(scope="module")
 def results():
-    return {kind: load_program(TOPIC, kind).run(epochs=2, seed=0, device="cpu") for kind in KINDS}
+    return {kind: load_program(TOPIC, kind).run(**PUBLISHED, device="cpu") for kind in KINDS}
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +27,15 @@ def without_eval():
     """Every program run with ``Module.eval`` disabled: a loop that forgets eval mode."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(torch.nn.Module, "eval", lambda self: self)
-        return {kind: load_program(TOPIC, kind).run(epochs=2, seed=0, device="cpu") for kind in KINDS}
+        return {kind: load_program(TOPIC, kind).run(**PUBLISHED, device="cpu") for kind in KINDS}
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_run_validates_tests_and_predicts(results, kind):
     result = results[kind]
-    assert len(result["history"]["val_loss"]) == 2
+    assert len(result["history"]["val_loss"]) == PUBLISHED["epochs"]
     assert result["history"]["val_loss"][-1] < result["history"]["val_loss"][0]
-    assert result["steps"] == 2 * 13  # 396 training rows in batches of 32
+    assert result["steps"] == PUBLISHED["epochs"] * STEPS_PER_EPOCH
     assert len(result["predictions"]) == 40
     assert torch.allclose(torch.as_tensor(result["predictions"]).sum(dim=1), torch.ones(40))
     assert result["test_acc"] > 0.8
@@ -42,6 +46,7 @@ def test_run_validates_tests_and_predicts(results, kind):
 def test_splits_are_disjoint():
     train, val, test, new = load_program(TOPIC, "pytorch").make_data(seed=0)
     assert (len(train), len(val), len(test), len(new)) == (396, 102, 102, 40)
+    assert len(val) % 32 == 6  # the page: the last validation batch holds 6 rows
     rows = [{tuple(r.tolist()) for r in part.tensors[0]} for part in (train, val, test, new)]
     for i in range(4):
         for j in range(i + 1, 4):

@@ -1,8 +1,7 @@
 """Views of the page "Validation, test and prediction loops" (``gallery/topics/02_eval_loops``).
 
 The mode table reads what every program recorded inside its evaluation batches; the score
-table reads the final numbers each returned. :func:`train_mode_table` is the one view here that
-computes something no run returns (see its docstring).
+table reads the final numbers each returned.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from evidence.programs import LABELS
-from evidence.views import Code, Html, codes, table
+from evidence.views import Html, codes, table
 
 if TYPE_CHECKING:
     from evidence.results import RunResult
@@ -57,36 +56,3 @@ def scores_table(result: RunResult) -> Html:
             for kind in result.kinds()]
     return table(["implementation", "validate: val loss", "test loss", "test accuracy", "rows predicted",
                   "repeated predictions: max |difference|"], rows)
-
-
-def train_mode_table(result: RunResult) -> Html:
-    """Two passes of a fresh network over the same new rows, in train mode and in eval mode.
-
-    No run returns this: the programs only ever predict in eval mode. The network and the new
-    rows are therefore rebuilt here with the plain program's own ``build_model`` and
-    ``make_data`` and the headline run's seed, and the network is evaluated twice in each mode
-    (no training, no program run). The program folder is part of the headline run's cache key,
-    so the page is rendered again whenever the network or the data change.
-
-    Args:
-        result: the topic's headline run (its ``seed`` parameter seeds the network and the data).
-
-    Returns:
-        A table with one row per mode: the largest difference between the two passes'
-        predicted probabilities.
-    """
-    import torch
-
-    from snippets.eval_loops.pytorch_eval_loops import build_model, make_data
-
-    seed = result.run.params.get("seed", 0)
-    torch.manual_seed(seed)
-    model = build_model()
-    (new_rows,) = make_data(seed)[3].tensors
-    rows = []
-    for mode in ("train", "eval"):
-        model.train(mode == "train")
-        with torch.no_grad():
-            first, second = model(new_rows).softmax(dim=1), model(new_rows).softmax(dim=1)
-        rows.append([Code(f"model.{mode}()"), f"{(first - second).abs().max().item():.3g}"])
-    return table(["mode", "max |difference| between two passes over the same rows"], rows)

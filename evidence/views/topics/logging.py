@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from evidence.programs import LABELS
-from evidence.views import Code, Html, codes, figures, table
+from evidence.views import Code, Html, codes, figures, paragraph, table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -36,6 +36,24 @@ def shorten(name: str) -> str:
         ``events.out.tfevents.…``.
     """
     return re.sub(r"tfevents\..*$", "tfevents.…", name)
+
+
+def run_summary(result: RunResult) -> Html:
+    """What the headline run did, in one sentence read from the plain program's result.
+
+    Args:
+        result: the topic's headline run; the plain program returns its ``batch_sizes`` and
+            its CSV series.
+
+    Returns:
+        A paragraph: epochs, optimizer steps per epoch and the batch sizes of one epoch.
+    """
+    epochs = len(result.value("pytorch", "csv.train_loss_epoch.value"))
+    sizes = result.value("pytorch", "batch_sizes")
+    per_epoch = sizes[: len(sizes) // epochs]
+    return paragraph(f"{epochs} epochs of {len(per_epoch)} optimizer steps each: {sum(per_epoch)} training rows "
+                     f"in batches of {per_epoch[0]}, the last of which holds {per_epoch[-1]} rows. The Lightning ",
+                     Code("Trainer"), " logs every step (", Code("log_every_n_steps=1"), ", see the pitfalls).")
 
 
 def files_table(result: RunResult) -> Html:

@@ -37,8 +37,8 @@ must agree exactly.
 #
 # ## Executed in this build
 #
-# Each program trained for 6 epochs, validated after every epoch, then validated once more,
-# tested, and predicted twice. Same seed, same data, same device and one torch thread for all.
+# Each program trained, validated after every epoch, then validated once more, tested, and
+# predicted twice. Same seed, same data, same device and one torch thread for all.
 
 from evidence import load
 from evidence.views.topics import eval_loops as views
@@ -49,7 +49,10 @@ result.stamp()
 # %%
 # ### What each program printed
 #
-# Lightning's `trainer.validate` and `trainer.test` print their own result tables.
+# Lightning shows its model summary and progress bars, and `trainer.validate` and
+# `trainer.test` print their own result tables. The epoch lines of the Lightning log come from
+# the callback that collects its `history` (not counted: a Lightning user reads the losses on
+# the progress bar, where `self.log(..., prog_bar=True)` puts them).
 
 result.logs()
 
@@ -67,8 +70,10 @@ result.plot("history.train_loss", "history.val_loss")
 # Final weights (including batch norm's running mean and variance, which a stray forward
 # pass in train mode would change), the per-epoch validation loss, the test loss, every
 # predicted probability and the modes observed inside the loops, each against plain PyTorch.
-# The losses differ in the last digits only because Lightning accumulates its batch-size
-# weighted mean in a float32 tensor while the plain loop sums Python floats (float64).
+# Lightning's losses can differ from the plain loop's in the last digits: both add the
+# batch-size weighted losses into a float32 tensor on the device, but Lightning divides that
+# sum in float32 while the plain and Fabric loops read it with `.item()` and divide in Python
+# (float64).
 
 result.parity()
 
@@ -76,8 +81,9 @@ result.parity()
 # ### Which mode were the loops really in?
 #
 # Recorded inside every batch of every evaluation pass. `validation during fit` is the
-# validation run at the end of each training epoch; `validate` is the separate call after
-# training (`trainer.validate` for Lightning, one more `evaluate(...)` call by hand).
+# validation run at the end of each training epoch (for Lightning also its sanity check before
+# the first epoch); `validate` is the separate call after training (`trainer.validate` for
+# Lightning, one more `evaluate(...)` call by hand).
 
 views.modes_table(result)
 
@@ -93,23 +99,49 @@ views.scores_table(result)
 # %%
 # ### What forgetting `model.eval()` does
 #
-# The network of the programs, freshly built with the same seed, is given the same 40 rows
-# twice in each mode. In train mode dropout draws a new mask each time and batch norm
-# normalises with the statistics of the batch itself, so the two passes disagree; in eval mode
-# they agree exactly. The test suite goes further: it disables `Module.eval` and checks that the
-# mode records of all three programs then report `model.training == True` and that their
-# repeated predictions differ.
+# In train mode dropout draws a new mask for every pass and batch norm normalises with the
+# statistics of the batch itself, so two passes over the same rows disagree; in eval mode they
+# agree exactly, which is what the `repeated predictions` column above shows. The test suite
+# checks the other half at the published configuration: it disables `Module.eval` and sees the
+# mode records of all three programs report `model.training == True`, their repeated
+# predictions differ, and their validation loss change
+# (`tests/test_eval_loops/test_eval_loops.py`).
+#
+# ### Time and memory
+#
+# Each run trains, validates after every epoch, validates once more, tests, and predicts twice.
+# The timed runs are quiet (`verbose=False`): no program prints, and the `Trainer` shows no
+# progress bar, model summary or result tables.
 
-views.train_mode_table(result)
+result.timings()
+
+# %%
+# ### Lines of code
+
+result.loc()
 
 # %%
 # ## Pitfalls
 #
 # !!! warning "Train mode is sticky"
 #     `model.eval()` stays in force until `model.train()` is called. A hand-written loop that
-#     validates must switch back to train mode at the start of the next epoch (the programs
-#     call `model.train()` at the top of each epoch); Lightning does both switches itself and
-#     restores the mode the module had before `validate`, `test` or `predict`.
+#     validates must switch back to train mode at the start of the next epoch (the plain and
+#     Fabric programs call `model.train()` at the top of each epoch). Lightning does both switches itself and,
+#     since Lightning 2.2.0, puts every submodule back in the mode it had before `validate`,
+#     `test` or `predict` (a submodule you froze with `.eval()` stays in eval mode).
+#
+# !!! note "Defaults the Lightning program changes"
+#     - `logger=False` and `enable_checkpointing=False`: by default a `Trainer` writes a
+#       `lightning_logs/` folder with a logger's files and a checkpoint, files this program's
+#       reader did not ask for.
+#     - `enable_progress_bar=verbose, enable_model_summary=verbose`, and `verbose=verbose` for
+#       `trainer.validate` and `trainer.test` (their result tables): on from the command line,
+#       off in the quiet runs the harness times, where no implementation prints anything.
+#
+#     The sanity check (`num_sanity_val_steps=2`) stays on. It validates two batches in eval
+#     mode before training, inside `isolate_rng()`, so it changes neither the dropout masks
+#     that follow nor batch norm's running statistics; it does add its batches to the records
+#     of the `validation during fit` row above.
 #
 # !!! note "Lightning uses `inference_mode`, but not everywhere"
 #     `trainer.validate`, `trainer.test` and `trainer.predict` run under

@@ -14,10 +14,11 @@ deviation of the **training split only** (pixels that are constant in the traini
 scale of one); a small `Dataset` returns one `(features, label)` pair per index.
 
 **What Lightning offers here:** the `LightningDataModule`, a class that keeps all of that in
-one place with fixed hook names: `prepare_data()` (download or check files; in distributed runs
-called on one process only), `setup(stage)` (split, transform, build datasets; called on every
-process), and `train_dataloader()` / `val_dataloader()` / `test_dataloader()`. The `Trainer`
-calls these hooks itself when you pass `datamodule=` to `fit` and `test`. **Fabric** has no
+one place with fixed hook names: `prepare_data()` (download or check files; in a multi-process
+run called on one process per machine, see the pitfalls), `setup(stage)` (split, transform,
+build datasets; called on every process), and `train_dataloader()` / `val_dataloader()` /
+`test_dataloader()`. The `Trainer` calls these hooks itself when you pass `datamodule=` to
+`fit` and `test`. **Fabric** has no
 DataModule: its program uses the plain `Dataset` and `DataLoader` code unchanged and only hands
 the loaders to `fabric.setup_dataloaders`.
 """
@@ -27,13 +28,16 @@ the loaders to `fabric.setup_dataloaders`.
 #
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
 # Fabric against plain PyTorch; PyTorch against Lightning). Each runs as downloaded: the digits
-# come with scikit-learn.
+# come with scikit-learn. Code that exists only so this site can run and compare the programs
+# (the command line, collecting what `run()` returns, recording the hook calls) sits between
+# `# region: not counted` and `# endregion` and is left out of the line counts.
 #
 # <!-- implementations -->
 #
 # ## Executed in this build
 #
-# Six epochs, batches of 64, Adam at `lr=1e-2`; the test split is scored once, after training.
+# Batches of 64 and Adam at `lr=1e-2` (the programs' defaults); the test split is scored once,
+# after training.
 
 from evidence import load
 from evidence.views.topics import datamodule as views
@@ -43,6 +47,10 @@ result.stamp()
 
 # %%
 # ### What each program printed
+#
+# Lightning shows its model summary, its progress bar and the `trainer.test` result table; the
+# epoch lines of its log come from the callback that collects its `history` (not counted: a
+# Lightning user reads the values on the progress bar, where `prog_bar=True` puts them).
 
 result.logs()
 
@@ -62,9 +70,11 @@ result.plot("history.val_acc", ylabel="accuracy", title="datamodule: validation 
 #
 # The final weights are compared element by element with the plain PyTorch ones, then the test
 # accuracy and the validation curves. The DataModule builds exactly the datasets and loaders the
-# plain code builds, so the batches, and therefore the weights, are the same. Lightning's logged
-# accuracies and losses are batch-size weighted means accumulated in float32, which is why they
-# can differ from the plain Python sums in the last digits.
+# plain code builds, so the batches, and therefore the weights, are the same. Every program
+# weights its epoch means by batch size. Lightning adds each batch's mean times its size into a
+# float32 tensor and divides in float32; the plain and Fabric loops add the losses into a float32
+# tensor and count the correct predictions as integers, then divide in Python (float64). That is
+# why Lightning's losses and accuracies can differ in the last digits.
 
 result.parity()
 
@@ -79,11 +89,13 @@ views.test_table(result)
 # %%
 # ### When does the Trainer call the DataModule?
 #
-# The Lightning program's DataModule records each hook call. `fit` calls `prepare_data`,
-# `setup` with stage `fit`, and asks for the training and validation loaders; `test` calls
-# `prepare_data` again, `setup` with stage `test`, and asks for the test loader. `setup` runs
-# twice, so it must not redo (or, worse, re-randomise) work that is already done: the program
-# returns early when its datasets exist.
+# Each hook call of the Lightning program's DataModule is recorded (by `record_calls`, in the
+# not-counted region). `fit` calls `prepare_data` and `setup` with stage `fit`, then asks for
+# the validation loader before the training loader: the sanity check, on by default, validates
+# two batches before the first training step. `test` calls `prepare_data` again, `setup` with
+# stage `test`, and asks for the test loader. `setup` runs twice, so it must not redo (or,
+# worse, re-randomise) work that is already done: the program returns early when its datasets
+# exist.
 
 views.hook_calls_table(result)
 
@@ -91,7 +103,9 @@ views.hook_calls_table(result)
 # ### Time and memory
 #
 # Every program builds its datasets once per run; the per-item `Dataset` indexing and the
-# default collate function dominate the work on a model this small.
+# default collate function dominate the work on a model this small. The timed runs are quiet
+# (`verbose=False`): no program prints, and the `Trainer` shows no progress bar, model summary
+# or test table; its sanity check is included.
 
 result.timings()
 
@@ -113,13 +127,29 @@ result.loc()
 #     random permutation, rows used for training can land in the test set. Seed the split (here
 #     with its own `torch.Generator`) and build the datasets only once.
 #
-# !!! note "`prepare_data` does not keep state"
-#     In a multi-process run `prepare_data` executes on one process only, so anything it
-#     assigns to `self` is missing on the others. Download or verify files there; build datasets
-#     in `setup`. Here there is nothing to download: it only checks that the digits file scikit-learn ships
-#     (`sklearn/datasets/data/digits.csv.gz`) is present, so a missing file fails before training.
+# !!! note "`prepare_data` runs on one process per machine, and keeps no state"
+#     In a multi-process run the `Trainer` calls `prepare_data` only on the process with local
+#     rank 0 of **each node** (each machine), while the other processes wait for it: that is the
+#     default, `prepare_data_per_node=True`, an attribute of the DataModule (and of the
+#     `LightningModule`) since Lightning 1.5; the `Trainer` argument of that name is gone since
+#     1.7. Set `self.prepare_data_per_node = False` when the nodes share one file
+#     system, and only global rank 0 (local rank 0 of node 0) calls it. Either way anything it
+#     assigns to `self` is missing on every other process: download or verify files there, and
+#     build datasets in `setup`, which every process runs. Here there is nothing to download:
+#     it only checks that the digits file scikit-learn ships
+#     (`sklearn/datasets/data/digits.csv.gz`) is present, so a missing file fails before
+#     training.
+#
+# !!! note "Defaults the Lightning program changes"
+#     `logger=False` and `enable_checkpointing=False` (by default a `Trainer` writes a
+#     `lightning_logs/` folder this program's reader did not ask for), and
+#     `enable_progress_bar`, `enable_model_summary` and `trainer.test(verbose=...)` follow the
+#     program's `verbose` switch: on from the command line, off in the quiet timed runs. The
+#     sanity check stays on; it validates in eval mode without gradients, inside
+#     `isolate_rng()`, and changes none of the numbers compared here.
 #
 # ??? info "Stage names"
 #     `setup(stage)` receives a `TrainerFn` value, a string enum: `stage == "fit"` works, but
-#     formatting it with an f-string prints `TrainerFn.FITTING` on Python 3.11+. The program
-#     records `"setup:" + stage`, which uses the plain string value.
+#     formatting it with an f-string or `str()` gives `TrainerFn.FITTING` on Python 3.11 and
+#     later.
+#     Concatenating or joining uses the plain string value, as the recorded `setup:fit` shows.

@@ -29,23 +29,30 @@ yours, and so does calling `finalize` at the end. **By hand** it is a `SummaryWr
 #
 # Highlighted lines are those a program does not share with its counterpart. Each writes into
 # the folder given by `--log-dir` (by default `torch_logs/`, `lightning_logs/` or
-# `fabric_logs/` in the current directory) and prints the files it wrote.
+# `fabric_logs/` in the current directory). Reading the files back, listing them and recording
+# the batch sizes exist for this page: they sit between `# region: not counted` and
+# `# endregion`, with the command line, and are left out of the line counts.
 #
 # <!-- implementations -->
 #
 # ## Executed in this build
-#
-# Six epochs of seven steps each; the Lightning `Trainer` logs every step
-# (`log_every_n_steps=1`, see the pitfalls).
 
 from evidence import load
 from evidence.views.topics import logging as views
 
 result = load("logging").headline
+views.run_summary(result)
+
+# %%
+
 result.stamp()
 
 # %%
 # ### What each program printed
+#
+# Lightning shows its model summary and its progress bar, which carries the logged values
+# (`prog_bar=True`); its epoch lines come from the callback that records the batch sizes (not
+# counted). Every program then lists the files it wrote.
 
 result.logs()
 
@@ -74,9 +81,11 @@ views.curves(result)
 #
 # Compared with the plain PyTorch files: the per-step series from the CSV and from the event
 # file (values and step numbers), then all three metrics of each format, then the final
-# weights. Per-step values are identical. The epoch-level values agree to about 1e-7:
-# Lightning accumulates its weighted mean in a float32 tensor, the hand-written loops in a Python
-# float (float64); TensorBoard stores every scalar as float32 in any case.
+# weights. Per-step values are identical (the tests pin it). The epoch-level values can differ
+# in the last digits of a float32 number, as the table shows: Lightning accumulates and divides
+# its weighted means in float32 tensors, while the hand-written loops add the per-step Python
+# floats (float64) for the training mean and divide the float32 validation sum in Python;
+# TensorBoard stores every scalar as float32 in any case.
 
 result.parity()
 
@@ -104,7 +113,9 @@ views.steps_table(result)
 # ### Time and memory
 #
 # Writing and reading the files is part of every run, so these times include two small file
-# writers and the read-back.
+# writers and the read-back. Every program reads one Python number per step here (the value it
+# writes to the files). The timed runs are quiet (`verbose=False`): no program prints, and the
+# `Trainer` shows no progress bar or model summary; its sanity check is included.
 
 result.timings()
 
@@ -142,6 +153,16 @@ result.loc()
 #     Lightning and Fabric keep rows in memory and write every `flush_logs_every_n_steps=100`
 #     steps. The `Trainer` finalises its loggers at the end of `fit`; with Fabric call
 #     `logger.finalize("success")` yourself, as the program does, before reading the files.
+#
+# !!! note "Defaults the Lightning program changes"
+#     - `log_every_n_steps=1` (see above: the default changes what the files hold).
+#     - `enable_checkpointing=False`: by default a checkpoint would be written into the first
+#       logger's folder (`csv/version_N/checkpoints/`), a file this page is not about.
+#     - `enable_progress_bar=verbose, enable_model_summary=verbose`: on from the command line,
+#       off in the quiet timed runs.
+#
+#     The sanity check stays on: Lightning logs nothing to the loggers while it runs, so the
+#     files hold only the validation after each epoch (the tests pin the step numbers).
 #
 # ??? info "One folder per run"
 #     The loggers never overwrite: each run goes into the next free `version_N` folder under

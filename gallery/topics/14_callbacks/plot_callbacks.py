@@ -27,7 +27,10 @@ with any LightningModule.
 #
 # The highlighted lines are those a program does not share with its counterpart. The callback
 # in the Lightning and Fabric programs calls the same `grad_norm` and `weight_norm` functions
-# the plain loop calls inline.
+# the plain loop calls inline. Every recorded value stays a tensor on the device until `run()`
+# returns. Code that exists only so this site can run and compare the programs (the command
+# line, the per-epoch `history` the page plots) sits between `# region: not counted` and
+# `# endregion` and is left out of the line counts; the recording itself is the task and counts.
 #
 # <!-- implementations -->
 #
@@ -47,7 +50,9 @@ result.stamp()
 # ### What each program printed
 #
 # Each epoch line includes the last gradient norm recorded in that epoch and the weight norm at
-# its end, read back from what the callback (or the inline code) stored.
+# its end, read back from what the callback (or the inline code) stored. Lightning also shows
+# its model summary and progress bar; its epoch lines come from the callback that collects its
+# `history` (not counted).
 
 result.logs()
 
@@ -75,9 +80,9 @@ result.plot("weight_norms", "history.train_loss", "history.val_loss",
 # per-epoch weight norms, the per-step losses and the validation loss. Identical gradient norms
 # at every step mean the Lightning and Fabric hooks fire at the same point of the step as the
 # inline code: after the backward pass, before the optimizer changes the weights. The
-# validation loss is the one value Lightning computes differently: `self.log(...)` averages the
-# per-batch losses in float32 tensors where the plain loop sums Python floats, which can move
-# the last digit.
+# validation loss is the one value Lightning computes differently: `self.log(...)` divides its
+# batch-size weighted float32 sum in float32, where the plain loop reads the float32 sum with
+# `.item()` and divides in Python (float64), which can move the last digit.
 
 result.parity()
 
@@ -90,7 +95,9 @@ views.records_table(result)
 # ### Time and memory
 #
 # Calling a hook is a Python function call per step; on a network this small the fixed cost of
-# the Trainer's loop dominates any difference the callback makes.
+# the Trainer's loop dominates any difference the callback makes. The timed runs are quiet
+# (`verbose=False`): no program prints, and the `Trainer` shows no progress bar or model
+# summary; its sanity check is included.
 
 result.timings()
 
@@ -105,8 +112,8 @@ result.loc()
 # !!! warning "Callback hooks and LightningModule hooks of the same name"
 #     For most hooks the Trainer calls every callback first and the `LightningModule`'s hook
 #     after it (`on_before_optimizer_step` included). `on_train_epoch_end` is split: ordinary
-#     callbacks, then the `LightningModule`, then the monitoring callbacks
-#     (`ModelCheckpoint`, `EarlyStopping`). A callback that reads a value the module computes
+#     callbacks, then the `LightningModule`, then the monitoring callbacks (every `Checkpoint`,
+#     such as `ModelCheckpoint`, and `EarlyStopping`). A callback that reads a value the module computes
 #     in the same hook sees the previous one.
 #
 # !!! note "Where a hook fires"
@@ -117,8 +124,17 @@ result.loc()
 #       `on_after_backward` fires after every backward pass instead.
 #     - `on_train_epoch_end` runs **after** the epoch's validation loop in Lightning 2.x, so the
 #       plain loop records its per-epoch value after validation too.
-#     - In Lightning 2.x the old `on_epoch_end` / `on_batch_end` hooks are gone; use the
-#       `on_train_*` / `on_validation_*` forms.
+#     - The old `on_epoch_end` / `on_batch_end` hooks were deprecated in Lightning 1.6 and the
+#       callback versions removed in 1.8; neither `Callback` nor `LightningModule` has them in
+#       2.x. Use the `on_train_*` / `on_validation_*` forms.
+#
+# !!! note "Defaults the Lightning program changes"
+#     `logger=False` and `enable_checkpointing=False` (by default a `Trainer` writes a
+#     `lightning_logs/` folder this program's reader did not ask for), and the progress bar and
+#     model summary follow the program's `verbose` switch: on from the command line, off in the
+#     quiet timed runs. The sanity check stays on: it validates in eval mode without gradients
+#     and takes no optimizer step, so no gradient norm is recorded during it and the counts in
+#     the table above stay one per step.
 #
 # ??? info "Fabric's callbacks are plain objects"
 #     `fabric.call(name, **kwargs)` calls `name` on every callback that has such a method and
