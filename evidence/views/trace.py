@@ -183,13 +183,17 @@ def downloadable(result) -> str:
 
 
 def first_epoch(events: list[dict]) -> list[dict]:
-    """The calls of the first epoch: up to the first training-mode forward after a validation."""
-    seen_eval = False
+    """The calls up to the end of the first epoch's validation: everything before the first
+    training-mode forward that follows a validation that follows training (a sanity-check
+    validation before any training stays in)."""
+    seen_train = seen_eval = False
     for index, event in enumerate(events):
-        if event["op"] == "forward" and event.get("mode") == "eval":
+        training = event["op"] == "forward" and event.get("mode") == "train"
+        if event["op"] == "forward" and event.get("mode") == "eval" and seen_train:
             seen_eval = True
-        elif seen_eval and (event["op"] == "forward" and event.get("mode") == "train" or event["op"] == "train"):
+        elif seen_eval and (training or event["op"] == "train"):
             return events[:index]
+        seen_train = seen_train or training
     return events
 
 

@@ -51,6 +51,11 @@ result.parity()
 # %%
 # ## Reading the recording
 #
+# - **The sanity check.** Before the first training step the Trainer runs two validation
+#   batches (`num_sanity_val_steps=2`, its default, on in this program) in evaluation mode
+#   without gradients: the first rows of the Lightning column, with nothing beside them in the
+#   plain program. It changes no weight; it catches a broken `validation_step` before a long
+#   epoch instead of after it.
 # - **Where the Trainer zeroes the gradients.** Under automatic optimization the optimizer's step
 #   runs a closure: `training_step`, then `zero_grad`, then `backward`; the plain loop usually
 #   calls `zero_grad` before its forward. Both orders clear the gradients of the previous step
