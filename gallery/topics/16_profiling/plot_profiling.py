@@ -148,11 +148,12 @@ result.loc()
 # %%
 # ## Defaults the Lightning program changes
 #
-# - `num_sanity_val_steps=0`: by default the `Trainer` runs a validation batch before training
-#   (the sanity check), which the plain loop does not do, and it moves the moment
-#   `PyTorchProfiler` starts recording (see the second pitfall): with the sanity check on, the
-#   profile lacks the sanity check's first validation step instead of the first training step.
-#   Either way the operator counts would not compare like for like with the plain loop's.
+# - `num_sanity_val_steps=0`: by default the `Trainer` runs up to two validation batches
+#   before training (the sanity check; here the validation set's only batch), which the plain
+#   loop does not do, and that moves the moment `PyTorchProfiler` starts recording (see the
+#   second pitfall): with the sanity check on, the profile lacks the sanity check's first
+#   validation step instead of the first training step. The profile would then cover other
+#   work than the plain loop's, and the operator counts would not compare like for like.
 # - `logger=False`, `enable_checkpointing=False`: this page is not about logs or checkpoints,
 #   so the program writes no `lightning_logs/` or `.ckpt` files the reader did not ask for.
 # - `enable_progress_bar=verbose`, `enable_model_summary=verbose`: on when the program runs
@@ -173,9 +174,9 @@ views.missed_first_step(result)
 
 # %%
 # The tests pin these differences at this page's configuration. With the sanity check on
-# (the default), the first step function to finish is the sanity check's first
+# (the default), the first step method to finish is the sanity check's first
 # `validation_step`; recording starts there, every training step is recorded, and it is the
-# sanity check's first batch that the profile lacks.
+# sanity check's first batch that the profile lacks (the tests check that too).
 #
 # !!! note "Reports and traces go where you tell them"
 #     - Without `dirpath`/`filename`, both profilers print their whole report to standard

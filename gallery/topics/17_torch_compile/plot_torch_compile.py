@@ -93,8 +93,8 @@ result.parity()
 # %%
 # ### Time and memory of a whole run
 #
-# A run here is two complete trainings (eager and compiled) plus the compile check, so the
-# compilation dominates; the step-level table above is the one to read for speed.
+# A run here is two complete trainings (eager and compiled) plus the compile check, so its
+# time includes every compilation; the step-level table above is the one to read for speed.
 
 result.timings()
 
@@ -125,13 +125,13 @@ views.speedup_note(result)
 # !!! warning "Recompilation"
 #     The compiled code is specialised to what it saw. A batch of another size, switching to
 #     `model.eval()` under `torch.no_grad()` for validation, or a new dtype each trigger
-#     another compile. In these programs the model is compiled into three graphs per run:
-#     the full training batch of 32, the short last one (409 training rows make 12 batches of
-#     32 and one of 25; at the second size Dynamo recompiles with a dynamic batch size) and
-#     validation. `drop_last=True` on the training loader does not bring that down here: the
-#     validation loader's short last batch (103 rows: 3 batches of 32 and one of 7) then
-#     causes the recompile instead, and the count stays at three. The tests count the graphs
-#     both ways.
+#     another compile. In these programs the model is compiled into three graphs in each
+#     compiled training: the full training batch of 32, the short last one (409 training rows
+#     make 12 batches of 32 and one of 25; at the second size Dynamo recompiles with a dynamic
+#     batch size) and validation. `drop_last=True` on the training loader does not bring that
+#     down here: the validation loader's short last batch (103 rows: 3 batches of 32 and one
+#     of 7) then causes the recompile instead, and the count stays at three. The tests count
+#     the graphs both ways.
 #
 # !!! note "Checkpoint keys gain `_orig_mod.`"
 #     `torch.compile(module)` returns a wrapper whose `state_dict()` keys start with
