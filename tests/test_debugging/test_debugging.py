@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -130,3 +134,10 @@ def test_the_sanity_check_would_add_validation_batches(results, monkeypatch, nam
     result = program.run(epochs=2, seed=0, device="cpu", **SWITCHES[name][0])
     assert result["val_batches"] == results[(name, "pytorch")]["val_batches"] + extra
     assert max_abs_difference(result["state_dict"], results[(name, "pytorch")]["state_dict"]) == 0.0
+
+
+def test_the_page_calls_only_views_that_exist():
+    page = Path(__file__).resolve().parents[2] / "gallery/topics/18_debugging" / "plot_debugging.py"
+    views = importlib.import_module("evidence.views.topics.debugging")
+    called = set(re.findall(r"\bviews\.(\w+)\(", page.read_text()))
+    assert called and all(hasattr(views, name) for name in called), called

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import re
+from pathlib import Path
+
 import pytest
 
 from evidence import declared
@@ -124,3 +128,10 @@ def test_lightning_reports_go_to_files_not_stdout(capsys):
 def test_unknown_lightning_profiler_is_a_clear_error(capsys):
     assert load_program(TOPIC, "lightning").main(["--profiler", "advanced"]) == 2
     assert capsys.readouterr().err.strip() == "error: unknown profiler 'advanced': use pytorch or simple"
+
+
+def test_the_page_calls_only_views_that_exist():
+    page = Path(__file__).resolve().parents[2] / "gallery/topics/16_profiling" / "plot_profiling.py"
+    views = importlib.import_module("evidence.views.topics.profiling")
+    called = set(re.findall(r"\bviews\.(\w+)\(", page.read_text()))
+    assert called and all(hasattr(views, name) for name in called), called

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import re
+from pathlib import Path
+
 import pytest
 import torch
 import torch._dynamo.utils
@@ -170,3 +174,10 @@ def test_the_documented_recipe_fails_with_the_pinned_versions(one_thread):
                         program.DataLoader(val_set, batch_size=32))
     finally:
         torch.compiler.reset()
+
+
+def test_the_page_calls_only_views_that_exist():
+    page = Path(__file__).resolve().parents[2] / "gallery/topics/17_torch_compile" / "plot_torch_compile.py"
+    views = importlib.import_module("evidence.views.topics.torch_compile")
+    called = set(re.findall(r"\bviews\.(\w+)\(", page.read_text()))
+    assert called and all(hasattr(views, name) for name in called), called
