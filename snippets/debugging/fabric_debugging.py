@@ -24,16 +24,6 @@ def build_model() -> nn.Module:
     return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
 
 
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
-
-
 def forward_line(trace: str) -> str:
     lines = [line.strip() for line in trace.splitlines()]
     files = [i for i, line in enumerate(lines) if line.startswith("File ")]
@@ -48,7 +38,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         fast_dev_run: bool = False, overfit_batches: int = 0, limit_train_batches: int = 0,
         limit_val_batches: int = 0, detect_anomaly: bool = False, inject_nan_at_step: int = 0,
         verbose: bool = False) -> dict:
-    fabric = Fabric(accelerator=resolve_accelerator(device), devices=1)
+    fabric = Fabric(accelerator=device, devices=1)
     seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=not overfit_batches,
@@ -67,14 +57,17 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
     loss_fn = nn.CrossEntropyLoss()
     history = {"train_loss": [], "val_loss": []}
-    steps, train_batches, val_batches, caught = 0, 0, 0, None
+    steps, caught = 0, None
+    # region: not counted (collects the values run() returns)
+    train_batches, val_batches = 0, 0
+    # endregion
     anomaly = torch.autograd.set_detect_anomaly(True) if detect_anomaly else contextlib.nullcontext()
 
     with warnings.catch_warnings(record=True) as seen, anomaly:
         warnings.filterwarnings("always", message="Error detected in")
         for epoch in range(epochs):
             model.train()
-            total, count = 0.0, 0
+            total, count = torch.zeros((), device=fabric.device), 0
             for batch_idx, (x, y) in enumerate(train_loader):
                 if batch_idx == max_train:
                     break
@@ -88,24 +81,28 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
                     caught = {"step": steps + 1, "epoch": epoch + 1, "error": str(error).splitlines()[0]}
                     break
                 optimizer.step()
-                total += loss.item() * len(x)
+                total += loss.detach() * len(x)
                 count += len(x)
                 steps += 1
+                # region: not counted (collects the values run() returns)
                 train_batches += 1
+                # endregion
             if caught:
                 break
-            history["train_loss"].append(total / count)
+            history["train_loss"].append(total.item() / count)
 
             model.eval()
-            total, count = 0.0, 0
+            total, count = torch.zeros((), device=fabric.device), 0
             with torch.no_grad():
                 for batch_idx, (x, y) in enumerate(val_loader):
                     if batch_idx == max_val:
                         break
-                    total += loss_fn(model(x), y).item() * len(x)
+                    total += loss_fn(model(x), y) * len(x)
                     count += len(x)
+                    # region: not counted (collects the values run() returns)
                     val_batches += 1
-            history["val_loss"].append(total / count)
+                    # endregion
+            history["val_loss"].append(total.item() / count)
             if verbose:
                 fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
                              f"  val_loss {history['val_loss'][-1]:.4f}")
@@ -122,11 +119,14 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         print(f"forward call that produced it: {caught.get('forward_call', '?')}")
     if verbose and nan_weights:
         print("warning: the weights contain NaN")
+    # region: not counted (collects the values run() returns)
     return {"history": history, "state_dict": state, "steps": steps, "device": str(fabric.device),
             "train_batches": train_batches, "val_batches": val_batches, "caught": caught,
             "nan_weights": nan_weights}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
@@ -135,7 +135,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--fast-dev-run", action="store_true", help="one training and one validation batch")
-    parser.add_argument("--overfit-batches", type=int, default=0, help="train on the same first N batches")
+    parser.add_argument("--overfit-batches", type=int, default=0,
+                        help="train and validate on the first N batches of each loader, every epoch")
     parser.add_argument("--limit-train-batches", type=int, default=0, help="at most N training batches an epoch")
     parser.add_argument("--limit-val-batches", type=int, default=0, help="at most N validation batches an epoch")
     parser.add_argument("--detect-anomaly", action="store_true", help="stop at the first NaN in the backward pass")
@@ -147,11 +148,14 @@ def main(argv=None) -> int:
     if min(args.overfit_batches, args.limit_train_batches, args.limit_val_batches, args.inject_nan_at_step) < 0:
         print("error: batch limits and --inject-nan-at-step must not be negative", file=sys.stderr)
         return 2
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     try:
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.fast_dev_run,
                      args.overfit_batches, args.limit_train_batches, args.limit_val_batches,
                      args.detect_anomaly, args.inject_nan_at_step, verbose=True)
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: {result['steps']} optimizer steps, {result['train_batches']} training and "
@@ -161,3 +165,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

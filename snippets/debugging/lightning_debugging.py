@@ -6,6 +6,7 @@ import warnings
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -31,8 +32,11 @@ class Classifier(pl.LightningModule):
         self.lr = lr
         self.inject_nan_at_step = inject_nan_at_step
         self.verbose = verbose
+        self.step_in_progress = 0
+        # region: not counted (collects the values run() returns)
         self.history = {"train_loss": [], "val_loss": []}
-        self.train_batches, self.val_batches, self.step_in_progress = 0, 0, 0
+        self.train_batches, self.val_batches = 0, 0
+        # endregion
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -43,35 +47,30 @@ class Classifier(pl.LightningModule):
         self.log("train_loss", loss, on_step=False, on_epoch=True)
         return loss
 
+    # region: not counted (collects the values run() returns)
     def on_train_batch_end(self, outputs, batch, batch_idx):
         self.train_batches += 1
+    # endregion
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
         self.log("val_loss", self.loss_fn(self.model(x), y))
+        # region: not counted (collects the values run() returns)
         self.val_batches += 1
+        # endregion
 
     def on_train_epoch_end(self):
         metrics = self.trainer.callback_metrics
+        # region: not counted (collects the values run() returns)
         self.history["train_loss"].append(metrics["train_loss"].item())
         self.history["val_loss"].append(metrics["val_loss"].item())
+        # endregion
         if self.verbose:
-            print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
-                  f"  train_loss {self.history['train_loss'][-1]:.4f}"
-                  f"  val_loss {self.history['val_loss'][-1]:.4f}")
+            self.print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
+                       f"  train_loss {metrics['train_loss']:.4f}  val_loss {metrics['val_loss']:.4f}")
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
-
-
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
 
 
 def forward_line(trace: str) -> str:
@@ -88,7 +87,6 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         fast_dev_run: bool = False, overfit_batches: int = 0, limit_train_batches: int = 0,
         limit_val_batches: int = 0, detect_anomaly: bool = False, inject_nan_at_step: int = 0,
         verbose: bool = False) -> dict:
-    accelerator = resolve_accelerator(device)
     pl.seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=not overfit_batches,
@@ -98,7 +96,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     module = Classifier(lr=lr, inject_nan_at_step=inject_nan_at_step, verbose=verbose)
     trainer = pl.Trainer(
         max_epochs=epochs,
-        accelerator=accelerator,
+        accelerator=device,
         devices=1,
         fast_dev_run=fast_dev_run,
         overfit_batches=overfit_batches,
@@ -107,8 +105,8 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         detect_anomaly=detect_anomaly,
         logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
+        enable_progress_bar=verbose,
+        enable_model_summary=verbose,
         num_sanity_val_steps=0,
     )
     caught = None
@@ -132,12 +130,15 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         print(f"forward call that produced it: {caught.get('forward_call', '?')}")
     if verbose and nan_weights:
         print("warning: the weights contain NaN")
+    # region: not counted (collects the values run() returns)
     return {"history": module.history, "state_dict": state, "steps": trainer.global_step,
             "device": str(module.device), "train_batches": module.train_batches,
             "val_batches": module.val_batches, "caught": caught,
             "nan_weights": nan_weights}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
@@ -146,7 +147,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--fast-dev-run", action="store_true", help="one training and one validation batch")
-    parser.add_argument("--overfit-batches", type=int, default=0, help="train on the same first N batches")
+    parser.add_argument("--overfit-batches", type=int, default=0,
+                        help="train and validate on the first N batches of each loader, every epoch")
     parser.add_argument("--limit-train-batches", type=int, default=0, help="at most N training batches an epoch")
     parser.add_argument("--limit-val-batches", type=int, default=0, help="at most N validation batches an epoch")
     parser.add_argument("--detect-anomaly", action="store_true", help="stop at the first NaN in the backward pass")
@@ -158,11 +160,14 @@ def main(argv=None) -> int:
     if min(args.overfit_batches, args.limit_train_batches, args.limit_val_batches, args.inject_nan_at_step) < 0:
         print("error: batch limits and --inject-nan-at-step must not be negative", file=sys.stderr)
         return 2
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     try:
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.fast_dev_run,
                      args.overfit_batches, args.limit_train_batches, args.limit_val_batches,
                      args.detect_anomaly, args.inject_nan_at_step, verbose=True)
-    except ValueError as error:
+    except (ValueError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: {result['steps']} optimizer steps, {result['train_batches']} training and "
@@ -172,3 +177,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

@@ -64,14 +64,17 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     history = {"train_loss": [], "val_loss": []}
-    steps, train_batches, val_batches, caught = 0, 0, 0, None
+    steps, caught = 0, None
+    # region: not counted (collects the values run() returns)
+    train_batches, val_batches = 0, 0
+    # endregion
     anomaly = torch.autograd.set_detect_anomaly(True) if detect_anomaly else contextlib.nullcontext()
 
     with warnings.catch_warnings(record=True) as seen, anomaly:
         warnings.filterwarnings("always", message="Error detected in")
         for epoch in range(epochs):
             model.train()
-            total, count = 0.0, 0
+            total, count = torch.zeros((), device=dev), 0
             for batch_idx, (x, y) in enumerate(train_loader):
                 if batch_idx == max_train:
                     break
@@ -86,25 +89,29 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
                     caught = {"step": steps + 1, "epoch": epoch + 1, "error": str(error).splitlines()[0]}
                     break
                 optimizer.step()
-                total += loss.item() * len(x)
+                total += loss.detach() * len(x)
                 count += len(x)
                 steps += 1
+                # region: not counted (collects the values run() returns)
                 train_batches += 1
+                # endregion
             if caught:
                 break
-            history["train_loss"].append(total / count)
+            history["train_loss"].append(total.item() / count)
 
             model.eval()
-            total, count = 0.0, 0
+            total, count = torch.zeros((), device=dev), 0
             with torch.no_grad():
                 for batch_idx, (x, y) in enumerate(val_loader):
                     if batch_idx == max_val:
                         break
                     x, y = x.to(dev), y.to(dev)
-                    total += loss_fn(model(x), y).item() * len(x)
+                    total += loss_fn(model(x), y) * len(x)
                     count += len(x)
+                    # region: not counted (collects the values run() returns)
                     val_batches += 1
-            history["val_loss"].append(total / count)
+                    # endregion
+            history["val_loss"].append(total.item() / count)
             if verbose:
                 print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
                       f"  val_loss {history['val_loss'][-1]:.4f}")
@@ -121,11 +128,14 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         print(f"forward call that produced it: {caught.get('forward_call', '?')}")
     if verbose and nan_weights:
         print("warning: the weights contain NaN")
+    # region: not counted (collects the values run() returns)
     return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
             "train_batches": train_batches, "val_batches": val_batches, "caught": caught,
             "nan_weights": nan_weights}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
@@ -134,7 +144,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--fast-dev-run", action="store_true", help="one training and one validation batch")
-    parser.add_argument("--overfit-batches", type=int, default=0, help="train on the same first N batches")
+    parser.add_argument("--overfit-batches", type=int, default=0,
+                        help="train and validate on the first N batches of each loader, every epoch")
     parser.add_argument("--limit-train-batches", type=int, default=0, help="at most N training batches an epoch")
     parser.add_argument("--limit-val-batches", type=int, default=0, help="at most N validation batches an epoch")
     parser.add_argument("--detect-anomaly", action="store_true", help="stop at the first NaN in the backward pass")
@@ -160,3 +171,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

@@ -1,4 +1,4 @@
-"""Profiling a Lightning training run: Trainer(profiler=...) with the simple hook timer or Lightning's PyTorchProfiler."""
+"""Profiling a Lightning training run: Trainer(profiler=...) with Lightning's PyTorchProfiler (torch.profiler) or the simple hook timer."""
 
 import argparse
 import os
@@ -7,6 +7,7 @@ import tempfile
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.profilers import PyTorchProfiler, SimpleProfiler
 from torch import nn
 from torch.profiler import ProfilerAction
@@ -35,7 +36,9 @@ class Classifier(pl.LightningModule):
         self.loss_fn = nn.CrossEntropyLoss()
         self.lr = lr
         self.verbose = verbose
+        # region: not counted (collects the values run() returns)
         self.history = {"train_loss": [], "val_loss": []}
+        # endregion
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -49,12 +52,13 @@ class Classifier(pl.LightningModule):
 
     def on_train_epoch_end(self):
         metrics = self.trainer.callback_metrics
+        # region: not counted (collects the values run() returns)
         self.history["train_loss"].append(metrics["train_loss"].item())
         self.history["val_loss"].append(metrics["val_loss"].item())
+        # endregion
         if self.verbose:
-            print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
-                  f"  train_loss {self.history['train_loss'][-1]:.4f}"
-                  f"  val_loss {self.history['val_loss'][-1]:.4f}")
+            self.print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
+                       f"  train_loss {metrics['train_loss']:.4f}  val_loss {metrics['val_loss']:.4f}")
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
@@ -70,46 +74,33 @@ def make_profiler(name: str, dirpath: str):
     if name == "pytorch":
         return PyTorchProfiler(dirpath=dirpath, filename="pytorch", export_to_chrome=False,
                                schedule=record_every_step)
-    raise ValueError(f"unknown profiler {name!r}: use simple or pytorch")
+    raise ValueError(f"unknown profiler {name!r}: use pytorch or simple")
 
 
-def hook_timings(profiler, limit: int = 12) -> list:
+def hook_timings(profiler, averages, limit: int = 12) -> list:
     if isinstance(profiler, SimpleProfiler):
         rows = [[name, len(d), round(1000 * sum(d), 3)] for name, d in profiler.recorded_durations.items()]
     else:
         rows = [[e.key[len(PL_PREFIX):], e.count, round(e.cpu_time_total / 1000, 3)]
-                for e in profiler.function_events.key_averages() if e.key.startswith(PL_PREFIX)]
+                for e in averages if e.key.startswith(PL_PREFIX)]
     rows.sort(key=lambda row: row[2], reverse=True)
     return rows[:limit]
 
 
-def top_operators(profiler, limit: int = 12) -> list:
-    if not isinstance(profiler, PyTorchProfiler):
-        return []
-    ops = [e for e in profiler.function_events.key_averages() if e.key.startswith("aten::")]
+def top_operators(averages, limit: int = 12) -> list:
+    ops = [e for e in averages if e.key.startswith("aten::")]
     ops.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
     return [[e.key, e.count, round(e.self_cpu_time_total / 1000, 3)] for e in ops[:limit]]
 
 
-def operator_counts(profiler) -> dict:
-    if not isinstance(profiler, PyTorchProfiler):
-        return {}
-    return {e.key: e.count for e in profiler.function_events.key_averages() if e.key.startswith("aten::")}
-
-
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
+# region: not counted (collects the values run() returns)
+def operator_counts(averages) -> dict:
+    return {e.key: e.count for e in averages if e.key.startswith("aten::")}
+# endregion
 
 
 def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 32,
-        lr: float = 1e-3, profiler: str = "simple", verbose: bool = False) -> dict:
-    accelerator = resolve_accelerator(device)
+        lr: float = 1e-3, profiler: str = "pytorch", verbose: bool = False) -> dict:
     pl.seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -121,19 +112,19 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 
         module = Classifier(lr=lr, verbose=verbose)
         trainer = pl.Trainer(
             max_epochs=epochs,
-            accelerator=accelerator,
+            accelerator=device,
             devices=1,
             profiler=chosen,
             logger=False,
             enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
+            enable_progress_bar=verbose,
+            enable_model_summary=verbose,
             num_sanity_val_steps=0,
         )
         trainer.fit(module, train_loader, val_loader)
-        hooks = hook_timings(chosen)
-        top_ops = top_operators(chosen)
-        op_counts = operator_counts(chosen)
+        averages = chosen.function_events.key_averages() if isinstance(chosen, PyTorchProfiler) else []
+        hooks = hook_timings(chosen, averages)
+        top_ops = top_operators(averages)
         report_files = sorted(os.listdir(folder))
 
     if verbose:
@@ -145,12 +136,15 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 
             for name, calls, ms in top_ops[:5]:
                 print(f"  {name:<28} {calls:>6} calls  {ms:>9.3f}")
 
+    # region: not counted (collects the values run() returns)
     state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
     return {"history": module.history, "state_dict": state, "steps": trainer.global_step,
-            "device": str(module.device), "profiler": profiler, "top_ops": top_ops, "op_counts": op_counts, "hooks": hooks,
-            "report_files": report_files}
+            "device": str(module.device), "profiler": profiler, "top_ops": top_ops,
+            "op_counts": operator_counts(averages), "hooks": hooks, "report_files": report_files}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=3)
@@ -158,14 +152,17 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--profiler", default="simple", help="simple or pytorch")
+    parser.add_argument("--profiler", default="pytorch", help="pytorch or simple")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
         print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
         return 2
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     try:
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.profiler, verbose=True)
-    except ValueError as error:
+    except (ValueError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: {result['steps']} optimizer steps on {result['device']}")
@@ -174,3 +171,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

@@ -24,16 +24,6 @@ def build_model() -> nn.Module:
     return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
 
 
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
-
-
 def compile_problem(dev: torch.device):
     start = time.perf_counter()
     try:
@@ -46,9 +36,7 @@ def compile_problem(dev: torch.device):
     return None, time.perf_counter() - start
 
 
-def train(mode: str, epochs: int, seed: int, accelerator: str, batch_size: int, lr: float,
-          verbose: bool):
-    fabric = Fabric(accelerator=accelerator, devices=1)
+def train(mode: str, epochs: int, seed: int, fabric: Fabric, batch_size: int, lr: float, verbose: bool):
     seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -65,53 +53,51 @@ def train(mode: str, epochs: int, seed: int, accelerator: str, batch_size: int, 
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total, count = torch.zeros((), device=fabric.device), 0
         for x, y in train_loader:
             start = time.perf_counter()
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             fabric.backward(loss)
             optimizer.step()
+            total += loss.detach() * len(x)
+            count += len(x)
             if fabric.device.type == "cuda":
                 torch.cuda.synchronize()
             step_s.append(time.perf_counter() - start)
-            total += loss.item() * len(x)
-            count += len(x)
-        history["train_loss"].append(total / count)
+        history["train_loss"].append(total.item() / count)
 
         model.eval()
-        total, count = 0.0, 0
+        total, count = torch.zeros((), device=fabric.device), 0
         with torch.no_grad():
             for x, y in val_loader:
-                total += loss_fn(model(x), y).item() * len(x)
+                total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        history["val_loss"].append(total / count)
+        history["val_loss"].append(total.item() / count)
         if verbose:
             fabric.print(f"{mode:>8}  epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
                          f"  val_loss {history['val_loss'][-1]:.4f}")
 
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     timing = {"first_step_s": step_s[0], "median_step_s": statistics.median(step_s[1:] or step_s)}
-    return history, state, len(step_s), timing, str(fabric.device)
+    return history, state, len(step_s), timing
 
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
         lr: float = 1e-3, compile: bool = True, verbose: bool = False) -> dict:
-    accelerator = resolve_accelerator(device)
-    dev = torch.device("cuda" if accelerator == "gpu" else "cpu")
-    problem, check_s = compile_problem(dev) if compile else ("switched off by --no-compile", 0.0)
+    fabric = Fabric(accelerator=device, devices=1)
+    problem, check_s = compile_problem(fabric.device) if compile else ("switched off by --no-compile", 0.0)
     if verbose:
         print(f"note: torch.compile not used ({problem}); running eager only" if problem
               else f"torch.compile works here (first compile of a one-line check: {check_s:.2f} s)")
 
-    eager_history, eager_state, eager_steps, eager_timing, used = train("eager", epochs, seed, accelerator,
-                                                                        batch_size, lr, verbose)
+    eager_history, eager_state, eager_steps, eager_timing = train("eager", epochs, seed, fabric, batch_size, lr,
+                                                                  verbose)
     if problem:
         history, state, steps, timing = eager_history, eager_state, 0, eager_timing
     else:
         torch.compiler.reset()
-        history, state, steps, timing, used = train("compiled", epochs, seed, accelerator, batch_size, lr,
-                                                    verbose)
+        history, state, steps, timing = train("compiled", epochs, seed, fabric, batch_size, lr, verbose)
 
     difference = max(float((state[k].double() - eager_state[k].double()).abs().max()) for k in state)
     speedup = eager_timing["median_step_s"] / timing["median_step_s"]
@@ -122,13 +108,16 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         if not problem:
             print(f"compiled vs eager: max |weight difference| {difference:.3g},"
                   f" steady-state speed-up x{speedup:.2f}")
+    # region: not counted (collects the values run() returns)
     return {"history": history, "state_dict": state, "eager_history": eager_history,
-            "eager_state_dict": eager_state, "steps": eager_steps + steps, "device": used,
+            "eager_state_dict": eager_state, "steps": eager_steps + steps, "device": str(fabric.device),
             "compiled": problem is None, "compile_note": problem or "", "check_s": check_s,
             "step_timing": {"eager": eager_timing, "compiled": timing},
             "speedup": speedup, "compiled_vs_eager": difference}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
@@ -141,10 +130,13 @@ def main(argv=None) -> int:
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
         print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
         return 2
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     try:
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr,
                      compile=not args.no_compile, verbose=True)
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: {result['steps']} optimizer steps on {result['device']}"
@@ -154,3 +146,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

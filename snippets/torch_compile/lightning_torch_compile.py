@@ -7,6 +7,7 @@ import time
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -33,7 +34,9 @@ class Classifier(pl.LightningModule):
         self.compiled = compiled
         self.mode = mode
         self.verbose = verbose
+        # region: not counted (collects the values run() returns)
         self.history = {"train_loss": [], "val_loss": []}
+        # endregion
 
     def configure_model(self):
         if self.compiled:
@@ -51,12 +54,13 @@ class Classifier(pl.LightningModule):
 
     def on_train_epoch_end(self):
         metrics = self.trainer.callback_metrics
+        # region: not counted (collects the values run() returns)
         self.history["train_loss"].append(metrics["train_loss"].item())
         self.history["val_loss"].append(metrics["val_loss"].item())
+        # endregion
         if self.verbose:
-            print(f"{self.mode:>8}  epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
-                  f"  train_loss {self.history['train_loss'][-1]:.4f}"
-                  f"  val_loss {self.history['val_loss'][-1]:.4f}")
+            self.print(f"{self.mode:>8}  epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
+                       f"  train_loss {metrics['train_loss']:.4f}  val_loss {metrics['val_loss']:.4f}")
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
@@ -76,16 +80,6 @@ class StepTimer(pl.Callback):
         self.step_s.append(time.perf_counter() - self.start)
 
 
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
-
-
 def compile_problem(dev: torch.device):
     start = time.perf_counter()
     try:
@@ -98,8 +92,7 @@ def compile_problem(dev: torch.device):
     return None, time.perf_counter() - start
 
 
-def train(mode: str, epochs: int, seed: int, accelerator: str, batch_size: int, lr: float,
-          verbose: bool):
+def train(mode: str, epochs: int, seed: int, device: str, batch_size: int, lr: float, verbose: bool):
     pl.seed_everything(seed, verbose=False)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -110,13 +103,13 @@ def train(mode: str, epochs: int, seed: int, accelerator: str, batch_size: int, 
     timer = StepTimer()
     trainer = pl.Trainer(
         max_epochs=epochs,
-        accelerator=accelerator,
+        accelerator=device,
         devices=1,
         callbacks=[timer],
         logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
+        enable_progress_bar=verbose,
+        enable_model_summary=verbose,
         num_sanity_val_steps=0,
     )
     trainer.fit(module, train_loader, val_loader)
@@ -130,21 +123,19 @@ def train(mode: str, epochs: int, seed: int, accelerator: str, batch_size: int, 
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
         lr: float = 1e-3, compile: bool = True, verbose: bool = False) -> dict:
-    accelerator = resolve_accelerator(device)
-    dev = torch.device("cuda" if accelerator == "gpu" else "cpu")
+    dev = torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
     problem, check_s = compile_problem(dev) if compile else ("switched off by --no-compile", 0.0)
     if verbose:
         print(f"note: torch.compile not used ({problem}); running eager only" if problem
               else f"torch.compile works here (first compile of a one-line check: {check_s:.2f} s)")
 
-    eager_history, eager_state, eager_steps, eager_timing, used = train("eager", epochs, seed, accelerator,
+    eager_history, eager_state, eager_steps, eager_timing, used = train("eager", epochs, seed, device,
                                                                         batch_size, lr, verbose)
     if problem:
         history, state, steps, timing = eager_history, eager_state, 0, eager_timing
     else:
         torch.compiler.reset()
-        history, state, steps, timing, used = train("compiled", epochs, seed, accelerator, batch_size, lr,
-                                                    verbose)
+        history, state, steps, timing, used = train("compiled", epochs, seed, device, batch_size, lr, verbose)
 
     difference = max(float((state[k].double() - eager_state[k].double()).abs().max()) for k in state)
     speedup = eager_timing["median_step_s"] / timing["median_step_s"]
@@ -155,13 +146,16 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         if not problem:
             print(f"compiled vs eager: max |weight difference| {difference:.3g},"
                   f" steady-state speed-up x{speedup:.2f}")
+    # region: not counted (collects the values run() returns)
     return {"history": history, "state_dict": state, "eager_history": eager_history,
             "eager_state_dict": eager_state, "steps": eager_steps + steps, "device": used,
             "compiled": problem is None, "compile_note": problem or "", "check_s": check_s,
             "step_timing": {"eager": eager_timing, "compiled": timing},
             "speedup": speedup, "compiled_vs_eager": difference}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
@@ -174,10 +168,13 @@ def main(argv=None) -> int:
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
         print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
         return 2
+    if args.device not in ("auto", "cpu", "cuda"):
+        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
+        return 2
     try:
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr,
                      compile=not args.no_compile, verbose=True)
-    except ValueError as error:
+    except (ValueError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"done: {result['steps']} optimizer steps on {result['device']}"
@@ -187,3 +184,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

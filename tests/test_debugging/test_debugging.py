@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import importlib
+import re
+from pathlib import Path
 
+import pytest
+import torch
+
+from evidence import declared
 from evidence.running.measure import max_abs_difference
 from tests.conftest import load_program
 
@@ -21,6 +27,14 @@ SWITCHES = {
 def results():
     return {(name, kind): load_program(TOPIC, kind).run(epochs=2, seed=0, device="cpu", **kwargs)
             for name, (kwargs, _) in SWITCHES.items() for kind in KINDS}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_anomaly_detection_at_the_published_configuration(kind):
+    params = declared.run(TOPIC, "detect_anomaly").params
+    result = load_program(TOPIC, kind).run(**params, device="cpu")
+    assert result["caught"]["step"] == params["inject_nan_at_step"] and result["caught"]["epoch"] == 1
+    assert result["steps"] == params["inject_nan_at_step"] - 1 and result["nan_weights"] is False
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +91,53 @@ def test_weights_at_the_catch_identical_to_plain_pytorch(nan_results, kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_without_anomaly_detection_the_nan_spreads_silently(kind):
-    result = load_program(TOPIC, kind).run(epochs=1, seed=0, device="cpu", inject_nan_at_step=5)
+    """The page, at its configuration: the run finishes and every weight becomes NaN."""
+    result = load_program(TOPIC, kind).run(**declared.run(TOPIC, "silent_nan").params, device="cpu")
     assert result["caught"] is None
     assert result["nan_weights"] is True and result["steps"] == 13
+    assert all(bool(value.isnan().all()) for value in result["state_dict"].values())
+    assert all(loss != loss for loss in result["history"]["train_loss"])  # nan
+
+
+def test_overfit_batches_validates_on_the_first_batches_of_the_validation_loader(monkeypatch):
+    """The page's claim for Lightning 2.6.6, at the page's configuration: not on training batches."""
+    params = declared.run(TOPIC, "overfit_batches").params
+    program = load_program(TOPIC, "lightning")
+    seen = []
+    validation_step = program.Classifier.validation_step
+
+    def recording(self, batch, batch_idx):
+        seen.append(batch[0].detach().cpu().clone())
+        return validation_step(self, batch, batch_idx)
+
+    monkeypatch.setattr(program.Classifier, "validation_step", recording)
+    program.run(**params, device="cpu")
+    train_set, val_set = program.make_data(params["seed"])
+    n = params["overfit_batches"]
+    expected = [val_set.tensors[0][32 * i:32 * (i + 1)] for i in range(n)] * params["epochs"]
+    assert len(seen) == len(expected) and all(torch.equal(a, b) for a, b in zip(seen, expected))
+    train_batches = [train_set.tensors[0][32 * i:32 * (i + 1)] for i in range(n)]
+    assert not any(torch.equal(a, b) for a in seen for b in train_batches)
+
+
+@pytest.mark.parametrize("name, extra", [("normal", 2), ("limits", 1)])
+def test_the_sanity_check_would_add_validation_batches(results, monkeypatch, name, extra):
+    """Why the Lightning program sets num_sanity_val_steps=0 (the page's note on defaults)."""
+    program = load_program(TOPIC, "lightning")
+    trainer = program.pl.Trainer
+
+    def with_sanity_check(*args, **kwargs):
+        kwargs.pop("num_sanity_val_steps")
+        return trainer(*args, **kwargs)
+
+    monkeypatch.setattr(program.pl, "Trainer", with_sanity_check)
+    result = program.run(epochs=2, seed=0, device="cpu", **SWITCHES[name][0])
+    assert result["val_batches"] == results[(name, "pytorch")]["val_batches"] + extra
+    assert max_abs_difference(result["state_dict"], results[(name, "pytorch")]["state_dict"]) == 0.0
+
+
+def test_the_page_calls_only_views_that_exist():
+    page = Path(__file__).resolve().parents[2] / "gallery/topics/18_debugging" / "plot_debugging.py"
+    views = importlib.import_module("evidence.views.topics.debugging")
+    called = set(re.findall(r"\bviews\.(\w+)\(", page.read_text()))
+    assert called and all(hasattr(views, name) for name in called), called

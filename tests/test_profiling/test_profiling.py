@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+import importlib
+import re
+from pathlib import Path
+
 import pytest
 
+from evidence import declared
 from evidence.running.measure import max_abs_difference
 from tests.conftest import load_program
 
 TOPIC = "profiling"
 KINDS = ["pytorch", "lightning", "fabric"]
-EPOCHS = 2
+PUBLISHED = declared.run(TOPIC).params  # the headline run's configuration, as the page shows it
+EPOCHS = PUBLISHED["epochs"]
 TRAIN_STEPS, VAL_STEPS = 4, 1  # 102 training points in batches of 32, 26 validation points
+BATCH_SIZE = 32
 
 
 @pytest.fixture(scope="module")
 def results():
-    found = {kind: load_program(TOPIC, kind).run(epochs=EPOCHS, seed=0, device="cpu")
-             for kind in ("pytorch", "fabric")}
+    found = {kind: load_program(TOPIC, kind).run(**PUBLISHED, device="cpu") for kind in ("pytorch", "fabric")}
     lightning = load_program(TOPIC, "lightning")
-    found["lightning"] = lightning.run(epochs=EPOCHS, seed=0, device="cpu", profiler="pytorch")
-    found["lightning-simple"] = lightning.run(epochs=EPOCHS, seed=0, device="cpu", profiler="simple")
+    found["lightning"] = lightning.run(**PUBLISHED, device="cpu")  # PyTorchProfiler is the default
+    found["lightning-simple"] = lightning.run(**PUBLISHED, device="cpu", profiler="simple")
     return found
+
+
+def test_the_timed_runs_profile_with_torch_profiler_on_every_side(results):
+    """Same work: the headline (timed) run gives Lightning its PyTorchProfiler, and so does its default."""
+    headline = declared.run(TOPIC)
+    assert headline.repeats > 0
+    assert headline.overrides == {"lightning": {"profiler": "pytorch"}}
+    assert results["lightning"]["profiler"] == "pytorch"
+    assert results["pytorch"]["profiler"] == results["fabric"]["profiler"] == "torch.profiler"
+    assert all(run.repeats == 0 for run in declared.runs(TOPIC) if run.overrides != headline.overrides)
 
 
 def calls(result, name):
@@ -59,14 +75,36 @@ def test_operator_counts_match_what_the_loop_did(results, kind):
 
 
 def test_lightning_pytorch_profiler_misses_the_first_training_step(results):
-    """The pitfall on the page: recording starts after the first training_step has finished."""
+    """The pitfall on the page, at its configuration: recording starts after the first training_step."""
     lightning, plain = results["lightning"], results["pytorch"]
     hooks = {name: count for name, count, _ in lightning["hooks"]}
     assert hooks["run_training_batch"] == EPOCHS * TRAIN_STEPS - 1
     assert hooks.get("run_training_epoch", 0) == EPOCHS - 1
     # the first batch's collation (two selects per sample) and forward pass (one addmm per layer)
-    assert calls(lightning, "aten::select") == calls(plain, "aten::select") - 2 * 32
+    assert calls(lightning, "aten::select") == calls(plain, "aten::select") - 2 * BATCH_SIZE
     assert calls(lightning, "aten::addmm") == calls(plain, "aten::addmm") - 2
+    # the first backward pass runs later, inside the optimizer-step closure, and is recorded
+    assert calls(lightning, "aten::threshold_backward") == calls(plain, "aten::threshold_backward")
+    assert calls(plain, "aten::threshold_backward") == EPOCHS * TRAIN_STEPS
+
+
+def test_with_the_sanity_check_on_the_profile_misses_its_first_batch_instead(monkeypatch):
+    """Why the program switches the sanity check off: it moves the moment recording starts."""
+    program = load_program(TOPIC, "lightning")
+    trainer = program.pl.Trainer
+
+    def with_sanity_check(*args, **kwargs):
+        kwargs.pop("num_sanity_val_steps")  # the Trainer's default: two batches (here the only one)
+        return trainer(*args, **kwargs)
+
+    hook_timings = program.hook_timings
+    monkeypatch.setattr(program.pl, "Trainer", with_sanity_check)
+    monkeypatch.setattr(program, "hook_timings", lambda profiler, averages: hook_timings(profiler, averages, 1000))
+    result = program.run(**PUBLISHED, device="cpu")
+    hooks = {name: count for name, count, _ in result["hooks"]}
+    assert hooks["run_training_batch"] == EPOCHS * TRAIN_STEPS and hooks["run_training_epoch"] == EPOCHS
+    # EPOCHS + 1 validation steps ran (the sanity check's and one an epoch); the first is missing
+    assert hooks["[Strategy]SingleDeviceStrategy.validation_step"] == EPOCHS * VAL_STEPS
 
 
 def test_lightning_hook_tables_name_the_hooks(results):
@@ -89,4 +127,11 @@ def test_lightning_reports_go_to_files_not_stdout(capsys):
 
 def test_unknown_lightning_profiler_is_a_clear_error(capsys):
     assert load_program(TOPIC, "lightning").main(["--profiler", "advanced"]) == 2
-    assert capsys.readouterr().err.strip() == "error: unknown profiler 'advanced': use simple or pytorch"
+    assert capsys.readouterr().err.strip() == "error: unknown profiler 'advanced': use pytorch or simple"
+
+
+def test_the_page_calls_only_views_that_exist():
+    page = Path(__file__).resolve().parents[2] / "gallery/topics/16_profiling" / "plot_profiling.py"
+    views = importlib.import_module("evidence.views.topics.profiling")
+    called = set(re.findall(r"\bviews\.(\w+)\(", page.read_text()))
+    assert called and all(hasattr(views, name) for name in called), called

@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from evidence.programs import LABELS
-from evidence.views import Html, difference, figures, seconds, table
+from evidence.views import Code, Html, admonition, difference, figures, seconds, table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-if TYPE_CHECKING:
     from evidence.results import RunResult
 
 STEPS = (("eager", "first_step_s", "eager first"), ("eager", "median_step_s", "eager median"),
@@ -88,3 +87,35 @@ def step_figure(result: RunResult) -> Figure:
     fig.suptitle("torch_compile: first and median optimizer step, eager and compiled")
     fig.tight_layout()
     return fig
+
+
+def speedup_note(result: RunResult) -> Html:
+    """The pitfall "a tiny model need not get faster", with this build's speed-ups.
+
+    Args:
+        result: the run.
+
+    Returns:
+        A warning admonition stating each program's steady-state speed-up and whether the
+        compiled median step was faster or slower than the eager one.
+    """
+    speedups = {kind: result.value(kind, "speedup") for kind in result.kinds() if result.value(kind, "compiled")}
+    slower = [LABELS[k] for k, v in speedups.items() if v < 1]
+    faster = [LABELS[k] for k, v in speedups.items() if v >= 1]
+    measured = ", ".join(f"x{v:.2f} ({LABELS[k]})" for k, v in speedups.items())
+    if not speedups:
+        verdict = "Compilation did not work on this machine, so nothing was compiled in this build."
+    elif not faster:
+        verdict = f"In this build the compiled median step was slower than the eager one in every program: {measured}."
+    elif not slower:
+        verdict = f"In this build the compiled median step was faster than the eager one in every program: {measured}."
+    else:
+        verdict = (f"In this build the compiled median step was slower than the eager one in {' and '.join(slower)} "
+                   f"and faster in {' and '.join(faster)} (speed-ups {measured}): single steps this short are "
+                   f"sensitive to whatever else runs on the machine.")
+    return admonition("warning", "A tiny model need not get faster",
+                      "Compilation removes Python overhead and fuses element-wise operations. A two-layer network "
+                      "of a few hundred parameters has almost nothing to fuse, so the compiled step can be slower "
+                      "than the eager one. " + verdict,
+                      ["Measure on your own model, on your own device, before keeping ", Code("torch.compile"),
+                       " in a training script."])

@@ -7,12 +7,13 @@ three ways:
 
 - **Plain PyTorch** wraps its loop in `torch.profiler.profile(...)` and labels its own
   sections with `record_function("training_step")`, `"backward"`, `"optimizer_step"`, ...
-- **Lightning** takes a `profiler=` argument. `Trainer(profiler="simple")` (a
-  `SimpleProfiler`) times every Lightning action (each hook, each loop step) with a wall clock;
-  `Trainer(profiler="pytorch")` (a `PyTorchProfiler`) runs `torch.profiler` over the fit and
-  labels every Lightning action as a range, so the operators appear nested under the hooks that
-  called them. Both are given a `dirpath` and `filename` in a temporary folder here, so their
-  reports go to files instead of being printed at the end of `fit`.
+- **Lightning** takes a `profiler=` argument. `Trainer(profiler="pytorch")` (a
+  `PyTorchProfiler`, the program's default) runs `torch.profiler` over the fit and labels every
+  Lightning action as a range, so the operators appear nested under the hooks that called them;
+  `Trainer(profiler="simple")` (a `SimpleProfiler`, `--profiler simple`) times every Lightning
+  action (each hook, each loop step) with a wall clock. The program builds either with a
+  `dirpath` and `filename` in a temporary folder, so the report goes to a file instead of being
+  printed at the end of `fit`.
 - **Fabric** has no profiler of its own: the loop is yours, so `torch.profiler` goes around
   it exactly as in plain PyTorch.
 
@@ -34,14 +35,21 @@ already named and timed; with the plain loop you choose and label the sections y
 #
 # Each program ran once with its log captured, then under a memory probe, then timed rounds
 # alternating the order of the programs. Same seed, same data, same device and one torch
-# thread for all of them. Here the Lightning program runs with `profiler="pytorch"`, so all
-# three record operators with `torch.profiler`.
+# thread for all of them. The headline run, the one timed, profiles with `torch.profiler` on
+# every side: the plain and Fabric loops call it themselves, the Lightning program through
+# `PyTorchProfiler`. The `SimpleProfiler` run further down is not timed. Which profiler each
+# run used:
 
 from evidence import load
 from evidence.views.topics import profiling as views
 
 runs = load("profiling")
 result = runs.headline
+simple = runs["simple_profiler"]
+views.profilers_used(result, simple)
+
+# %%
+
 result.stamp()
 
 # %%
@@ -106,7 +114,6 @@ views.lightning_actions(result)
 # each hook, so the numbers include all Python overhead but no operator detail. The parity
 # check repeats: the simple profiler does not change the math either.
 
-simple = runs["simple_profiler"]
 views.lightning_actions(simple)
 
 # %%
@@ -122,9 +129,14 @@ views.report_files(result, simple)
 # %%
 # ### Time and memory
 #
-# Profiling has a cost: every operator becomes an event, and turning tens of thousands of
-# events into tables takes longer than the training itself on a model this small. The timings
-# below include that cost for all three programs.
+# Profiling has a cost: every operator call becomes an event, and aggregating the events into
+# tables at the end takes time too. Every program here aggregates once
+# (`profiler.key_averages()`) and builds its tables from that; Lightning's `PyTorchProfiler`
+# also does what it does for any user: it opens a range around every Lightning action and,
+# with its default `record_module_names=True`, around every submodule's forward, and it
+# aggregates the events once more for the report it writes to `fit-pytorch.txt`. The timings
+# include all of that, and nothing else: the quiet timed runs print nothing, and the Lightning
+# program's progress bar and model summary are off in them.
 
 result.timings()
 
@@ -134,21 +146,37 @@ result.timings()
 result.loc()
 
 # %%
+# ## Defaults the Lightning program changes
+#
+# - `num_sanity_val_steps=0`: by default the `Trainer` runs up to two validation batches
+#   before training (the sanity check; here the validation set's only batch), which the plain
+#   loop does not do, and that moves the moment `PyTorchProfiler` starts recording (see the
+#   second pitfall): with the sanity check on, the profile lacks the sanity check's first
+#   validation step instead of the first training step. The profile would then cover other
+#   work than the plain loop's, and the operator counts would not compare like for like.
+# - `logger=False`, `enable_checkpointing=False`: this page is not about logs or checkpoints,
+#   so the program writes no `lightning_logs/` or `.ckpt` files the reader did not ask for.
+# - `enable_progress_bar=verbose`, `enable_model_summary=verbose`: on when the program runs
+#   from the command line (and in the logged run above), off in the quiet timed runs, where
+#   no program prints anything.
+#
 # ## Pitfalls
 #
 # !!! warning "PyTorchProfiler does not record every step by default"
 #     Without a `schedule=`, Lightning's `PyTorchProfiler` uses
 #     `torch.profiler.schedule(wait=1, warmup=1, active=3)`, which repeats: of every five
 #     training steps it records three. Operator counts then do not add up to what the run did.
-#     The Lightning program passes a schedule that always returns `ProfilerAction.RECORD`.
-#
-# !!! warning "...and never the first training step"
-#     Even with that schedule, Lightning's schedule wrapper returns "no recording" until the
-#     first `training_step` has finished, so everything before that moment is missing: the
-#     first batch's collation and forward pass (64 `aten::select` and two `aten::addmm` fewer
-#     than the plain loop) and the ranges opened before it, such as the first
-#     `run_training_epoch` and `run_training_batch`. The first backward pass, which runs
-#     later inside the optimizer-step closure, is recorded. The tests pin these differences.
+#     (With fewer than five training batches an epoch, Lightning drops that default schedule
+#     with a warning and records every step.) The Lightning program passes a schedule that
+#     always returns `ProfilerAction.RECORD`.
+
+views.missed_first_step(result)
+
+# %%
+# The tests pin these differences at this page's configuration. With the sanity check on
+# (the default), the first step method to finish is the sanity check's first
+# `validation_step`; recording starts there, every training step is recorded, and it is the
+# sanity check's first batch that the profile lacks (the tests check that too).
 #
 # !!! note "Reports and traces go where you tell them"
 #     - Without `dirpath`/`filename`, both profilers print their whole report to standard

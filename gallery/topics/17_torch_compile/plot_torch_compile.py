@@ -9,6 +9,13 @@ Each program below trains the small classifier of the minimal loop **twice from 
 seed**: once eagerly and once compiled, timing every optimizer step. The first compiled step
 carries the tracing and compilation; the median of the other steps is the steady-state speed.
 
+Every program times a step the same way: the clock starts once the batch is on the device and
+stops after the optimizer step and the step's loss bookkeeping (after a
+`torch.cuda.synchronize()` on a GPU). The plain and Fabric loops read `time.perf_counter()`
+around that code; the Lightning program reads it in a small callback's `on_train_batch_start`
+and `on_train_batch_end`, so its steps also hold the hooks and the logging Lightning runs in
+between. Every run times its steps this way, the timed rounds of the harness included.
+
 - **Plain PyTorch:** `compiled = torch.compile(model)`, train through `compiled`, read the
   weights from `model` (they are the same tensors).
 - **Lightning:** compile the inner network in the `configure_model` hook
@@ -32,7 +39,9 @@ line and trains eagerly only, so the downloaded file still runs.
 # One logged run of each program, one under the memory probe and one timed run. Every run
 # starts from `torch.compiler.reset()`, so each implementation compiles for itself; the
 # on-disk cache of Inductor is left on, as it is for a reader, so only the first program in a
-# fresh environment pays for a cold compile.
+# fresh environment pays for a cold compile. In the logged run the Lightning program shows its
+# progress bar and model summary; in the quiet ones (memory, timing) it does not, and no
+# program prints.
 
 from evidence import load
 from evidence.views.topics import torch_compile as views
@@ -58,8 +67,8 @@ result.plot("history.train_loss", "history.val_loss")
 #
 # The same seed and batches, with and without compilation. Inductor may fuse and reorder
 # floating-point operations, so the two need not agree bit for bit; the table shows the
-# largest difference between the final weights and whether it stays within the tolerance of
-# `1e-6` used on this page.
+# largest difference between the final weights and whether it stays within the tolerance
+# this page declares (the one in the parity box below).
 
 views.step_table(result)
 
@@ -84,8 +93,8 @@ result.parity()
 # %%
 # ### Time and memory of a whole run
 #
-# A run here is two complete trainings (eager and compiled) plus the compile check, so the
-# compilation dominates; the step-level table above is the one to read for speed.
+# A run here is two complete trainings (eager and compiled) plus the compile check, so its
+# time includes every compilation; the step-level table above is the one to read for speed.
 
 result.timings()
 
@@ -95,20 +104,34 @@ result.timings()
 result.loc()
 
 # %%
+# ## Defaults the Lightning program changes
+#
+# - `num_sanity_val_steps=0`: by default the `Trainer` runs two validation batches before
+#   training (the sanity check). In the compiled run that compiles the validation graph before
+#   any training step, and the model ends with one graph more than in the plain loop (four
+#   instead of three; the tests count them). That is work, and time, the plain loop does not
+#   spend, in a page that compares compile costs.
+# - `logger=False`, `enable_checkpointing=False`: this page is not about logs or checkpoints,
+#   so the program writes no `lightning_logs/` or `.ckpt` files the reader did not ask for.
+# - `enable_progress_bar=verbose`, `enable_model_summary=verbose`: on when the program runs
+#   from the command line (and in the logged run above), off in the quiet timed runs, where
+#   no program prints anything.
+#
 # ## Pitfalls
-#
-# !!! warning "A tiny model on a CPU does not get faster"
-#     Compilation removes Python overhead and fuses element-wise operations. A two-layer
-#     network of a few hundred parameters has almost nothing to fuse, so the compiled step can
-#     be slower than the eager one, as the speed-up column shows here. Measure on your own
-#     model, on your own device, before keeping `torch.compile` in a training script.
-#
+
+views.speedup_note(result)
+
+# %%
 # !!! warning "Recompilation"
-#     The compiled code is specialised to what it saw. A last batch of a different size (here
-#     409 training rows make 12 batches of 32 and one of 25), switching to `model.eval()`
-#     under `torch.no_grad()` for validation, or a new dtype each trigger another compile. In
-#     these programs that means three compiles per run: the full batch, the short last batch
-#     and validation. `drop_last=True` removes one of them, at the price of skipping data.
+#     The compiled code is specialised to what it saw. A batch of another size, switching to
+#     `model.eval()` under `torch.no_grad()` for validation, or a new dtype each trigger
+#     another compile. In these programs the model is compiled into three graphs in each
+#     compiled training: the full training batch of 32, the short last one (409 training rows
+#     make 12 batches of 32 and one of 25; at the second size Dynamo recompiles with a dynamic
+#     batch size) and validation. `drop_last=True` on the training loader does not bring that
+#     down here: the validation loader's short last batch (103 rows: 3 batches of 32 and one
+#     of 7) then causes the recompile instead, and the count stays at three. The tests count
+#     the graphs both ways.
 #
 # !!! note "Checkpoint keys gain `_orig_mod.`"
 #     `torch.compile(module)` returns a wrapper whose `state_dict()` keys start with
@@ -119,13 +142,22 @@ result.loc()
 #
 # !!! note "`nn.Module.compile()` and built-in containers"
 #     `model.compile()` compiles the module in place and keeps the keys unchanged, but it
-#     compiles the module's `__call__` machinery. For a bare `nn.Sequential` that code lives
-#     inside torch itself, which Dynamo skips, so check that the first step really got slower
-#     (a compile happened) before trusting it. `torch.compile(model)` does not have this
-#     problem.
+#     compiles the module's `__call__` machinery rather than its `forward`. On a bare
+#     `nn.Sequential`, with the torch of this build, a forward and backward pass after
+#     `model.compile()` compiles nothing at all (Dynamo's graph counter stays at zero; the
+#     tests check it), so check that the first step really got slower before trusting it.
+#     `torch.compile(model)` compiles the same network as expected.
 #
-# ??? info "Compiling the whole LightningModule instead"
-#     `trainer.fit(torch.compile(lit_module))` also works: Lightning unwraps the compiled
-#     module and compiles `training_step` and `validation_step` with the same settings. The
-#     loss and the `self.log` calls then sit inside the compiled region, so the graph, and the
-#     last bits of the numbers, differ from a plain loop that compiles only the network.
+# !!! warning "Lightning's documented recipe fails with the pinned versions"
+#     Lightning's documentation compiles the whole LightningModule:
+#     `trainer.fit(torch.compile(lit_module))`. Lightning then unwraps the compiled module and
+#     compiles its `forward`, `training_step`, `validation_step`, `test_step` and
+#     `predict_step` with the same settings, so the loss and the `self.log` calls sit inside
+#     the compiled region. With the versions this site pins (PyTorch 2.13, Lightning 2.6.6)
+#     that fails at the first `self.log` in the compiled `training_step` with
+#     `InternalTorchDynamoError: AttributeError: 'method' object has no attribute '__dict__'`:
+#     `self.log` inspects the step's signature, which Dynamo cannot trace since PyTorch 2.12
+#     (Lightning issue #21836; the fix, which keeps Dynamo out of `self.log`, is on Lightning's
+#     main branch, not in 2.6.6). The tests check that it still fails. The program compiles
+#     the network in `configure_model` instead, which also makes all three programs compile
+#     the same graph.

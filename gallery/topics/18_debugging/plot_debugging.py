@@ -7,7 +7,7 @@ hand-written equivalent in a plain loop:
 | `Trainer` argument | what it does | by hand (plain PyTorch and Fabric) |
 |---|---|---|
 | `fast_dev_run=True` | one training batch, one validation batch, one epoch: a smoke test of the whole loop | `break` after the first batch of each loop, one epoch |
-| `overfit_batches=N` | train and validate on the same first `N` batches every epoch, unshuffled | an unshuffled loader and `break` after `N` batches |
+| `overfit_batches=N` | train on the first `N` training batches and validate on the first `N` validation batches, the same ones every epoch (shuffling off) | an unshuffled loader and `break` after `N` batches, in both loops |
 | `limit_train_batches=N`, `limit_val_batches=M` | at most `N` training and `M` validation batches an epoch | `break` after `N` and `M` batches |
 | `detect_anomaly=True` | autograd's anomaly mode: the backward pass stops at the first operation that produced NaN | `with torch.autograd.set_detect_anomaly(True):` around the loop |
 
@@ -66,11 +66,21 @@ result.loc()
 # ## Each switch against its equivalent
 #
 # Every switch ran once more in each program. The table counts the training and validation
-# batches that really ran (counted inside `training_step`/`validation_step` for Lightning, in
-# the loop for the others) and compares the final weights with plain PyTorch's.
+# batches that really ran (counted in Lightning's `on_train_batch_end` and `validation_step`,
+# in the loops for the others) and compares the final weights with plain PyTorch's.
 
 fast = runs["fast_dev_run"]
 views.switch_table(result, fast, runs["overfit_batches"], runs["limit_batches"])
+
+# %%
+# ### What `overfit_batches` validates on
+#
+# Since Lightning 1.7.0, `overfit_batches=N` validates on the first `N` batches of the
+# **validation** loader, not on the training batches (the version history is in the note
+# below). The plain and Fabric loops validate on the first two batches of their validation
+# loader; the validation losses of the three programs agree, so the `Trainer` did the same:
+
+runs["overfit_batches"].parity()
 
 # %%
 # What each program printed with `fast_dev_run` (Lightning announces the mode in its log):
@@ -114,12 +124,37 @@ silent.logs()
 silent.parity()
 
 # %%
+# ## Defaults the Lightning program changes
+#
+# - `num_sanity_val_steps=0`: by default the `Trainer` runs two validation batches before
+#   training (the sanity check). They reach `validation_step`, so the Lightning program
+#   would report two validation batches more than the plain loop ran (one with
+#   `limit_val_batches=1`), and the table above compares exactly those counts. The tests
+#   check the difference. (`fast_dev_run` skips the sanity check by itself.)
+# - `logger=False`, `enable_checkpointing=False`: this page is not about logs or checkpoints,
+#   so the program writes no `lightning_logs/` or `.ckpt` files the reader did not ask for.
+# - `enable_progress_bar=verbose`, `enable_model_summary=verbose`: on when the program runs
+#   from the command line (and in the logged runs above), off in the quiet timed runs, where
+#   no program prints anything.
+#
 # ## Pitfalls
 #
+# !!! warning "`overfit_batches` validates on the validation loader"
+#     In Lightning 2.6.6, `overfit_batches=N` sets both `limit_train_batches` and
+#     `limit_val_batches` to `N` (`pytorch_lightning/trainer/setup.py`), so training uses the
+#     first `N` training batches and validation the first `N` validation batches, the same
+#     ones every epoch. Lightning's CHANGELOG traces how that came about: 0.8.0 introduced the
+#     flag and used the training set for validation and testing as well ("overfit now uses
+#     training set for all three"), 1.6.0 disabled the validation loop while overfitting, and
+#     1.7.0 enabled it again ("Enable validation during overfitting"), on the validation
+#     loader. A description of `overfit_batches` as training and validating on the same
+#     batches does not hold from 1.6.0 on; the tests check what `validation_step` receives.
+#
 # !!! warning "`overfit_batches` turns shuffling off, with a warning"
-#     If the training loader shuffles, Lightning warns and swaps its sampler for a
-#     `SequentialSampler`. The programs pass `shuffle=False` when overfitting, so there is no
-#     warning and the plain loop sees the same batches.
+#     If a loader shuffles, Lightning warns and swaps its sampler for a `SequentialSampler`:
+#     the training loader, and during `fit` the validation loader too. The programs pass
+#     `shuffle=False` when overfitting, so there is no warning and the plain loop sees the
+#     same batches.
 #
 # !!! warning "`limit_val_batches=0` means no validation"
 #     For the `Trainer`, `0` disables the loop and `None` (or `1.0`) means all batches; a float
