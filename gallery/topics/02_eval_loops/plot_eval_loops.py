@@ -78,6 +78,18 @@ result.plot("history.train_loss", "history.val_loss")
 result.parity()
 
 # %%
+# ### What each program did, call by call
+#
+# The headline run once more, untimed, with every training call recorded through PyTorch's own
+# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
+# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
+# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
+# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
+# reads the minimal loop's recording line by line.
+
+result.trace()
+
+# %%
 # ### Which mode were the loops really in?
 #
 # Recorded inside every batch of every evaluation pass. `validation during fit` is the
