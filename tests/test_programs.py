@@ -73,3 +73,19 @@ def test_a_module_outside_the_required_packages_cannot_be_imported(outside_repo)
     assert "tensorboard" in procs["pytorch"].stderr
     assert "torch" in closure(["torch"]) and "pytorch-lightning" not in closure(["torch"])
     assert {"torch", "pytorch-lightning", "lightning-utilities"} <= closure(["pytorch-lightning"])
+
+
+CORE = {"torch", "pytorch-lightning"}
+OPTIONAL = [(p.topic, p.kind, package) for topic in topics() for p in programs(topic)
+            for package in p.requires if package not in CORE]
+
+
+@pytest.mark.parametrize("topic, kind, package", OPTIONAL)
+def test_a_missing_optional_package_is_named_with_its_install_command(topic, kind, package, outside_repo):
+    """Run without one package its pip line names: one line saying which, and how to get it."""
+    program = next(p for p in programs(topic) if p.kind == kind)
+    without = [p for p in program.requires if p != package]
+    proc = run_downloaded(topic, [kind], DOWNLOAD_ARGS, outside_repo, only={kind: without})[kind]
+    last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert last.startswith("error: ") and f"pip install {package}" in last, proc.stderr[-2000:]

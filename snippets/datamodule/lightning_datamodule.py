@@ -11,7 +11,10 @@ from importlib import resources
 
 import pytorch_lightning as pl
 import torch
-from sklearn.datasets import load_digits
+try:
+    from sklearn.datasets import load_digits
+except ImportError:
+    sys.exit("error: this program needs scikit-learn (for its bundled digits data): pip install scikit-learn")
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 

@@ -6,7 +6,10 @@ import sys
 # endregion
 
 import torch
-from sklearn.datasets import load_digits
+try:
+    from sklearn.datasets import load_digits
+except ImportError:
+    sys.exit("error: this program needs scikit-learn (for its bundled digits data): pip install scikit-learn")
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 

@@ -5,7 +5,10 @@ import argparse
 import csv
 import sys
 
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+try:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+except ImportError:
+    sys.exit("error: this program needs TensorBoard: pip install tensorboard")
 # endregion
 
 from pathlib import Path

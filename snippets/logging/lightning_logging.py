@@ -6,7 +6,11 @@ import csv
 import sys
 
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+try:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+except ImportError:
+    sys.exit("error: this program needs TensorBoard: pip install tensorboard")
 # endregion
 
 from pathlib import Path
