@@ -35,6 +35,9 @@ class Cell:
     def __eq__(self, other) -> bool:
         return type(self) is type(other) and self.value == other.value
 
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, repr(self.value)))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r})"
 
