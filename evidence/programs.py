@@ -8,8 +8,11 @@ anchor of its content tab.
 
 from __future__ import annotations
 
+import ast
 import difflib
+import functools
 import io
+import sys
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +56,16 @@ class Program:
     def loc(self) -> int:
         """Lines of code, counted by :func:`count_loc`."""
         return count_loc(self.source)
+
+    @property
+    def requires(self) -> list[str]:
+        """The packages a downloaded copy needs, by :func:`requires`."""
+        return requires(self.source)
+
+    @property
+    def pip_install(self) -> str:
+        """The command that installs what the program needs: ``pip install torch ...``."""
+        return "pip install " + " ".join(self.requires)
 
 
 def program_path(topic: str, kind: str, root: Path = SNIPPETS_DIR) -> Path:
@@ -164,3 +177,49 @@ def compress_ranges(lines: list[int]) -> str:
         else:
             parts.append([n, n])
     return " ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in parts)
+
+
+RUNTIME_EXTRAS = {"TensorBoardLogger": "tensorboard"}
+"""Names whose use needs a package the program does not import itself: Lightning's
+``TensorBoardLogger`` imports ``tensorboard`` (or ``tensorboardX``) when it writes."""
+
+
+@functools.lru_cache(maxsize=None)
+def _distributions() -> dict[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return packages_distributions()
+
+
+def imported_modules(source: str) -> tuple[set[str], set[str]]:
+    """The top-level modules a program imports, and every name it imports from them."""
+    modules, names = set(), set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module.split(".")[0])
+            names |= {alias.name for alias in node.names}
+    return modules, names
+
+
+def requires(source: str) -> list[str]:
+    """The distributions (PyPI names) a program needs, computed from its imports.
+
+    Standard-library modules need nothing; every other imported module is mapped to the
+    distribution that installed it here (``sklearn`` -> ``scikit-learn``,
+    ``lightning_fabric`` -> ``pytorch-lightning``, which ships it), plus the packages of
+    :data:`RUNTIME_EXTRAS` for the names the program uses. ``torch`` comes first.
+
+    Raises:
+        LookupError: an imported module is installed by no distribution here.
+    """
+    modules, names = imported_modules(source)
+    found = set()
+    for module in sorted(modules - set(sys.stdlib_module_names) - {"__future__"}):
+        dists = _distributions().get(module)
+        if not dists:
+            raise LookupError(f"no installed distribution provides the module {module!r}")
+        found.add(dists[0])
+    found |= {package for name, package in RUNTIME_EXTRAS.items() if name in names}
+    return sorted(found, key=lambda d: (d != "torch", d.lower()))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from evidence.running import policy
 from evidence.programs import program_path
@@ -28,10 +31,61 @@ def load_program(topic: str, kind: str):
     return importlib.import_module(f"snippets.{topic}.{program_path(topic, kind).stem}")
 
 
-def run_downloaded(topic: str, kinds: list[str], args: list[str], folder: Path,
-                   timeout: float = 300) -> dict[str, subprocess.CompletedProcess]:
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def closure(distributions: list[str]) -> set[str]:
+    """``distributions`` and everything they depend on (canonical names)."""
+    found, todo = set(), list(distributions)
+    while todo:
+        name = todo.pop()
+        if _canonical(name) in found:
+            continue
+        found.add(_canonical(name))
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return found
+
+
+_ENVIRONMENTS: dict[frozenset, Path] = {}
+
+
+def environment_with(distributions: list[str], root: Path) -> Path:
+    """A folder holding only ``distributions`` and what they depend on, linked from this
+    environment's site-packages: run with ``python -S`` and this folder on ``sys.path``, a
+    program sees what a fresh ``pip install`` of those packages would give it."""
+    key = frozenset(closure(distributions))
+    if key in _ENVIRONMENTS and _ENVIRONMENTS[key].exists():
+        return _ENVIRONMENTS[key]
+    folder = root / ("env-" + "-".join(sorted(key)))[:120]
+    folder.mkdir(parents=True, exist_ok=True)
+    for dist in metadata.distributions():
+        if _canonical(dist.metadata["Name"]) not in key:
+            continue
+        tops = {Path(str(f)).parts[0] for f in dist.files or [] if ".." not in Path(str(f)).parts}
+        base = Path(dist.locate_file(""))
+        for top in tops:
+            if not (folder / top).exists() and (base / top).exists():
+                (folder / top).symlink_to(base / top)
+    _ENVIRONMENTS[key] = folder
+    return folder
+
+
+RUN_IN = "import runpy, sys; sys.path.append(sys.argv.pop(1)); sys.argv.pop(0); runpy.run_path(sys.argv[0], run_name='__main__')"
+"""``python -S -c RUN_IN <folder> <program> <args>``: run a program with only ``folder`` for packages."""
+
+
+def run_downloaded(topic: str, kinds: list[str], args: list[str], folder: Path, timeout: float = 300,
+                   only: dict[str, list[str]] | None = None) -> dict[str, subprocess.CompletedProcess]:
     """Copy programs alone into their own sub-folders of ``folder`` (as a reader's downloads)
-    and run each there as ``python <file> <args>``, all at once (start-up dominates)."""
+    and run each there as ``python <file> <args>``, all at once (start-up dominates).
+
+    ``only`` maps a kind to the distributions its environment holds: any other third-party
+    module (beyond what those depend on) fails to import, as in a fresh environment.
+    """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONWARNINGS"] = "ignore"  # the program's own output is what is checked here
     running = {}
@@ -40,7 +94,11 @@ def run_downloaded(topic: str, kinds: list[str], args: list[str], folder: Path,
         work = folder / kind
         work.mkdir()
         shutil.copyfile(source, work / source.name)
-        running[kind] = subprocess.Popen([sys.executable, source.name, *args], cwd=work, env=env,
+        command = [sys.executable, source.name, *args]
+        if only and kind in only:
+            packages = environment_with(only[kind], folder.parent / "environments")
+            command = [sys.executable, "-S", "-c", RUN_IN, str(packages), source.name, *args]
+        running[kind] = subprocess.Popen(command, cwd=work, env=env,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = {}
     for kind, proc in running.items():

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from evidence.programs import programs, topics
-from tests.conftest import load_program, run_downloaded
+from tests.conftest import closure, load_program, run_downloaded
 
 PROGRAMS = [(p.topic, p.kind) for topic in topics() for p in programs(topic)]
 DOWNLOAD_ARGS = ["--epochs", "3"]
@@ -47,9 +47,21 @@ def test_cuda_without_gpu_is_a_clear_error(topic, kind, capsys, tmp_path, monkey
 
 
 @pytest.mark.parametrize("topic", topics())
-def test_downloaded_programs_run_from_an_empty_folder(topic, outside_repo):
-    kinds = [p.kind for p in programs(topic)]
-    for kind, proc in run_downloaded(topic, kinds, DOWNLOAD_ARGS, outside_repo).items():
+def test_downloaded_programs_run_from_an_empty_folder_with_only_what_they_require(topic, outside_repo):
+    """As a reader runs them: alone in an empty folder, in an environment holding exactly the
+    packages the page's ``pip install`` line names (and what those depend on)."""
+    found = programs(topic)
+    only = {p.kind: p.requires for p in found}
+    for kind, proc in run_downloaded(topic, list(only), DOWNLOAD_ARGS, outside_repo, only=only).items():
         assert proc.returncode == 0, f"{kind}: {proc.stderr[-3000:]}"
         assert proc.stdout.strip(), f"{kind} printed nothing"
         assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+
+
+def test_a_module_outside_the_required_packages_cannot_be_imported(outside_repo):
+    """The environment check works: a program that needs tensorboard fails without it."""
+    procs = run_downloaded("logging", ["pytorch"], ["--epochs", "1"], outside_repo, only={"pytorch": ["torch"]})
+    assert procs["pytorch"].returncode != 0
+    assert "tensorboard" in procs["pytorch"].stderr
+    assert "torch" in closure(["torch"]) and "pytorch-lightning" not in closure(["torch"])
+    assert {"torch", "pytorch-lightning", "lightning-utilities"} <= closure(["pytorch-lightning"])

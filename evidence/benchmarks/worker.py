@@ -30,16 +30,16 @@ from evidence.running.worker import phase_lock, serve
 # rounds where a step is short and the overhead is measured against little work
 SWEEPS = {
     "tiny": {"sizes": [(8, 6, 2, 2, 2), (32, 4, 2, 1, 2)]},
-    "quick": {"sizes": [(16, 40, 2, 8, 7), (128, 20, 2, 4, 5), (512, 4, 2, 1, 3), (2048, 2, 2, 1, 3)]},
+    "quick": {"sizes": [(16, 30, 2, 6, 5), (128, 15, 2, 3, 4), (512, 4, 2, 1, 3), (2048, 2, 2, 1, 2)]},
     "full": {"sizes": [(16, 100, 3, 10, 21), (64, 100, 3, 10, 15), (256, 50, 3, 5, 11), (512, 30, 3, 3, 11),
                        (1024, 15, 3, 2, 11), (2048, 8, 3, 2, 9), (4096, 4, 3, 1, 7)]},
 }
 DEFAULTS = {
     "tiny": {"workload": (8, 50, 1, 5, 2), "rounds": 1},
-    "quick": {"workload": (16, 50, 1, 5, 2), "rounds": 3},
+    "quick": {"workload": (16, 40, 1, 5, 2), "rounds": 2},
     "full": {"workload": (16, 100, 3, 10, 10), "rounds": 9},
 }
-STARTUP = {"tiny": {"imports": 1, "rounds": 2}, "quick": {"imports": 2, "rounds": 5},
+STARTUP = {"tiny": {"imports": 1, "rounds": 2}, "quick": {"imports": 1, "rounds": 3},
            "full": {"imports": 7, "rounds": 15}}
 PARITY = {"tiny": {"num_runs": 2, "num_epochs": 1}, "quick": {"num_runs": 3, "num_epochs": 4},
           "full": {"num_runs": 11, "num_epochs": 4}}
