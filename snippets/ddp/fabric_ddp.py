@@ -10,6 +10,8 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 # endregion
 
 import os
@@ -196,7 +198,7 @@ def main(argv=None) -> int:
             raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
         writes = record_writes(args.out_dir) if args.report_dir else []
         record = train(args)
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, RuntimeError, MisconfigurationException) as error:
         print("error:", " ".join(str(error).split()), file=sys.stderr)
         return 2
     if args.report_dir:

@@ -21,7 +21,8 @@ equal. Here the world is two processes on the CPU, talking through the `gloo` ba
 **How the processes start.** Each program is started the way its users start it, with one
 command and no launcher around it (the table below shows the commands this build ran):
 
-- `python pytorch_ddp.py`: `launch()` sets `MASTER_ADDR` and `MASTER_PORT` and calls
+- `python pytorch_ddp.py`: `launch()` sets `MASTER_ADDR` and `MASTER_PORT` (unless the
+  environment has them) and calls
   `torch.multiprocessing.spawn(train, nprocs=2)`, which starts two fresh interpreters and calls
   `train(rank, args)` in each; the process you started waits for them.
 - `python lightning_ddp.py`: the process you started becomes rank 0. When `trainer.fit` runs,
