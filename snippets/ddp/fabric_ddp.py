@@ -151,11 +151,11 @@ def run(epochs: int = 3, seed: int = 0, device: str = "cpu", batch_size: int = 3
     with tempfile.TemporaryDirectory(prefix="ddp-") as tmp:
         command = [sys.executable, os.path.abspath(__file__), "--epochs", str(epochs), "--seed", str(seed),
                    "--device", device, "--batch-size", str(batch_size), "--lr", str(lr), "--devices", str(devices),
-                   "--out-dir", os.path.join(tmp, "run"), "--report-dir", tmp] + ([] if verbose else ["--quiet"])
+                   "--out-dir", "run", "--report-dir", "."] + ([] if verbose else ["--quiet"])
         env = {**os.environ, "PYTHONWARNINGS": ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),
                                                                       known_warnings()]))}
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                start_new_session=True)
+                                cwd=tmp, start_new_session=True)
         try:
             output, _ = proc.communicate(timeout=600)
         except subprocess.TimeoutExpired:

@@ -66,6 +66,11 @@ def files_table(result: RunResult) -> Html:
     return result.per_implementation({"files in the run folder at the end": lambda impl: codes(impl["files"])})
 
 
+def _listing(items: list[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _means(impl: dict) -> dict:
     """The last epoch's validation loss of every rank, and the two ways of combining them."""
     ranks = impl["ranks"]
@@ -104,16 +109,19 @@ def weighting_table(result: RunResult) -> Html:
 
 
 def weighting_verdict(result: RunResult, tolerance: float = 1e-6) -> Html:
-    """One sentence: which mean each implementation's logged validation loss is, read from the run.
+    """Which mean each implementation's logged validation loss is, read from the run.
 
     Args:
         result: a run of the DDP programs.
         tolerance: the largest difference still called equal (the loss is a float32 mean).
 
     Returns:
-        A paragraph naming, per implementation, the mean its logged value equals.
+        A paragraph: the samples each rank validated, whether their total is a multiple of the
+        number of ranks (what Lightning's synced count needs to be exact), and, grouped, the
+        implementations whose logged value is the mean over all samples, the mean of the ranks'
+        means, or neither.
     """
-    parts = []
+    groups: dict[str, list[str]] = {}
     for kind in result.kinds():
         m = _means(result.implementations[kind])
         if abs(m["logged"] - m["sample_mean"]) <= tolerance:
@@ -122,15 +130,15 @@ def weighting_verdict(result: RunResult, tolerance: float = 1e-6) -> Html:
             what = "the mean of the ranks' means"
         else:
             what = "neither mean"
-        parts.append(f"{LABELS[kind]} logged {what}")
+        groups.setdefault(what, []).append(LABELS[kind])
     m = _means(result.implementations[result.kinds()[0]])
-    shares = " and ".join(f"rank {r} {n}" for r, n in enumerate(m["samples"]))
     total, world = sum(m["samples"]), len(m["samples"])
-    count = (f"Together {total} samples, a multiple of the {world} ranks, so Lightning's synced count is exact "
-             f"(see the pitfall on counts below)." if total % world == 0 else
-             f"Together {total} samples, not a multiple of the {world} ranks, so Lightning's synced count is "
-             f"floored (see the pitfall on counts below).")
-    return paragraph(f"The ranks validated {shares} samples. " + "; ".join(parts) + ". " + count)
+    shares = ", ".join(f"rank {r} {n}" for r, n in enumerate(m["samples"]))
+    exact = (f"a multiple of the {world} ranks, so Lightning's synced count is exact" if total % world == 0 else
+             f"not a multiple of the {world} ranks, so Lightning's synced count is floored")
+    logged = "; ".join(f"{_listing(kinds)} logged {what}" for what, kinds in groups.items())
+    return paragraph(f"Samples validated: {shares} ({total} in all, {exact}; see the pitfall on counts below). "
+                     f"{logged}.")
 
 
 def old_gpus_argument() -> Html:

@@ -64,8 +64,8 @@ def seeding_outcome(result: RunResult) -> Html:
     repeat = [LABELS[k] for k in result.kinds() if _same(result.value(k, "weight_digests"))
               and result.value(k, "run_difference") == 0]
     other = [LABELS[k] for k in result.kinds() if LABELS[k] not in repeat]
-    first = f"{_listing(repeat)}: every run bitwise identical to the first" if repeat else ""
-    second = f"{_listing(other)}: runs that differ" if other else ""
+    first = f"every run of {_listing(repeat)} ended bitwise identical to that program's first run" if repeat else ""
+    second = f"the runs of {_listing(other)} differ from each other" if other else ""
     groups: dict[str, list[str]] = {}
     for kind in result.kinds():
         groups.setdefault(result.value(kind, "weight_digests")[0], []).append(LABELS[kind])
@@ -76,7 +76,7 @@ def seeding_outcome(result: RunResult) -> Html:
     else:
         across = (f"{same + '; ' if same else ''}{_listing(alone)} ended with weights of {'its' if len(alone) == 1 else 'their'} "
                   f"own.")
-    return paragraph(f"In this run: {'; '.join(filter(None, [first, second]))}. {across[0].upper() + across[1:]}")
+    return paragraph(f"In this run, {'; '.join(filter(None, [first, second]))}. {across[0].upper() + across[1:]}")
 
 
 def parity_outcome(result: RunResult) -> Html:
@@ -140,9 +140,10 @@ def twins_outcome(result: RunResult, kind: str = "pytorch") -> Html:
     pairs = result.value(kind, "twin_batches_epoch_1")
     later = result.value(kind, "epochs") - 1
     repeating = result.value(kind, "epochs_repeating_epoch_1")
-    twins = (f"batches {_listing([f'{a} and {b}' for a, b in pairs])} drew the same scale factors"
+    twins = (f"the pairs of batches {_listing([f'({a}, {b})' for a, b in pairs])} drew the same scale factors"
              if pairs else "no two batches drew the same scale factors")
-    again = (f"all {later} later epochs drew exactly what epoch 1 drew" if repeating == later and later else
+    every = {1: "the one later epoch", 2: "both later epochs"}.get(later, f"all {later} later epochs")
+    again = (f"{every} drew exactly what epoch 1 drew" if repeating == later and later else
              f"{repeating} of the {later} later epochs drew exactly what epoch 1 drew")
     return paragraph(f"In epoch 1 of the {LABELS[kind]} run, {twins}; {again}.")
 
