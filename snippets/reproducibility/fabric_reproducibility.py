@@ -1,8 +1,10 @@
 """Reproducible training with Lightning Fabric: seed_everything(workers=True), deterministic algorithms, your loop."""
 
+# region: not counted (the command line, and the weight hashes run() returns)
 import argparse
 import hashlib
 import sys
+# endregion
 
 import numpy as np
 import torch
@@ -38,22 +40,8 @@ def build_model() -> nn.Module:
     return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
 
 
-def resolve_accelerator(name: str) -> str:
-    if name == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return "gpu" if name == "cuda" else "cpu"
-
-
-def digest(state: dict) -> str:
-    return hashlib.sha256(b"".join(v.numpy().tobytes() for v in state.values())).hexdigest()[:16]
-
-
-def train_once(epochs, seed, accelerator, batch_size, lr, num_workers, seed_workers, shared_generator, verbose) -> dict:
-    fabric = Fabric(accelerator=accelerator, devices=1)
+def train_once(epochs, seed, device, batch_size, lr, num_workers, seed_workers, shared_generator, verbose) -> dict:
+    fabric = Fabric(accelerator=device, devices=1)
     seed_everything(seed, workers=seed_workers, verbose=False)
     torch.use_deterministic_algorithms(True)
     train_set, val_set = make_data(seed, shared_generator=shared_generator)
@@ -66,59 +54,77 @@ def train_once(epochs, seed, accelerator, batch_size, lr, num_workers, seed_work
     model, optimizer = fabric.setup(model, optimizer)
     train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
     loss_fn = nn.CrossEntropyLoss()
+    # region: not counted (collects what run() returns)
     history = {"train_loss": [], "val_loss": []}
     draws = []
-    steps = 0
+    # endregion
 
     for epoch in range(epochs):
         model.train()
         total, count = 0.0, 0
+        # region: not counted (collects what run() returns)
         draws.append([])
+        # endregion
         for x, y, scale in train_loader:
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             fabric.backward(loss)
             optimizer.step()
-            total += loss.item() * len(x)
+            total += loss.detach() * len(x)
             count += len(x)
-            draws[-1].append(scale.tolist())
-            steps += 1
-        history["train_loss"].append(total / count)
+            # region: not counted (collects what run() returns)
+            draws[-1].append(scale)
+            # endregion
+        train_loss = total.item() / count
 
         model.eval()
         total, count = 0.0, 0
         with torch.no_grad():
             for x, y in val_loader:
-                total += loss_fn(model(x), y).item() * len(x)
+                total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        history["val_loss"].append(total / count)
+        val_loss = total.item() / count
         if verbose:
-            fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
-                         f"  val_loss {history['val_loss'][-1]:.4f}")
+            fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
+        # region: not counted (collects what run() returns)
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        # endregion
 
+    # region: not counted (collects what run() returns)
     state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": steps, "draws": draws, "device": str(fabric.device)}
+    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader), "draws": draws,
+            "device": str(fabric.device)}
+    # endregion
+
+
+# region: not counted (collects what run() returns: weight hashes and what the workers drew)
+def digest(state: dict) -> str:
+    return hashlib.sha256(b"".join(v.numpy().tobytes() for v in state.values())).hexdigest()[:16]
 
 
 def draw_report(draws: list) -> dict:
-    batches = [tuple(batch) for epoch in draws for batch in epoch]
-    per_epoch = [[tuple(batch) for batch in epoch] for epoch in draws]
+    per_epoch = [[tuple(batch.tolist()) for batch in epoch] for epoch in draws]
+    batches = [batch for epoch in per_epoch for batch in epoch]
     return {"batches_with_a_twin": sum(sum(1 for b in epoch if epoch.count(b) > 1) for epoch in per_epoch),
             "epochs_repeating_epoch_1": sum(1 for epoch in per_epoch[1:] if epoch == per_epoch[0]),
             "distinct_draws": len({d for b in batches for d in b}), "total_draws": sum(len(b) for b in batches),
-            "first_batches": [epoch[:4] for epoch in draws]}
+            "epochs": len(per_epoch), "first_batches": [[list(b) for b in epoch[:4]] for epoch in per_epoch],
+            "twin_batches_epoch_1": [[i + 1, j + 1] for i, a in enumerate(per_epoch[0])
+                                     for j, b in enumerate(per_epoch[0]) if i < j and a == b]}
+# endregion
 
 
 def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 1e-3,
         num_workers: int = 2, seed_workers: bool = True, shared_generator: bool = False, runs: int = 2,
         verbose: bool = False) -> dict:
-    accelerator = resolve_accelerator(device)
     results = []
     for index in range(runs):
         if verbose:
             print(f"run {index + 1}/{runs}")
-        results.append(train_once(epochs, seed, accelerator, batch_size, lr, num_workers, seed_workers, shared_generator,
+        results.append(train_once(epochs, seed, device, batch_size, lr, num_workers, seed_workers, shared_generator,
                                   verbose))
+    # region: not counted (collects what run() returns)
     first = results[0]
     digests = [digest(r["state_dict"]) for r in results]
     difference = max(float((a - b).abs().max()) for r in results[1:]
@@ -126,8 +132,10 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 
     return {"history": first["history"], "state_dict": first["state_dict"], "steps": first["steps"],
             "device": first["device"], "weight_digests": digests, "run_difference": difference,
             "seed_workers": seed_workers, "shared_generator": shared_generator, **draw_report(first["draws"])}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=3)
@@ -141,14 +149,15 @@ def main(argv=None) -> int:
                         help="augment with one numpy Generator created with the dataset")
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or args.num_workers < 0 or args.runs < 1:
-        print("error: --epochs, --batch-size and --runs must be at least 1, --num-workers at least 0"
-              " and --lr positive", file=sys.stderr)
-        return 2
     try:
+        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or args.num_workers < 0 or args.runs < 1:
+            raise ValueError("--epochs, --batch-size and --runs must be at least 1, --num-workers at least 0"
+                             " and --lr positive")
+        if args.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.num_workers,
                      not args.no_worker_seeding, args.shared_generator, args.runs, verbose=True)
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"weights of each run: {' '.join(result['weight_digests'])}"
@@ -161,3 +170,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

@@ -1,9 +1,12 @@
 """Reproducible training in plain PyTorch: manual seeding, seeded DataLoader workers, deterministic algorithms."""
 
+# region: not counted (the command line, and the weight hashes run() returns)
 import argparse
 import hashlib
-import random
 import sys
+# endregion
+
+import random
 
 import numpy as np
 import torch
@@ -47,15 +50,9 @@ def seed_worker(worker_id: int) -> None:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
-
-
-def digest(state: dict) -> str:
-    return hashlib.sha256(b"".join(v.numpy().tobytes() for v in state.values())).hexdigest()[:16]
 
 
 def train_once(epochs, seed, dev, batch_size, lr, num_workers, seed_workers, shared_generator, verbose) -> dict:
@@ -72,49 +69,67 @@ def train_once(epochs, seed, dev, batch_size, lr, num_workers, seed_workers, sha
     model = build_model().to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
+    # region: not counted (collects what run() returns)
     history = {"train_loss": [], "val_loss": []}
     draws = []
-    steps = 0
+    # endregion
 
     for epoch in range(epochs):
         model.train()
         total, count = 0.0, 0
+        # region: not counted (collects what run() returns)
         draws.append([])
+        # endregion
         for x, y, scale in train_loader:
             x, y = x.to(dev), y.to(dev)
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(x)
+            total += loss.detach() * len(x)
             count += len(x)
-            draws[-1].append(scale.tolist())
-            steps += 1
-        history["train_loss"].append(total / count)
+            # region: not counted (collects what run() returns)
+            draws[-1].append(scale)
+            # endregion
+        train_loss = total.item() / count
 
         model.eval()
         total, count = 0.0, 0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
-                total += loss_fn(model(x), y).item() * len(x)
+                total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        history["val_loss"].append(total / count)
+        val_loss = total.item() / count
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
-                  f"  val_loss {history['val_loss'][-1]:.4f}")
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
+        # region: not counted (collects what run() returns)
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        # endregion
 
+    # region: not counted (collects what run() returns)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": steps, "draws": draws, "device": str(dev)}
+    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader), "draws": draws,
+            "device": str(dev)}
+    # endregion
+
+
+# region: not counted (collects what run() returns: weight hashes and what the workers drew)
+def digest(state: dict) -> str:
+    return hashlib.sha256(b"".join(v.numpy().tobytes() for v in state.values())).hexdigest()[:16]
 
 
 def draw_report(draws: list) -> dict:
-    batches = [tuple(batch) for epoch in draws for batch in epoch]
-    per_epoch = [[tuple(batch) for batch in epoch] for epoch in draws]
+    per_epoch = [[tuple(batch.tolist()) for batch in epoch] for epoch in draws]
+    batches = [batch for epoch in per_epoch for batch in epoch]
     return {"batches_with_a_twin": sum(sum(1 for b in epoch if epoch.count(b) > 1) for epoch in per_epoch),
             "epochs_repeating_epoch_1": sum(1 for epoch in per_epoch[1:] if epoch == per_epoch[0]),
             "distinct_draws": len({d for b in batches for d in b}), "total_draws": sum(len(b) for b in batches),
-            "first_batches": [epoch[:4] for epoch in draws]}
+            "epochs": len(per_epoch), "first_batches": [[list(b) for b in epoch[:4]] for epoch in per_epoch],
+            "twin_batches_epoch_1": [[i + 1, j + 1] for i, a in enumerate(per_epoch[0])
+                                     for j, b in enumerate(per_epoch[0]) if i < j and a == b]}
+# endregion
 
 
 def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 1e-3,
@@ -127,6 +142,7 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 
             print(f"run {index + 1}/{runs}")
         results.append(train_once(epochs, seed, dev, batch_size, lr, num_workers, seed_workers, shared_generator,
                                   verbose))
+    # region: not counted (collects what run() returns)
     first = results[0]
     digests = [digest(r["state_dict"]) for r in results]
     difference = max(float((a - b).abs().max()) for r in results[1:]
@@ -134,8 +150,10 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 
     return {"history": first["history"], "state_dict": first["state_dict"], "steps": first["steps"],
             "device": first["device"], "weight_digests": digests, "run_difference": difference,
             "seed_workers": seed_workers, "shared_generator": shared_generator, **draw_report(first["draws"])}
+    # endregion
 
 
+# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=3)
@@ -149,11 +167,12 @@ def main(argv=None) -> int:
                         help="augment with one numpy Generator created with the dataset")
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or args.num_workers < 0 or args.runs < 1:
-        print("error: --epochs, --batch-size and --runs must be at least 1, --num-workers at least 0"
-              " and --lr positive", file=sys.stderr)
-        return 2
     try:
+        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or args.num_workers < 0 or args.runs < 1:
+            raise ValueError("--epochs, --batch-size and --runs must be at least 1, --num-workers at least 0"
+                             " and --lr positive")
+        if args.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
         result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.num_workers,
                      not args.no_worker_seeding, args.shared_generator, args.runs, verbose=True)
     except ValueError as error:
@@ -169,3 +188,4 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+# endregion

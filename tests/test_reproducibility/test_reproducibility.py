@@ -85,3 +85,5 @@ def test_generator_stored_on_the_dataset_repeats_across_workers_and_epochs(share
     assert result["distinct_draws"] < result["total_draws"] / 3
     first = result["first_batches"][0]
     assert first[0] == first[1] and first[2] == first[3]
+    assert result["twin_batches_epoch_1"] == [[b, b + 1] for b in range(1, 12, 2)]
+    assert result["epochs"] == 2

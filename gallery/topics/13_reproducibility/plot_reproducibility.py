@@ -55,33 +55,43 @@ result.logs()
 views.runs_table(result)
 
 # %%
+
+views.seeding_outcome(result)
+
+# %%
 # ### The same seed across implementations
 #
-# Within each program the runs repeat exactly, but the weights of Lightning and Fabric are not
-# those of the plain program. The reason is the worker seeding: the plain `worker_init_fn`
-# seeds NumPy with `torch.initial_seed() % 2**32`, while Lightning's
-# `pl_worker_init_function` (used by the `Trainer` and by Fabric) derives new seeds for torch,
-# `random` and NumPy from the base seed, the worker id and the global rank. The scale factors
-# and the noise differ, so the training differs. Lightning and Fabric use the same function,
-# so their hashes above are equal.
+# Where the weights of Lightning and Fabric are not those of the plain program, the reason is
+# the worker seeding: the plain `worker_init_fn` seeds NumPy with `torch.initial_seed() % 2**32`,
+# while Lightning's `pl_worker_init_function` (used by the `Trainer` and by Fabric) derives new
+# seeds for torch, `random` and NumPy from the base seed, the worker id and the global rank
+# (`lightning_fabric/utilities/seed.py`). The scale factors and the noise differ, so the
+# training differs. Lightning and Fabric use the same function, so they draw the same numbers.
 
 result.parity()
 
 # %%
 # To check that the worker seeding is the only cause, the programs ran again without it
-# (`seed_workers=False`: no `worker_init_fn`, `seed_everything(workers=False)`), once each.
-# Now all three match bitwise:
+# (`seed_workers=False`: no `worker_init_fn`, `seed_everything(workers=False)`), once each:
 
 unseeded = runs["unseeded_workers"]
+views.parity_outcome(unseeded)
+
+# %%
+
 unseeded.parity()
 
 # %%
 # That run also shows that leaving out the `worker_init_fn` is **not** what breaks
 # reproducibility with the global NumPy RNG any more: since PyTorch 1.9 each worker seeds
-# `random`, torch and NumPy's global RNG from its own base seed. The scale factors the workers
-# drew in the first epoch were all different:
+# `random`, torch and NumPy's global RNG from its own base seed:
 
-views.draws_by_configuration({"seeded workers": result, "no worker seeding": unseeded})
+configurations = {"seeded workers": result, "no worker seeding": unseeded}
+views.draws_outcome(configurations)
+
+# %%
+
+views.draws_by_configuration(configurations)
 
 # %%
 # ## What still goes wrong: a NumPy Generator stored on the Dataset
@@ -95,9 +105,15 @@ shared = runs["shared_generator"]
 views.draws_table(shared)
 
 # %%
-# Batch 1 (worker 0) and batch 2 (worker 1) received the same scale factors, and so did
-# batches 3 and 4, and every epoch started over with the same values, because each epoch starts
-# new workers from the same copy. The first two batches of each epoch, for plain PyTorch:
+# With two workers, the `DataLoader` hands batches to them in turn (batch 1 to worker 0, batch 2
+# to worker 1, and so on). Each worker starts from the same copy of the `Generator`, so
+# consecutive batches draw the same factors, and each epoch starts new workers from that copy
+# again:
+
+views.twins_outcome(shared, "pytorch")
+
+# %%
+# The first two batches of each epoch, for plain PyTorch:
 
 views.first_batches_figure(result, shared, "pytorch")
 
@@ -119,6 +135,19 @@ result.loc()
 
 # %%
 # ## Pitfalls
+#
+# !!! note "Defaults the Lightning program changes"
+#     - `deterministic=True`: the subject of this page (the default is `None`, which leaves
+#       PyTorch's setting alone).
+#     - `logger=False` and `enable_checkpointing=False`: by default a `Trainer` writes a
+#       `lightning_logs/` folder with a logger's files and a checkpoint, files this program's
+#       reader did not ask for.
+#     - `enable_progress_bar=verbose, enable_model_summary=verbose`: on from the command line,
+#       off in the quiet runs the harness times, where no implementation prints anything.
+#
+#     Everything else is left at its default, including the sanity-check validation
+#     (`num_sanity_val_steps=2`), which changes none of the numbers compared here: without worker
+#     seeding the Lightning weights equal the plain ones bit for bit (above).
 #
 # !!! warning "Same seed, different numbers"
 #     Moving a script from plain PyTorch to Lightning with `seed_everything(workers=True)`
