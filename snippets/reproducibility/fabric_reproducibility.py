@@ -6,7 +6,11 @@ import hashlib
 import sys
 # endregion
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    sys.exit("error: this program needs NumPy: pip install numpy")
+
 import torch
 from lightning_fabric import Fabric, seed_everything
 from torch import nn

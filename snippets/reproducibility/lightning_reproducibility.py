@@ -8,7 +8,11 @@ import sys
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 # endregion
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    sys.exit("error: this program needs NumPy: pip install numpy")
+
 import pytorch_lightning as pl
 import torch
 from torch import nn

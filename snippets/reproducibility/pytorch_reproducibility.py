@@ -8,7 +8,11 @@ import sys
 
 import random
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    sys.exit("error: this program needs NumPy: pip install numpy")
+
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset

@@ -100,6 +100,18 @@ result.plot("history.train_loss", "history.val_loss", title="ddp: loss curves of
 result.parity()
 
 # %%
+# ### What each program did, call by call
+#
+# The headline run once more, untimed, with every training call recorded through PyTorch's own
+# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
+# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
+# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
+# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
+# reads the minimal loop's recording line by line.
+
+result.trace()
+
+# %%
 # ### Equal weights on every rank, and who wrote which file
 #
 # After training, each rank saved its own copy of the weights; the table gives the largest

@@ -71,6 +71,18 @@ views.seeding_outcome(result)
 result.parity()
 
 # %%
+# ### What each program did, call by call
+#
+# The headline run once more, untimed, with every training call recorded through PyTorch's own
+# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
+# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
+# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
+# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
+# reads the minimal loop's recording line by line.
+
+result.trace()
+
+# %%
 # To check that the worker seeding is the only cause, the programs ran again without it
 # (`seed_workers=False`: no `worker_init_fn`, `seed_everything(workers=False)`), once each:
 
