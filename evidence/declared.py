@@ -19,6 +19,8 @@ The file::
     threads = 1                                # torch threads in the worker
     overrides = { lightning = { profiler = "simple" } }   # extra run() arguments per kind
     needs = ["cuda"]                           # run only where a CUDA GPU is present
+    in_process = false                         # the programs train in processes of their own
+                                               # (ranks): no call recording, no memory probe
 
     [runs.fp32]                                # a variant: starts from the headline's settings;
     params = { precision = "32-true" }         # params and overrides are merged into the
@@ -41,7 +43,7 @@ DEFAULT_WORKER = "evidence.running.worker"
 MACHINERY_TOPICS = (PROJECT_DIR / "evidence" / "benchmarks", PROJECT_DIR / "evidence" / "api_changes")
 """Folders outside ``snippets/`` that declare runs: the benchmarks and the API-changes page."""
 
-_KEYS = {"about", "params", "compare", "tolerance", "repeats", "threads", "overrides", "needs"}
+_KEYS = {"about", "params", "compare", "tolerance", "repeats", "threads", "overrides", "needs", "in_process"}
 
 
 class DeclarationError(ValueError):
@@ -64,6 +66,7 @@ class Run:
     worker: str = DEFAULT_WORKER
     headline: bool = False
     needs: tuple = ()
+    in_process: bool = True
 
     def runs_here(self) -> bool:
         """Whether this machine has what the run needs (``needs = ["cuda"]``: a CUDA GPU)."""
@@ -77,7 +80,8 @@ class Run:
         """What the worker is asked to do; its hash is half of the result's cache key."""
         spec = {"topic": self.topic, "run": self.name, "params": self.params, "compare": list(self.compare),
                 "tolerance": self.tolerance, "repeats": self.repeats, "threads": self.threads,
-                "overrides": self.overrides, "trace": self.headline}
+                "overrides": self.overrides, "trace": self.headline and self.in_process,
+                "memory": self.in_process}
         if self.worker != DEFAULT_WORKER:
             spec["worker"] = self.worker
         return spec

@@ -153,8 +153,9 @@ def run_spec(spec: dict) -> dict:
                                "verdict": measure.verdict(value, tolerance)})
         del results
         gc.collect()
-        # 3. memory, one run each
-        for program in found:
+        # 3. memory, one run each (not for programs that train in processes of their own: the
+        # probe measures this process)
+        for program in found if spec.get("memory", True) else []:
             kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
             with measure.captured_output(), measure.peak_memory(device) as memory:
                 modules[program.kind].run(verbose=False, **kwargs)

@@ -128,6 +128,10 @@ def _cell(entry) -> Lines | str:
 def trace_table(result) -> Html:
     """The implementations' recorded calls, folded and aligned; rows that differ are marked."""
     traces = {kind: impl["trace"]["events"] for kind, impl in result.implementations.items() if "trace" in impl}
+    if not traces and not result.run.in_process:
+        return admonition("note", "No recorded calls", "These programs train in processes of their own (one "
+                          "per rank, started by each program), and the recorder listens in the worker's process "
+                          "only, so this run is not recorded call by call (its runs.toml says in_process = false).")
     if not traces:
         return admonition("note", "No recorded calls", "This run was not recorded call by call "
                           "(only a topic's headline run is).")
