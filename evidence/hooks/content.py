@@ -238,7 +238,7 @@ def build_summary(config) -> dict:
     by_topic = topic_pages(config)
     entries, environment = [], None
     _state["page_src"] = {}
-    for topic in topics():
+    for topic in sorted(topics(), key=lambda t: str(by_topic[t].path) if t in by_topic else t):
         run = declared.run(topic)
         report = runner.stored(run)
         if report is None or topic not in by_topic:

@@ -84,7 +84,8 @@ def aligned(traces: dict[str, list[dict]]) -> list[dict]:
     """Rows of every implementation aligned on the first (plain PyTorch)'s, with a ``same`` flag.
 
     Each other implementation is matched to the first with a diff of the rows' calls (counts
-    aside); its rows with no counterpart are placed where the diff puts them.
+    aside); only equal rows share a line, and rows with no counterpart get lines of their own,
+    after the reference's rows they replace.
     """
     kinds = list(traces)
     reference = kinds[0]
@@ -96,10 +97,10 @@ def aligned(traces: dict[str, list[dict]]) -> list[dict]:
         pairs, extra = {}, {}
         matcher = difflib.SequenceMatcher(a=keys[reference], b=keys[kind], autojunk=False)
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            shared = min(i2 - i1, j2 - j1)
-            pairs.update({i1 + o: j1 + o for o in range(shared)})
-            if j2 - j1 > shared:
-                extra.setdefault(i1 + shared, []).extend(range(j1 + shared, j2))
+            if tag == "equal":
+                pairs.update({i1 + o: j1 + o for o in range(i2 - i1)})
+            elif j2 > j1:  # rows of this implementation with no counterpart: after the reference's
+                extra.setdefault(i2, []).extend(range(j1, j2))
         match[kind], inserted[kind] = pairs, extra
     out = []
     for i in range(len(keys[reference]) + 1):
@@ -114,15 +115,15 @@ def aligned(traces: dict[str, list[dict]]) -> list[dict]:
              and len({(tuple(label(e) for e in c[0]), c[1]) for c in row.values()}) == 1} for row in out]
 
 
-def _cell(entry) -> Lines | str:
+def _cell(entry, who: bool = True) -> Lines | str:
     if entry is None:
         return "–"
     cycle, count = entry
     lines = [label(e) for e in cycle]
     if count > 1:
         lines[0] = f"×{count}: " + lines[0]
-    who = _who(cycle)
-    return Lines([*lines, Code(who)] if who else lines)
+    callers = _who(cycle) if who else ""
+    return Lines([*lines, Code(callers)] if callers else lines)
 
 
 def trace_table(result) -> Html:
@@ -226,7 +227,7 @@ def trainer_epoch(result) -> Html:
             for event in lightning[0]:
                 where = event.get("via") or "your code"
                 framework.append(Code(where.replace("pytorch_lightning.", "")))
-        body.append([_cell(lightning) if lightning else Strong("not called"),
+        body.append([_cell(lightning, who=False) if lightning else Strong("not called"),
                      Lines(dict.fromkeys(framework)) if framework else "–",
                      Lines(quoted) if quoted else Strong("nothing: the plain loop does not do this"),
                      "" if line["same"] else Strong("differs")])
