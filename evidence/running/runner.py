@@ -186,13 +186,16 @@ def _wait(proc: subprocess.Popen, result_file: Path, timeout: float, waiting: Pa
             return "timeout"
 
 
-def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=None) -> dict[str, dict]:
+def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=None,
+            python: str | None = None, store: bool = True) -> dict[str, dict]:
     """Execute ``runs`` of ``topic`` in order in one fresh worker process; store each result.
 
     Each run gets ``timeout`` seconds of the worker's own work (time spent waiting for another
     worker's timed phase is not counted). ``on_done(run, report, seconds)`` is called as each
     run finishes. Returns the reports by run name; a failed run's report has an ``"error"``,
-    and the runs after it are reported as not run.
+    and the runs after it are reported as not run. ``python`` runs the worker with another
+    interpreter (an environment with another Lightning version: then ``store=False``, since the
+    result keys describe this environment).
     """
     timeout = timeout_s() if timeout is None else timeout
     worker = runs[0].worker
@@ -211,7 +214,7 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(PROJECT_DIR)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
         with open(work / "stderr.txt", "w+") as stderr:
-            proc = subprocess.Popen([sys.executable, "-m", worker, str(work / "job.json"), str(out)],
+            proc = subprocess.Popen([python or sys.executable, "-m", worker, str(work / "job.json"), str(out)],
                                     cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
             try:
                 for run in runs:
@@ -244,7 +247,7 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
                   f"the worker for topic {topic!r} exited with code {proc.returncode} before writing the result "
                   f"of run {run.name!r}:\n{errors[-4000:]}")
         reports[run.name] = _error(run, "worker", reason)
-    for run in runs:
+    for run in runs if store else []:
         report = reports[run.name]
         if "error" in report:
             _FAILURES[run_key(run)] = report

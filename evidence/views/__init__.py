@@ -81,6 +81,17 @@ class Joined(Cell):
         return html.escape(self.sep).join(cell_html(v) for v in self.value) or "–"
 
 
+class Link(Cell):
+    """A link: its text is escaped, its target is a URL relative to the page (or ``#anchor``)."""
+
+    def __init__(self, value, href: str):
+        super().__init__(value)
+        self.href = href
+
+    def html(self) -> str:
+        return f'<a href="{html.escape(self.href, quote=True)}">{cell_html(self.value)}</a>'
+
+
 def codes(values: Iterable, sep: str = ", ") -> Joined:
     """Every value as inline code, on one line: ``codes(["a.ckpt", "b.ckpt"])``."""
     return Joined([Code(v) for v in values], sep)

@@ -1,0 +1,144 @@
+"""Views of the version matrix (:mod:`evidence.matrix`): topics × Lightning versions.
+
+Rendered from the shard files present; a version without one is named as such. A cell links to
+its detail (the error, the first divergence, the warnings); where a cell changes between two
+neighbouring versions, :func:`changes` says what changed and since which version.
+"""
+
+from __future__ import annotations
+
+import html
+
+from evidence import matrix
+from evidence.programs import topics
+from evidence.views import Code, Em, Html, Lines, Link, Strong, admonition, difference, inline, table
+
+PAGE = "generated/explained/02_version_matrix/plot_version_matrix/"
+"""Where the matrix page is published (topic pages link to their row)."""
+
+LEGEND = {"identical": "identical", "close": "close", "differs": "differs", "failed": "failed", "ran": "ran"}
+
+
+def _anchor(topic: str, version: str | None = None) -> str:
+    return f"m-{topic}" + (f"-{version.replace('.', '-')}" if version else "")
+
+
+def _cell(topic: str, version: str, shard: dict | None):
+    if shard is None:
+        return Em("no shard")
+    cell = shard["topics"].get(topic)
+    if cell is None:
+        return Em("not run")
+    return Link(Strong(cell["status"]) if cell["status"] in ("failed", "differs") else cell["status"],
+                "#" + _anchor(topic, version))
+
+
+def matrix_table() -> Html:
+    """Rows are topics, columns Lightning versions; each cell its verdict, linked to its detail."""
+    shards = matrix.shards()
+    versions = list(matrix.VERSIONS)
+    rows = []
+    for topic in topics():
+        rows.append([Link(Code(topic), f"#{_anchor(topic)}"), *(_cell(topic, v, shards.get(v)) for v in versions)])
+    caption = ("Each topic's headline run, Lightning and Fabric programs against plain PyTorch, on each Lightning "
+               "version. " + (f"No shard results yet for {', '.join(matrix.missing())}. " if matrix.missing() else ""))
+    out = table(["topic", *versions], rows, caption=caption.strip())
+    # the row anchors: an id per topic on its first cell's row
+    for topic in topics():
+        out = Html(out.replace(f'<td><a href="#{_anchor(topic)}">', f'<td id="{_anchor(topic)}"><a href="#{_anchor(topic)}">', 1))
+    return out
+
+
+def _summary(cell: dict) -> str:
+    if cell["status"] == "failed":
+        return f"failed ({cell.get('error', '')})"
+    first = cell.get("first_divergence")
+    if cell["status"] in ("identical", "close", "differs"):
+        text = f"{cell['status']} ({difference(cell['value'])})"
+        if first:
+            text += f", parts at step {first['step']}"
+        return text
+    return cell["status"]
+
+
+def changes() -> Html:
+    """Every change of a cell between neighbouring versions: what changed, and since which version."""
+    shards = matrix.shards()
+    versions = [v for v in matrix.VERSIONS if v in shards]
+    if len(versions) < 2:
+        return admonition("note", "Not enough versions with results", "Changes between versions need the results of "
+                          "at least two neighbouring versions.")
+    items = []
+    for topic in topics():
+        for before, after in zip(versions, versions[1:]):
+            a, b = shards[before]["topics"].get(topic), shards[after]["topics"].get(topic)
+            if a is None or b is None or _summary(a).split(",")[0] == _summary(b).split(",")[0] and \
+                    a["status"] == b["status"] and a.get("error") == b.get("error"):
+                continue
+            items.append(f"<li>{inline([Code(topic), f': since Lightning {after}, ', Strong(_summary(b)), f'; up to {before}: {_summary(a)}.'])}</li>")
+    if not items:
+        return admonition("note", "No cell changes between neighbouring versions", "Every topic gives the same verdict "
+                          "on every version with results.")
+    return Html("<ul>" + "".join(items) + "</ul>")
+
+
+def details() -> Html:
+    """Per version, every topic's detail: the error, the checks, the first divergence, the warnings."""
+    shards = matrix.shards()
+    blocks = []
+    for version, shard in shards.items():
+        env = shard["environment"]
+        rows = []
+        for topic in topics():
+            cell = shard["topics"].get(topic)
+            if cell is None:
+                continue
+            if cell["status"] == "failed":
+                detail = Lines([Code(cell.get("location", "")), Code(cell.get("error", ""))])
+            else:
+                lines = [f"{c['pair'][1]} vs {c['pair'][0]}, {c['metric']}: {c['verdict']} ({difference(c['value'])})"
+                         for c in cell.get("checks", [])]
+                first = cell.get("first_divergence")
+                if cell.get("ledger_steps"):
+                    lines.append(f"ledger: identical at all {cell['ledger_steps']} steps" if first is None else
+                                 f"ledger: parts at step {first['step']} ({first['tensor']}, {difference(first['value'])})")
+                detail = Lines(lines)
+            warnings = [w for impl in cell.get("implementations", {}).values() for w in impl.get("warnings", [])]
+            steps = ", ".join(f"{k} {i['per_step_ms']:.3g} ms" for k, i in cell.get("implementations", {}).items()
+                              if i.get("per_step_ms"))
+            rows.append([Code(topic), cell["status"], detail, Lines(dict.fromkeys(warnings)) if warnings else "none",
+                         steps or "–"])
+        tab = table(["topic", "verdict", "detail", "warnings printed", "time per step"], rows,
+                    caption=f"pytorch_lightning {version} (lightning_fabric {env.get('lightning_fabric', '?')}), torch "
+                            f"{env.get('torch', '?')}, {env.get('device', '?')} ({env.get('device_name', '?')}), "
+                            f"{env.get('date', '?')}; from {shard['file']}.")
+        for topic in topics():
+            tab = Html(tab.replace(f"<tr><td><code>{html.escape(topic)}</code>",
+                                   f'<tr id="{_anchor(topic, version)}"><td><code>{html.escape(topic)}</code>', 1))
+        blocks.append(f"<h3 id=\"lightning-{version.replace('.', '-')}\">Lightning {html.escape(version)}</h3>" + tab)
+    missing = matrix.missing()
+    if missing:
+        blocks.append(str(admonition("note", "Versions without results yet", f"No shard file for {', '.join(missing)}: "
+                                     "tools/version_matrix.py --version <v> runs one.")))
+    return Html("".join(blocks))
+
+
+def topic_row(topic: str) -> Html:
+    """One line for a topic page: its verdicts across versions, linking to its matrix row."""
+    shards = matrix.shards()
+    if not shards:
+        return Html("")
+    groups: list[tuple[str, list[str]]] = []
+    for version, shard in shards.items():
+        cell = shard["topics"].get(topic)
+        status = cell["status"] if cell else "not run"
+        if groups and groups[-1][0] == status:
+            groups[-1][1].append(version)
+        else:
+            groups.append((status, [version]))
+    text = "; ".join(f"{status} on {vs[0]}" + (f"–{vs[-1]}" if len(vs) > 1 else "") for status, vs in groups)
+    missing = matrix.missing()
+    link = "../../../explained/02_version_matrix/plot_version_matrix/#" + _anchor(topic)
+    return Html('<p class="env-stamp">' + inline([Strong("Across Lightning versions."), f" {text}"
+                + (f" (no results for {', '.join(missing)})" if missing else "") + ". ",
+                Link("The version matrix", link), " has the details."]) + "</p>")
