@@ -73,8 +73,9 @@ def test_default_interval_is_stepped_once_per_epoch_and_never_leaves_the_warm_up
     expected = [PEAK * (epoch + 1) / warmup for epoch in range(PUBLISHED["epochs"]) for _ in range(STEPS_PER_EPOCH)]
     assert trace == pytest.approx(expected, rel=1e-12)
     assert max(trace) < PEAK / 4
-    assert results["lightning", "epoch"]["history"]["val_loss"][-1] > 2 * results["lightning", "step"]["history"]["val_loss"][-1]
-    assert max_abs_difference(results["lightning", "epoch"]["state_dict"], results["lightning", "step"]["state_dict"]) > 1e-2
+    default, per_step = results["lightning", "epoch"], results["lightning", "step"]
+    assert default["history"]["val_loss"][-1] > 2 * per_step["history"]["val_loss"][-1]
+    assert max_abs_difference(default["state_dict"], per_step["state_dict"]) > 1e-2
 
 
 def _lightning_trace(configure, epochs: int = 2) -> tuple[list[float], list]:

@@ -82,10 +82,11 @@ def schedule_table(*runs: RunResult) -> Html:
     for run in runs:
         for kind in run.kinds():
             trace = run.value(kind, "lr_trace")
-            configured = Code(CONFIGURED[interval_of(run)]) if kind == "lightning" else f"scheduler.step() per {interval_of(run)}"
-            rows.append([Code(run.run.name), LABELS[kind], configured, run.value(kind, "steps"), run.value(kind, "scheduler_steps"),
-                         run.value(kind, "total_steps"), number(max(trace)), number(trace[-1]),
-                         number(run.value(kind, "history.val_loss")[-1])])
+            configured = (Code(CONFIGURED[interval_of(run)]) if kind == "lightning"
+                          else f"scheduler.step() per {interval_of(run)}")
+            rows.append([Code(run.run.name), LABELS[kind], configured, run.value(kind, "steps"),
+                         run.value(kind, "scheduler_steps"), run.value(kind, "total_steps"), number(max(trace)),
+                         number(trace[-1]), number(run.value(kind, "history.val_loss")[-1])])
     return table(["run", "implementation", "how the scheduler is stepped", "optimizer steps", "scheduler steps",
                   "schedule built for (steps)", "highest rate used", "rate of the last step", "last val_loss"], rows)
 
