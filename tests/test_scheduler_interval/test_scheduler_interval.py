@@ -125,11 +125,14 @@ def test_interval_step_inside_the_scheduler_dictionary_steps_every_step():
     assert len(set(trace[:STEPS_PER_EPOCH])) == STEPS_PER_EPOCH and caught == []
 
 
-def test_onecycle_is_the_one_scheduler_lightning_warns_about():
+def test_onecycle_is_the_one_scheduler_lightning_warns_about_and_only_in_a_dictionary():
     trace, caught = _lightning_trace(lambda optimizer, scheduler: {"optimizer": optimizer, "lr_scheduler": {
         "scheduler": torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=PEAK, total_steps=26)}})
     assert [type(w.message) for w in caught] == [RuntimeWarning]
     assert "A `OneCycleLR` scheduler is using 'interval': 'epoch'" in str(caught[0].message)
+    trace, caught = _lightning_trace(lambda optimizer, scheduler: (
+        [optimizer], [torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=PEAK, total_steps=26)]))
+    assert caught == [] and len(set(trace)) == 2
 
 
 @pytest.mark.parametrize("path, line, text", [
@@ -144,3 +147,9 @@ def test_source_lines_the_page_cites(path, line, text):
     """The page cites these lines of the installed Lightning; they must say what it says they say."""
     assert pl.__version__ == "2.6.6"
     assert (LIGHTNING / path).read_text().splitlines()[line - 1].strip() == text
+
+
+def test_learning_rate_monitor_writes_on_the_loggers_rhythm_of_50_steps_by_default():
+    """The page's note: the logger, and with it LearningRateMonitor, writes every 50 optimizer steps by default."""
+    assert pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                      enable_model_summary=False).log_every_n_steps == 50

@@ -151,7 +151,7 @@ views.schedule_table(result, default)
 #     (`core/optimizer.py`, lines 290 and 300); the training loop steps epoch-interval schedulers
 #     once, after the last training batch of the epoch (`loops/training_epoch_loop.py`, lines
 #     360–362). Step-based scheduling, the `"interval": "step"` key, exists since Lightning 0.7.0
-#     (#941 in the CHANGELOG); the default has not changed since. This is the question of
+#     (#941 in the CHANGELOG), and `"epoch"` is still the default in 2.6.6. This is the question of
 #     [#5631](https://github.com/Lightning-AI/pytorch-lightning/issues/5631) ("lr_scheduler step()
 #     called after every epoch instead of after every batch"), answered there by pointing at the
 #     `"interval"` key. The tests of this topic run both forms (dictionary and bare list) and see
@@ -159,7 +159,8 @@ views.schedule_table(result, default)
 #
 # !!! warning "Nothing warns, except for OneCycleLR"
 #     Lightning warns about a per-epoch interval only when the scheduler is a `OneCycleLR` returned
-#     in a dictionary (`A OneCycleLR scheduler is using 'interval': 'epoch'`, since 1.5.0). A warm-up
+#     in a dictionary (`A OneCycleLR scheduler is using 'interval': 'epoch'`, since 1.5.0; returned
+#     bare in a list, not even then; the tests run both). A warm-up
 #     written with `LambdaLR`, `LinearLR` or a library's warm-up scheduler is stepped per epoch
 #     without a word, as the variant above ran: the run trains, the loss goes down, only slower.
 #     The tests check that the default run raises no warning at all.
