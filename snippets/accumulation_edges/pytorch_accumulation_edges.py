@@ -1,0 +1,142 @@
+"""Gradient accumulation at its edges in plain PyTorch: the last window of an epoch, short epochs, and what the loss is divided by."""
+
+# region: not counted (the command line)
+import argparse
+import sys
+# endregion
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, SubsetRandomSampler, TensorDataset
+
+DIVISORS = ("n", "samples", "none")
+
+
+def make_data(seed: int, train_size: int, val_size: int = 64, features: int = 10):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(train_size + val_size, features, generator=generator)
+    teacher = torch.randn(features, 2, generator=generator)
+    y = (x @ teacher).argmax(dim=1)
+    return TensorDataset(x[:train_size], y[:train_size]), TensorDataset(x[train_size:], y[train_size:])
+
+
+def build_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
+
+
+def window_samples(samples: int, batch_size: int, accumulate: int) -> list:
+    sizes = [min(batch_size, samples - start) for start in range(0, samples, batch_size)]
+    return [sum(sizes[i - i % accumulate:i - i % accumulate + accumulate]) for i in range(len(sizes))]
+
+
+def scaled(loss, size: int, window: int, accumulate: int, divide_by: str):
+    if divide_by == "n":
+        return loss / accumulate
+    if divide_by == "samples":
+        return loss * size / window
+    return loss
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def run(epochs: int = 6, seed: int = 0, device: str = "auto", train_size: int = 40, batch_size: int = 16,
+        accumulate: int = 4, divide_by: str = "n", lr: float = 0.1, verbose: bool = False) -> dict:
+    if divide_by not in DIVISORS:
+        raise ValueError(f"unknown --divide-by {divide_by!r}: use n, samples or none")
+    torch.manual_seed(seed)
+    train_set, val_set = make_data(seed, train_size)
+    generator = torch.Generator().manual_seed(seed)
+    sampler = SubsetRandomSampler(range(len(train_set)), generator=generator)
+    train_loader = DataLoader(train_set, batch_size=batch_size, sampler=sampler, generator=generator)
+    val_loader = DataLoader(val_set, batch_size=batch_size)
+    windows = window_samples(len(train_set), batch_size, accumulate)
+
+    dev = resolve_device(device)
+    model = build_model().to(dev)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    # region: not counted (collects what run() returns)
+    history = {"train_loss": [], "val_loss": []}
+    stepped, window = [], []
+    # endregion
+
+    for epoch in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for batch_idx, (x, y) in enumerate(train_loader):
+            x, y = x.to(dev), y.to(dev)
+            loss = loss_fn(model(x), y)
+            scaled(loss, len(x), windows[batch_idx], accumulate, divide_by).backward()
+            # region: not counted (collects what run() returns)
+            window.append(len(x))
+            # endregion
+            if (batch_idx + 1) % accumulate == 0 or batch_idx + 1 == len(train_loader):
+                optimizer.step()
+                optimizer.zero_grad()
+                # region: not counted (collects what run() returns)
+                stepped.append(window)
+                window = []
+                # endregion
+            total += loss.detach() * len(x)
+            count += len(x)
+        train_loss = total.item() / count
+
+        model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                x, y = x.to(dev), y.to(dev)
+                total += loss_fn(model(x), y) * len(x)
+                count += len(x)
+        val_loss = total.item() / count
+        # region: not counted (collects what run() returns)
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        # endregion
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
+
+    # region: not counted (collects what run() returns)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {"history": history, "state_dict": state, "steps": len(stepped), "device": str(dev),
+            "batches_per_epoch": len(train_loader), "windows": stepped}
+    # endregion
+
+
+# region: not counted (the command line)
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--train-size", type=int, default=40, help="training samples")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--accumulate", type=int, default=4, help="micro-batches per optimizer step (N)")
+    parser.add_argument("--divide-by", default="n",
+                        help="n (each micro-batch loss / N), samples (/ the samples in its window) or none")
+    parser.add_argument("--lr", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    try:
+        if min(args.epochs, args.train_size, args.batch_size, args.accumulate) < 1 or args.lr <= 0:
+            raise ValueError("--epochs, --train-size, --batch-size and --accumulate must be at least 1, --lr positive")
+        if args.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
+        result = run(args.epochs, args.seed, args.device, args.train_size, args.batch_size, args.accumulate,
+                     args.divide_by, args.lr, verbose=True)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"done: {result['steps']} optimizer steps from {result['batches_per_epoch']} batches per epoch"
+          f" on {result['device']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+# endregion

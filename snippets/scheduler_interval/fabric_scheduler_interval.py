@@ -1,0 +1,125 @@
+"""A warm-up schedule with Lightning Fabric: Fabric leaves schedulers alone, so your loop steps it where the schedule needs it."""
+
+# region: not counted (the command line)
+import argparse
+import sys
+# endregion
+
+import torch
+from lightning_fabric import Fabric, seed_everything
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+INTERVALS = ("step", "epoch")
+
+
+def make_data(seed: int, n: int = 512, features: int = 10):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=generator)
+    teacher = torch.randn(features, 2, generator=generator)
+    y = (x @ teacher).argmax(dim=1)
+    split = int(0.8 * n)
+    return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
+
+
+def build_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
+
+
+def warmup_then_decay(warmup: int, total: int):
+    return lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))
+
+
+def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "step", warmup: int = 20,
+        batch_size: int = 32, lr: float = 0.1, verbose: bool = False) -> dict:
+    if interval not in INTERVALS:
+        raise ValueError(f"unknown interval {interval!r}: use step or epoch")
+    fabric = Fabric(accelerator=device, devices=1)
+    seed_everything(seed, verbose=False)
+    train_set, val_set = make_data(seed)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                              generator=torch.Generator().manual_seed(seed))
+    val_loader = DataLoader(val_set, batch_size=batch_size)
+
+    model = build_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    total_steps = epochs * len(train_loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_decay(warmup, total_steps))
+    model, optimizer = fabric.setup(model, optimizer)
+    train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
+    loss_fn = nn.CrossEntropyLoss()
+    # region: not counted (collects what run() returns)
+    history = {"train_loss": [], "val_loss": []}
+    lr_trace = []
+    # endregion
+
+    for epoch in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in train_loader:
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            fabric.backward(loss)
+            # region: not counted (collects what run() returns)
+            lr_trace.append(optimizer.param_groups[0]["lr"])
+            # endregion
+            optimizer.step()
+            if interval == "step":
+                scheduler.step()
+            total += loss.detach() * len(x)
+            count += len(x)
+        if interval == "epoch":
+            scheduler.step()
+        train_loss = total.item() / count
+
+        model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                total += loss_fn(model(x), y) * len(x)
+                count += len(x)
+        val_loss = total.item() / count
+        if verbose:
+            fabric.print(f"epoch {epoch + 1}/{epochs}  next lr {optimizer.param_groups[0]['lr']:.4f}"
+                         f"  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
+        # region: not counted (collects what run() returns)
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        # endregion
+
+    # region: not counted (collects what run() returns)
+    state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
+    return {"history": history, "state_dict": state, "steps": len(lr_trace), "device": str(fabric.device),
+            "lr_trace": lr_trace, "scheduler_steps": scheduler.last_epoch, "total_steps": total_steps}
+    # endregion
+
+
+# region: not counted (the command line)
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--interval", default="step", help="step (after every optimizer step) or epoch")
+    parser.add_argument("--warmup", type=int, default=20, help="optimizer steps of linear warm-up")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    try:
+        if args.epochs < 1 or args.batch_size < 1 or args.warmup < 1 or args.lr <= 0:
+            raise ValueError("--epochs, --batch-size and --warmup must be at least 1 and --lr positive")
+        if args.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
+        result = run(args.epochs, args.seed, args.device, args.interval, args.warmup, args.batch_size, args.lr,
+                     verbose=True)
+    except (ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"done: {result['steps']} optimizer steps, {result['scheduler_steps']} scheduler steps"
+          f" on {result['device']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+# endregion
