@@ -29,6 +29,7 @@ from pathlib import Path
 from evidence import declared
 from evidence.declared import Run
 from evidence.programs import PROJECT_DIR, SNIPPETS_DIR
+from evidence.running import forkserver
 from evidence.running.environment import fingerprint
 
 RUNNING_DIR = Path(__file__).resolve().parent
@@ -164,7 +165,7 @@ def _error(run: Run, location: str, text: str) -> dict:
     return {"topic": run.topic, "run": run.name, "error": {"location": location, "traceback": text}}
 
 
-def _wait(proc: subprocess.Popen, result_file: Path, timeout: float, waiting: Path) -> str:
+def _wait(proc, result_file: Path, timeout: float, waiting: Path) -> str:
     """Wait until ``result_file`` appears (``"done"``), the worker exits (``"exited"``), or the
     run has used ``timeout`` seconds (``"timeout"``: the worker is killed).
 
@@ -214,8 +215,12 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(PROJECT_DIR)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
         with open(work / "stderr.txt", "w+") as stderr:
-            proc = subprocess.Popen([python or sys.executable, "-m", worker, str(work / "job.json"), str(out)],
-                                    cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+            if python is None and forkserver.enabled():
+                proc = forkserver.server().start([worker, str(work / "job.json"), str(out)], cwd=str(work), env=env,
+                                                 stderr_path=str(work / "stderr.txt"))
+            else:
+                proc = subprocess.Popen([python or sys.executable, "-m", worker, str(work / "job.json"), str(out)],
+                                        cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
             try:
                 for run in runs:
                     begun = time.monotonic()

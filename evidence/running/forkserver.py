@@ -1,0 +1,194 @@
+"""Start workers with torch and Lightning already imported: a fork server.
+
+Importing torch and pytorch_lightning costs seconds, and the build starts a worker per topic.
+A :class:`ForkServer` is one process that imports them once and then forks a child for each
+worker: the child is a fresh copy of a process that has done nothing but import, so topics still
+share no state (seeds, thread counts, warning filters, CUDA) while none pays the imports again.
+
+Used on Linux only, with this interpreter (a worker for another environment, such as a shard of
+the version matrix, starts as a plain subprocess); ``DOCS_FORKSERVER=0`` switches it off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+PRELOAD = ("torch", "pytorch_lightning", "lightning_fabric", "numpy")
+"""What the server imports before it forks (what every topic's programs import)."""
+
+
+def enabled() -> bool:
+    return sys.platform.startswith("linux") and os.environ.get("DOCS_FORKSERVER", "1") != "0"
+
+
+class Forked:
+    """A worker forked by the server, handled like a ``subprocess.Popen``."""
+
+    def __init__(self, server: "ForkServer", pid: int):
+        self.server, self.pid = server, pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self.server.exit_code(self.pid)
+        return self.returncode
+
+    def wait(self) -> int:
+        while self.poll() is None:
+            self.server.exited.wait(0.1)
+        return self.returncode
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+class ForkServer:
+    """The server process, started on first use; :meth:`start` forks a worker from it."""
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+        self.lock = threading.Lock()
+        self.codes: dict[int, int] = {}
+        self.exited = threading.Event()
+
+    def _ensure(self, env: dict) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        # run as a script, not as evidence.running.forkserver: the server must not import this
+        # project's modules, or every worker would inherit them as they were when it started
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).resolve())], env=env,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        threading.Thread(target=self._read_exits, daemon=True).start()
+
+    def _read_exits(self) -> None:
+        for line in self.process.stdout:
+            message = json.loads(line)
+            if "exited" in message:
+                self.codes[message["exited"]] = message["code"]
+                self.exited.set()
+            elif "started" in message:
+                self._started = message["started"]
+                self._ready.set()
+
+    def start(self, argv: list[str], cwd: str, env: dict, stderr_path: str) -> Forked:
+        """Fork a worker running ``python -m <argv...>`` with ``cwd``, ``env`` and stderr to a file."""
+        with self.lock:
+            self._ensure(env)
+            self._ready = threading.Event()
+            self.process.stdin.write(json.dumps({"argv": argv, "cwd": cwd, "env": env, "stderr": stderr_path}) + "\n")
+            self.process.stdin.flush()
+            if not self._ready.wait(60):
+                raise RuntimeError("the fork server did not answer")
+            return Forked(self, self._started)
+
+    def exit_code(self, pid: int) -> int | None:
+        return self.codes.get(pid)
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
+
+
+_SERVER: ForkServer | None = None
+
+
+def server() -> ForkServer:
+    global _SERVER
+    if _SERVER is None:
+        _SERVER = ForkServer()
+    return _SERVER
+
+
+# -- the server process -------------------------------------------------------------------------
+
+def _child(request: dict) -> None:
+    """In the forked child: become the worker the request describes."""
+    import runpy
+
+    os.setsid()
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.path[:0] = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+    devnull = os.open(os.devnull, os.O_RDWR)
+    errors = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.dup2(errors, 2)
+    sys.argv = [request["argv"][0], *request["argv"][1:]]
+    code = 0
+    try:
+        runpy.run_module(request["argv"][0], run_name="__main__", alter_sys=True)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def main() -> int:
+    import importlib
+    import warnings
+
+    if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+        sys.path.pop(0)  # started as a script: its folder is not a place to import from
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # import-time warnings are the children's to show
+        for name in PRELOAD:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
+    out = sys.stdout
+    children: set[int] = set()
+    write = threading.Lock()
+
+    def report(message: dict) -> None:
+        with write:
+            out.write(json.dumps(message) + "\n")
+            out.flush()
+
+    def reap() -> None:
+        while True:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                threading.Event().wait(0.05)
+                continue
+            children.discard(pid)
+            report({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
+
+    threading.Thread(target=reap, daemon=True).start()
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+        children.add(pid)
+        report({"started": pid})
+    for pid in list(children):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
