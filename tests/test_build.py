@@ -9,6 +9,7 @@ messages.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.site
 
 PROGRAM = '''"""Fake topic {name} for the build tests."""
 
+import json
 import os
 
 import torch
@@ -60,7 +62,7 @@ result.logs()
 '''
 
 RUNS = '''[runs.main]
-params = {{ epochs = 2 }}
+params = { epochs = 2 }
 repeats = 1
 '''
 
@@ -80,15 +82,22 @@ class Project:
         self.exec_log = root / "exec.log"
 
     def write_topic(self, name: str, number: int, value: int = 1, extra: str = "", program_extra: str = "",
-                    before: str = ""):
-        folder = self.root / "snippets" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "__init__.py").write_text("")
-        (folder / f"torch_{name}.py").write_text(PROGRAM.format(name=name, value=value) + program_extra)
-        gallery = self.root / "gallery" / "topics" / f"{number:02d}_{name}"
-        gallery.mkdir(parents=True, exist_ok=True)
-        (gallery / "README.md").write_text(f"## {name}\n")
-        (gallery / f"plot_{name}.py").write_text(SCRIPT.format(name=name, extra=extra, before=before))
+                    before: str = "") -> set[str]:
+        """Add (or rewrite) a topic with the files the contributing page lists; returns them."""
+        files = {
+            f"snippets/{name}/__init__.py": "",
+            f"snippets/{name}/pytorch_{name}.py": PROGRAM.format(name=name, value=value) + program_extra,
+            f"snippets/{name}/runs.toml": RUNS,
+            f"gallery/topics/{number:02d}_{name}/README.md": f"## {name}\n",
+            f"gallery/topics/{number:02d}_{name}/plot_{name}.py": SCRIPT.format(name=name, extra=extra, before=before),
+            f"tests/test_{name}/__init__.py": "",
+            f"tests/test_{name}/test_{name}.py": TEST.format(name=name),
+        }
+        for relative, text in files.items():
+            path = self.root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return set(files)
 
     def executions(self) -> list[str]:
         return self.exec_log.read_text().split() if self.exec_log.exists() else []
@@ -126,8 +135,9 @@ def make_project(root: Path) -> Project:
     (root / "tests").mkdir()
     for name in ("__init__.py", "conftest.py"):
         shutil.copy(PROJECT_DIR / "tests" / name, root / "tests")
+    (root / "snippets").mkdir()
     shutil.copy(PROJECT_DIR / "snippets" / "__init__.py", root / "snippets")
-    for gallery in ("topics", "benchmarks", "migration"):
+    for gallery in ("topics", "explained", "benchmarks", "migration"):
         (root / "gallery" / gallery).mkdir(parents=True)
         (root / "gallery" / gallery / "README.md").write_text(f"# {gallery.title()}\n")
     project = Project(root)
@@ -259,3 +269,28 @@ def test_serve_survives_a_failing_example_and_recovers_when_it_is_fixed(project)
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert "pytorch_alpha.py" in output  # the log named the failure
+
+
+def contributing_file_list() -> set[str]:
+    """The files a new topic adds, as the contributing page's first code block lists them."""
+    text = (PROJECT_DIR / "docs" / "contributing.md").read_text()
+    block = re.search(r"```text\n(.*?)```", text, re.S).group(1)
+    return {line.split()[0] for line in block.splitlines() if line.strip()}
+
+
+def test_a_topic_added_as_the_contributing_page_says_is_built_published_and_tested(project):
+    """Files added in the places the contributing page names, nothing edited: the build runs the
+    topic, publishes its page, downloads and summary entry, and its tests run."""
+    written = project.write_topic("gamma", 3)
+    listed = {path.replace("<topic>", "gamma").replace("NN", "03") for path in contributing_file_list()}
+    optional = {"snippets/gamma/lightning_gamma.py", "snippets/gamma/fabric_gamma.py"}  # the toy has plain only
+    assert written == listed - optional
+    built = project.build()
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert "VALUE 1" in page(project, "gamma", 3)
+    summary = json.loads((project.root / "site" / "results" / "summary.json").read_text())
+    assert [t["slug"] for t in summary["topics"]] == ["alpha", "beta", "gamma"]
+    assert (project.root / "site" / "downloads" / "gamma" / "pytorch_gamma.py").exists()
+    tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_gamma"],
+                            cwd=project.root, env=project.env(), capture_output=True, text=True, timeout=300)
+    assert tested.returncode == 0, tested.stdout[-2000:]
