@@ -124,6 +124,10 @@ result.timings()
 
 # %%
 # ### Lines of code
+#
+# The plain PyTorch program does more than the other two: it computes the metrics by hand
+# (`f1_from_counts`, `auroc`, `gather` and the counting in the loop) **and** with torchmetrics.
+# For torchmetrics in your own loop, compare Lightning with Fabric.
 
 result.loc()
 

@@ -73,9 +73,11 @@ result.plot("history.train_loss", "history.val_loss")
 #
 # Final weights (batch norm's running mean, variance and batch count included), and every
 # per-epoch value of `history`: the losses, the probe, and batch norm's `num_batches_tracked`.
-# Dropout draws its masks from the global generator in the same order in all three: the sanity
-# check and the validations run in eval mode, where dropout draws nothing, and every loader
-# shuffles with its own generator.
+# Dropout draws its masks from the global generator in the same order in all three: the
+# validations run in eval mode, where dropout draws nothing; the training loader shuffles with
+# its own generator; the validation loader (which takes one number from the global generator
+# each time it is iterated) is iterated once per epoch in all three; and Lightning's sanity
+# check runs inside `isolate_rng()`, which puts every generator back afterwards.
 
 result.parity()
 
@@ -83,9 +85,10 @@ result.parity()
 # ### What each program did, call by call
 #
 # Every forward pass with the network's mode and grad mode, and every `model.train()` /
-# `model.eval()` call with the function that made it: in Lightning the `eval()` comes from
-# the `on_validation_model_eval` hook, and no `train()` follows it, because the Trainer puts
-# the modes it saved back by setting each submodule's flag directly.
+# `model.eval()` call with the function that made it. In the Lightning column the `eval()`
+# before each validation comes from the `on_validation_model_eval` hook, and Lightning never
+# calls `train()` after it: it puts back the modes it saved by setting each submodule's flag
+# directly. The `model.eval()` and `model.train()` calls made by `probe` are the probe's own.
 
 result.trace()
 

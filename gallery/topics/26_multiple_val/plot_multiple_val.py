@@ -75,7 +75,7 @@ result.parity()
 #
 # The headline run once more, untimed, with every training call recorded. Look at the rows
 # before the first training step: Lightning's sanity check validates two batches of **each**
-# set, `clean` first, before training starts.
+# set (four forward passes in eval mode, without gradients) before training starts.
 
 result.trace()
 
