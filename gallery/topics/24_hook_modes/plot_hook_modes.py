@@ -75,7 +75,7 @@ result.plot("history.train_loss", "history.val_loss")
 # per-epoch value of `history`: the losses, the probe, and batch norm's `num_batches_tracked`.
 # Dropout draws its masks from the global generator in the same order in all three: the
 # validations run in eval mode, where dropout draws nothing; the training loader shuffles with
-# its own generator; the validation loader (which takes one number from the global generator
+# its own generator; the validation loader (which draws from the global generator
 # each time it is iterated) is iterated once per epoch in all three; and Lightning's sanity
 # check runs inside `isolate_rng()`, which puts every generator back afterwards.
 
