@@ -1,0 +1,111 @@
+"""Several validation sets with Lightning Fabric: your own loop over each set, the loaders set up by Fabric."""
+
+# region: not counted (the command line)
+import argparse
+import sys
+# endregion
+
+import torch
+from lightning_fabric import Fabric, seed_everything
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+def make_data(seed: int, n: int = 512, features: int = 10, noise: float = 1.0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=generator)
+    teacher = torch.randn(features, 2, generator=generator)
+    y = (x @ teacher).argmax(dim=1)
+    split = int(0.8 * n)
+    noisy = x[split:] + noise * torch.randn(n - split, features, generator=generator)
+    return (TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:]),
+            TensorDataset(noisy, y[split:]))
+
+
+def build_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
+
+
+def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
+        lr: float = 1e-3, verbose: bool = False) -> dict:
+    fabric = Fabric(accelerator=device, devices=1)
+    seed_everything(seed, verbose=False)
+    train_set, clean_set, noisy_set = make_data(seed)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                              generator=torch.Generator().manual_seed(seed))
+    clean_loader = DataLoader(clean_set, batch_size=batch_size)
+    noisy_loader = DataLoader(noisy_set, batch_size=batch_size)
+
+    model = build_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model, optimizer = fabric.setup(model, optimizer)
+    train_loader, clean_loader, noisy_loader = fabric.setup_dataloaders(train_loader, clean_loader, noisy_loader)
+    val_loaders = {"clean": clean_loader, "noisy": noisy_loader}
+    loss_fn = nn.CrossEntropyLoss()
+    # region: not counted (collects what run() returns)
+    history = {}
+    # endregion
+
+    for epoch in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in train_loader:
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            fabric.backward(loss)
+            optimizer.step()
+            total += loss.detach() * len(x)
+            count += len(x)
+        metrics = {"train_loss": total.item() / count}
+
+        model.eval()
+        with torch.no_grad():
+            for name, loader in val_loaders.items():
+                total, correct, count = 0.0, 0, 0
+                for x, y in loader:
+                    logits = model(x)
+                    total += loss_fn(logits, y) * len(x)
+                    correct += (logits.argmax(dim=1) == y).sum()
+                    count += len(x)
+                metrics[f"val_loss_{name}"] = total.item() / count
+                metrics[f"val_acc_{name}"] = correct.item() / count
+        if verbose:
+            fabric.print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        # region: not counted (collects what run() returns)
+        for key, value in metrics.items():
+            history.setdefault(key, []).append(value)
+        # endregion
+
+    # region: not counted (collects what run() returns)
+    state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
+    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader),
+            "device": str(fabric.device), "metric_names": sorted(metrics),
+            "validation_batches": {k: len(v) for k, v in val_loaders.items()}}
+    # endregion
+
+
+# region: not counted (the command line)
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    args = parser.parse_args(argv)
+    try:
+        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
+        if args.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
+        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
+    except (ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"done: {result['steps']} optimizer steps on {result['device']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+# endregion

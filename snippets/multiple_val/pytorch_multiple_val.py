@@ -1,0 +1,116 @@
+"""Several validation sets in plain PyTorch: one evaluation loop per set, each set's metrics named by hand."""
+
+# region: not counted (the command line)
+import argparse
+import sys
+# endregion
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+
+def make_data(seed: int, n: int = 512, features: int = 10, noise: float = 1.0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=generator)
+    teacher = torch.randn(features, 2, generator=generator)
+    y = (x @ teacher).argmax(dim=1)
+    split = int(0.8 * n)
+    noisy = x[split:] + noise * torch.randn(n - split, features, generator=generator)
+    return (TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:]),
+            TensorDataset(noisy, y[split:]))
+
+
+def build_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
+        lr: float = 1e-3, verbose: bool = False) -> dict:
+    torch.manual_seed(seed)
+    train_set, clean_set, noisy_set = make_data(seed)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                              generator=torch.Generator().manual_seed(seed))
+    val_loaders = {"clean": DataLoader(clean_set, batch_size=batch_size),
+                   "noisy": DataLoader(noisy_set, batch_size=batch_size)}
+
+    dev = resolve_device(device)
+    model = build_model().to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    # region: not counted (collects what run() returns)
+    history = {}
+    # endregion
+
+    for epoch in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in train_loader:
+            x, y = x.to(dev), y.to(dev)
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(x)
+            count += len(x)
+        metrics = {"train_loss": total.item() / count}
+
+        model.eval()
+        with torch.no_grad():
+            for name, loader in val_loaders.items():
+                total, correct, count = 0.0, 0, 0
+                for x, y in loader:
+                    x, y = x.to(dev), y.to(dev)
+                    logits = model(x)
+                    total += loss_fn(logits, y) * len(x)
+                    correct += (logits.argmax(dim=1) == y).sum()
+                    count += len(x)
+                metrics[f"val_loss_{name}"] = total.item() / count
+                metrics[f"val_acc_{name}"] = correct.item() / count
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        # region: not counted (collects what run() returns)
+        for key, value in metrics.items():
+            history.setdefault(key, []).append(value)
+        # endregion
+
+    # region: not counted (collects what run() returns)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader), "device": str(dev),
+            "metric_names": sorted(metrics), "validation_batches": {k: len(v) for k, v in val_loaders.items()}}
+    # endregion
+
+
+# region: not counted (the command line)
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    args = parser.parse_args(argv)
+    try:
+        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
+            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
+        if args.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
+        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"done: {result['steps']} optimizer steps on {result['device']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+# endregion

@@ -1,0 +1,176 @@
+"""snippets/metrics: F1 and AUROC on a validation set split over two gloo ranks, each way, against the whole set."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from evidence import declared
+from evidence.programs import program_path
+from evidence.running.measure import max_abs_difference
+from tests.conftest import load_program
+
+TOPIC = "metrics"
+KINDS = ["pytorch", "lightning", "fabric"]
+PUBLISHED = declared.run(TOPIC).params
+"""The headline run's parameters (runs.toml): what the page shows."""
+EXACT = 1e-6  # the page's verdict: within this of the whole-set reference
+COMPARED = [path for path in declared.run(TOPIC).compare if path != "state_dict"]
+
+
+@pytest.fixture(scope="module")
+def plain():
+    return load_program(TOPIC, "pytorch").run(**PUBLISHED)
+
+
+@pytest.fixture(scope="module")
+def frameworks():
+    return {kind: load_program(TOPIC, kind).run(**PUBLISHED) for kind in ("lightning", "fabric")}
+
+
+def max_gap(a: list, b: list) -> float:
+    return max(abs(x - y) for x, y in zip(a, b))
+
+
+def check_job(result, whole_set_methods):
+    history = result["history"]
+    epochs = PUBLISHED["epochs"]
+    assert result["world_size"] == 2 and result["device"] == "cpu"
+    assert result["steps"] == epochs * 10  # 320 training rows per rank in batches of 32
+    assert [r["val_samples"] for r in result["ranks"]] == [80, 80]
+    assert [r["val_batches"] for r in result["ranks"]] == [[32, 32, 16]] * 2
+    for metric in ("f1", "auroc"):
+        for prefix in whole_set_methods:
+            assert max_gap(history[f"{prefix}_{metric}"], history[f"true_{metric}"]) <= EXACT, (prefix, metric)
+        # the per-batch average is not the whole-set number, in every epoch
+        assert min(abs(a - b) for a, b in zip(history[f"batch_{metric}"], history[f"true_{metric}"])) > 1e-4
+    assert history["val_loss"][-1] < history["val_loss"][0]
+
+
+def test_plain_by_hand_and_torchmetrics_give_the_whole_set_number(plain):
+    check_job(plain, ["val", "tm"])
+
+
+def test_the_reference_is_the_whole_set_number(plain):
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    program = load_program(TOPIC, "pytorch")
+    _, val_set = program.make_data(PUBLISHED["seed"])
+    network = program.build_model()
+    network.load_state_dict(plain["state_dict"])
+    with torch.no_grad():
+        probs = network(val_set.tensors[0]).softmax(dim=1)[:, 1]
+    y = val_set.tensors[1]
+    assert len(y) == 160 and y.float().mean().item() == pytest.approx(0.3, abs=0.05)
+    assert plain["history"]["true_f1"][-1] == pytest.approx(sklearn_metrics.f1_score(y, probs > 0.5), abs=EXACT)
+    assert plain["history"]["true_auroc"][-1] == pytest.approx(sklearn_metrics.roc_auc_score(y, probs), abs=EXACT)
+
+
+def test_hand_written_metrics_match_scikit_learn():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    program = load_program(TOPIC, "pytorch")
+    generator = torch.Generator().manual_seed(1)
+    scores, labels = torch.rand(500, generator=generator), torch.randint(0, 2, (500,), generator=generator)
+    preds = (scores > 0.5).long()
+    tp, fp, fn = (preds * labels).sum(), (preds * (1 - labels)).sum(), ((1 - preds) * labels).sum()
+    assert program.f1_from_counts(tp, fp, fn).item() == pytest.approx(sklearn_metrics.f1_score(labels, preds))
+    assert program.auroc(scores, labels).item() == pytest.approx(sklearn_metrics.roc_auc_score(labels, scores))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_framework_metric_objects_give_the_whole_set_number(frameworks, kind):
+    check_job(frameworks[kind], ["val"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_same_numbers_as_plain_pytorch(plain, frameworks, kind):
+    assert max_abs_difference(frameworks[kind]["state_dict"], plain["state_dict"]) == 0.0
+    for path in COMPARED:
+        key = path.split(".")[1]
+        assert max_gap(frameworks[kind]["history"][key], plain["history"][key]) <= EXACT, path
+
+
+def test_logging_the_value_instead_of_the_object_averages_batches():
+    """One process, no DDP: what self.log does with a metric object and with what calling it returns."""
+    from torchmetrics.classification import BinaryF1Score
+
+    program = load_program(TOPIC, "lightning")
+
+    class BothWays(program.Classifier):
+        def __init__(self):
+            super().__init__()
+            self.called = BinaryF1Score()
+
+        def validation_step(self, batch, batch_idx):
+            x, y = batch
+            probs = self.model(x).softmax(dim=1)[:, 1]
+            self.val_f1.update(probs, y)
+            self.log("object", self.val_f1)
+            self.log("value", self.called(probs, y))
+
+    pl.seed_everything(0, verbose=False)
+    train_set, val_set = program.make_data(0)
+    module = BothWays()
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(module, DataLoader(train_set, batch_size=32), DataLoader(val_set, batch_size=32))
+    with torch.no_grad():
+        probs = module.model(val_set.tensors[0]).softmax(dim=1)[:, 1]
+        per_batch = [(module.called(probs[i:i + 32], val_set.tensors[1][i:i + 32]), len(probs[i:i + 32]))
+                     for i in range(0, 160, 32)]
+    whole = BinaryF1Score()(probs, val_set.tensors[1]).item()
+    weighted = (sum(f * n for f, n in per_batch) / 160).item()
+    assert trainer.callback_metrics["object"].item() == pytest.approx(whole, abs=EXACT)
+    assert trainer.callback_metrics["value"].item() == pytest.approx(weighted, abs=EXACT)
+    assert abs(whole - weighted) > 1e-3
+
+
+def test_an_uneven_set_is_padded_by_repeating_samples():
+    shards = [list(DistributedSampler(range(161), num_replicas=2, rank=r, shuffle=False)) for r in (0, 1)]
+    assert [len(s) for s in shards] == [81, 81]
+    assert set(shards[0]) & set(shards[1]) == {0}
+    shards = [list(DistributedSampler(range(160), num_replicas=2, rank=r, shuffle=False)) for r in (0, 1)]
+    assert [len(s) for s in shards] == [80, 80] and not set(shards[0]) & set(shards[1])
+
+
+def test_auroc_keeps_every_score_unless_given_thresholds():
+    from torchmetrics.classification import BinaryAUROC
+
+    exact, binned = BinaryAUROC(), BinaryAUROC(thresholds=200)
+    assert isinstance(exact.preds, list) and isinstance(exact.target, list)
+    exact.update(torch.rand(100), torch.randint(0, 2, (100,)))
+    assert sum(len(p) for p in exact.preds) == 100
+    assert binned.confmat.shape == (200, 2, 2)
+
+
+def test_lightning_reduces_a_logged_tensor_as_weighted_sums_over_ranks():
+    """The page's parity paragraph: sync_dist averages the sum and the sample count, then divides."""
+    import inspect
+
+    from pytorch_lightning.trainer.connectors.logger_connector.result import _ResultMetric
+
+    source = inspect.getsource(_ResultMetric.compute)
+    assert "value = self.meta.sync(self.value.clone())" in source
+    assert "cumulated_batch_size = self.meta.sync(self.cumulated_batch_size)" in source
+    assert "return value / cumulated_batch_size" in source
+
+
+def test_every_program_names_torchmetrics_when_it_is_missing(tmp_path):
+    hide = ("import runpy, sys; sys.modules['torchmetrics'] = None; sys.argv = sys.argv[1:]; "
+            "runpy.run_path(sys.argv[0], run_name='__main__')")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    procs = {kind: subprocess.Popen([sys.executable, "-c", hide, str(program_path(TOPIC, kind)), "--epochs", "1"],
+                                    cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for kind in KINDS}
+    for kind, proc in procs.items():
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1, (kind, err)
+        assert err.strip().splitlines()[-1] == "error: this program needs torchmetrics: pip install torchmetrics"
+        assert "Traceback" not in err

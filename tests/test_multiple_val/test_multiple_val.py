@@ -1,0 +1,153 @@
+"""snippets/multiple_val: two validation sets, the names each program gives their metrics, and parity."""
+
+from __future__ import annotations
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
+from torch.utils.data import DataLoader
+
+from evidence import declared
+from evidence.running.measure import max_abs_difference
+from tests.conftest import load_program
+
+TOPIC = "multiple_val"
+KINDS = ["pytorch", "lightning", "fabric"]
+PUBLISHED = declared.run(TOPIC).params
+"""The headline run's parameters (runs.toml): what the page shows."""
+OWN_NAMES = declared.run(TOPIC, "own_names")
+OWN_NAMES_LIGHTNING = {**OWN_NAMES.params, **OWN_NAMES.overrides["lightning"]}
+STEPS_PER_EPOCH = 13  # 409 training rows in batches of 32
+NAMED = ["train_loss", "val_acc_clean", "val_acc_noisy", "val_loss_clean", "val_loss_noisy"]
+LIGHTNING_NAMES = ["train_loss", "val_acc/dataloader_idx_0", "val_acc/dataloader_idx_1",
+                   "val_loss/dataloader_idx_0", "val_loss/dataloader_idx_1"]
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {kind: load_program(TOPIC, kind).run(**PUBLISHED, device="cpu") for kind in KINDS}
+
+
+def quiet_trainer(**kwargs) -> pl.Trainer:
+    return pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_progress_bar=False,
+                      enable_model_summary=False, **{"enable_checkpointing": False, **kwargs})
+
+
+def loaders(batch_size: int = 32):
+    train, clean, noisy = load_program(TOPIC, "lightning").make_data(seed=0)
+    return (DataLoader(train, batch_size=batch_size),
+            [DataLoader(clean, batch_size=batch_size), DataLoader(noisy, batch_size=batch_size)])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_run_validates_on_both_sets(results, kind):
+    result = results[kind]
+    epochs = PUBLISHED["epochs"]
+    assert set(result["history"]) == set(NAMED)
+    assert all(len(values) == epochs for values in result["history"].values())
+    assert result["steps"] == epochs * STEPS_PER_EPOCH
+    assert result["validation_batches"] == {"clean": 4, "noisy": 4}
+    # the noisy copy of the held-out rows is the harder set (the page's curves show it)
+    assert result["history"]["val_acc_noisy"][-1] < result["history"]["val_acc_clean"][-1]
+    assert result["history"]["val_loss_clean"][-1] < result["history"]["val_loss_clean"][0]
+
+
+def test_the_two_sets_hold_the_same_rows_with_noise_added():
+    train, clean, noisy = load_program(TOPIC, "pytorch").make_data(seed=0)
+    assert (len(train), len(clean), len(noisy)) == (409, 103, 103)
+    assert torch.equal(clean.tensors[1], noisy.tensors[1])
+    assert (noisy.tensors[0] - clean.tensors[0]).std().item() == pytest.approx(1.0, abs=0.05)
+
+
+def test_metric_names(results):
+    assert results["pytorch"]["metric_names"] == results["fabric"]["metric_names"] == NAMED
+    assert results["lightning"]["metric_names"] == LIGHTNING_NAMES
+    # Lightning's sanity check validates two batches of each loader
+    assert results["lightning"]["sanity_check_batches"] == {"clean": 2, "noisy": 2}
+
+
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_same_numbers_as_plain_pytorch(results, kind):
+    assert max_abs_difference(results[kind]["state_dict"], results["pytorch"]["state_dict"]) == 0.0
+    assert max_abs_difference(results[kind]["history"], results["pytorch"]["history"]) <= 1e-6
+
+
+def test_add_dataloader_idx_false_keeps_the_names_the_program_gives(results):
+    own = load_program(TOPIC, "lightning").run(**OWN_NAMES_LIGHTNING, device="cpu")
+    assert OWN_NAMES_LIGHTNING["add_dataloader_idx"] is False
+    assert own["metric_names"] == NAMED
+    # the same numbers under other names: the headline's first epochs, exactly
+    epochs = OWN_NAMES_LIGHTNING["epochs"]
+    assert max_abs_difference(own["history"], {k: v[:epochs] for k, v in results["lightning"]["history"].items()}) == 0.0
+
+
+def test_validation_step_without_dataloader_idx_fails_before_training():
+    Classifier = load_program(TOPIC, "lightning").Classifier
+
+    class WithoutIndex(Classifier):
+        def validation_step(self, batch, batch_idx):
+            x, y = batch
+            self.log("val_loss", self.loss_fn(self.model(x), y))
+
+    trainer = quiet_trainer()
+    with pytest.raises(RuntimeError, match="no `dataloader_idx` argument in `WithoutIndex.validation_step"):
+        trainer.fit(WithoutIndex(), *loaders())
+    assert trainer.global_step == 0
+
+
+def test_same_name_without_the_suffix_is_refused():
+    Classifier = load_program(TOPIC, "lightning").Classifier
+
+    class SameName(Classifier):
+        def validation_step(self, batch, batch_idx, dataloader_idx=0):
+            x, y = batch
+            self.log("val_loss", self.loss_fn(self.model(x), y), add_dataloader_idx=False)
+
+    with pytest.raises(MisconfigurationException, match=r"You called `self.log\(val_loss, ...\)` twice in "
+                                                        r"`validation_step` with different arguments"):
+        quiet_trainer().fit(SameName(), *loaders())
+
+
+def test_the_docstring_pattern_names_the_index_twice():
+    Classifier = load_program(TOPIC, "lightning").Classifier
+
+    class DocstringNames(Classifier):
+        def validation_step(self, batch, batch_idx, dataloader_idx=0):
+            x, y = batch
+            self.log_dict({f"val_loss_{dataloader_idx}": self.loss_fn(self.model(x), y)})
+
+        def on_validation_epoch_end(self):
+            self.log("epoch_end_value", 1.0)
+
+    trainer = quiet_trainer(num_sanity_val_steps=0)
+    trainer.fit(DocstringNames(), *loaders())
+    assert sorted(trainer.callback_metrics) == ["epoch_end_value", "train_loss", "val_loss_0/dataloader_idx_0",
+                                                "val_loss_1/dataloader_idx_1"]
+    assert "f\"val_loss_{dataloader_idx}\": loss" in pl.LightningModule.validation_step.__doc__
+
+
+def test_a_suffixed_name_is_refused_with_the_default():
+    Classifier = load_program(TOPIC, "lightning").Classifier
+
+    class Suffixed(Classifier):
+        def validation_step(self, batch, batch_idx, dataloader_idx=0):
+            x, y = batch
+            self.log(f"val_loss/dataloader_idx_{dataloader_idx}", self.loss_fn(self.model(x), y))
+
+    with pytest.raises(MisconfigurationException, match="should not contain information about `dataloader_idx`"):
+        quiet_trainer().fit(Suffixed(), *loaders())
+
+
+def test_monitoring_needs_the_full_name(tmp_path):
+    Classifier = load_program(TOPIC, "lightning").Classifier
+    trainer = quiet_trainer(enable_checkpointing=True, num_sanity_val_steps=0,
+                            callbacks=[ModelCheckpoint(dirpath=tmp_path / "a", monitor="val_loss")])
+    with pytest.raises(MisconfigurationException, match="could not find the monitored key"):
+        trainer.fit(Classifier(), *loaders())
+    assert trainer.current_epoch == 0 and trainer.global_step == STEPS_PER_EPOCH
+
+    checkpoint = ModelCheckpoint(dirpath=tmp_path / "b", monitor="val_loss/dataloader_idx_0")
+    quiet_trainer(enable_checkpointing=True, callbacks=[checkpoint]).fit(Classifier(), *loaders())
+    assert checkpoint.best_model_path
