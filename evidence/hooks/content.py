@@ -140,7 +140,9 @@ def on_page_markdown(markdown: str, page, config, files):
         for pattern in GALLERY_NOISE:
             markdown = pattern.sub("", markdown)
     if SUMMARY_MARK in markdown:
-        markdown = markdown.replace(SUMMARY_MARK, summary_table(_state["summary"], src))
+        overhead = "generated/benchmarks/01_overhead/plot_overhead.md"
+        markdown = markdown.replace(SUMMARY_MARK, summary_table(_state["summary"], src,
+                                                                overhead if files.get_file_from_path(overhead) else None))
 
     def expand(match: re.Match) -> str:
         topic = match.group("topic") or pages.folder_topic(posixpath.basename(posixpath.dirname(src)))
@@ -260,7 +262,7 @@ def build_summary(config) -> dict:
             "benchmarks": benchmarks, "gpu": gpu}
 
 
-def summary_table(summary: dict | None, page_src: str) -> str:
+def summary_table(summary: dict | None, page_src: str, overhead_page: str | None = None) -> str:
     """The overview's table, from ``summary.json``: per topic, the verdict, lines of code, time
     per step and first run of each implementation, and a bar of Lightning's and Fabric's time
     per step against plain PyTorch's. On a phone each row becomes a card (``extra.css``)."""
@@ -293,9 +295,10 @@ def summary_table(summary: dict | None, page_src: str) -> str:
         f"<tbody>{''.join(rows)}</tbody></table></div>")
     notes = (f"*Lines of code*: {LOC_RULE} *Time per step*: median of the timed runs divided by the "
              "optimizer steps, on tiny models where a framework's fixed cost per step is most of a step "
-             "(the bar shows Lightning and Fabric against plain PyTorch; how the difference shrinks as "
-             "models grow is on the [overhead benchmark](" + _relative("generated/benchmarks/01_overhead/plot_overhead.md", page_src)
-             + ")). *First run*: the untimed first call, start-up included. Measured on "
+             "(the bar shows Lightning and Fabric against plain PyTorch"
+             + (f"; how the difference shrinks as models grow is on the [overhead benchmark]"
+                f"({_relative(overhead_page, page_src)})" if overhead_page else "")
+             + "). *First run*: the untimed first call, start-up included. Measured on "
              f"{env['device']} ({env['device_name']}), {env['date']}; torch {env['torch']}, "
              f"pytorch_lightning {env['pytorch_lightning']}. "
              f"[Download the data]({_relative('results/summary.json', page_src)}) as JSON.\n\n"
