@@ -43,7 +43,7 @@ def run(epochs: int = 6, seed: int = 0, device: str = "auto", train_size: int = 
     if divide_by not in DIVISORS:
         raise ValueError(f"unknown --divide-by {divide_by!r}: use n, samples or none")
     fabric = Fabric(accelerator=device, devices=1)
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed, train_size)
     generator = torch.Generator().manual_seed(seed)
     sampler = SubsetRandomSampler(range(len(train_set)), generator=generator)

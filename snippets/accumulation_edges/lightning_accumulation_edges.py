@@ -103,7 +103,7 @@ def run(epochs: int = 6, seed: int = 0, device: str = "auto", train_size: int = 
     if divide_by != "n" and not manual:
         raise ValueError("accumulate_grad_batches always divides the loss by N: --divide-by samples or none needs"
                          " --manual")
-    pl.seed_everything(seed, verbose=False)
+    pl.seed_everything(seed)
     train_set, val_set = make_data(seed, train_size)
     generator = torch.Generator().manual_seed(seed)
     sampler = SubsetRandomSampler(range(len(train_set)), generator=generator)

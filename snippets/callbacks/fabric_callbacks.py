@@ -50,7 +50,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         lr: float = 1e-3, verbose: bool = False) -> dict:
     tracker = NormTracker()
     fabric = Fabric(accelerator=device, devices=1, callbacks=[tracker])
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

@@ -67,7 +67,7 @@ def inventory(ckpt_dir: str) -> dict:
 def run(epochs: int = 10, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.03,
         save_top_k: int = 3, ckpt_dir: str = "checkpoints_fabric", verbose: bool = False) -> dict:
     fabric = Fabric(accelerator=device, devices=1)
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

@@ -60,7 +60,7 @@ def evaluate(model, loader, loss_fn):
 def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 64,
         lr: float = 1e-2, verbose: bool = False) -> dict:
     fabric = Fabric(accelerator=device, devices=1)
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     datasets = make_datasets(seed)
     train_loader = DataLoader(datasets["train"], batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

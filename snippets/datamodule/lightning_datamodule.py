@@ -129,7 +129,7 @@ def record_calls(datamodule: pl.LightningDataModule) -> list:
 
 def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 64,
         lr: float = 1e-2, verbose: bool = False) -> dict:
-    pl.seed_everything(seed, verbose=False)
+    pl.seed_everything(seed)
     datamodule = DigitsDataModule(batch_size=batch_size, seed=seed)
     module = Classifier(lr=lr)
     # region: not counted (collects what run() returns)

@@ -87,7 +87,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         fast_dev_run: bool = False, overfit_batches: int = 0, limit_train_batches: int = 0,
         limit_val_batches: int = 0, detect_anomaly: bool = False, inject_nan_at_step: int = 0,
         verbose: bool = False) -> dict:
-    pl.seed_everything(seed, verbose=False)
+    pl.seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=not overfit_batches,
                               generator=torch.Generator().manual_seed(seed))

@@ -61,7 +61,7 @@ class Classifier(pl.LightningModule):
 
 def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.03,
         patience: int = 3, min_delta: float = 0.002, verbose: bool = False) -> dict:
-    pl.seed_everything(seed, verbose=False)
+    pl.seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

@@ -25,7 +25,7 @@ def build_model() -> nn.Module:
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 16, accumulate: int = 4,
         lr: float = 0.1, verbose: bool = False) -> dict:
     fabric = Fabric(accelerator=device, devices=1)
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed)
     generator = torch.Generator().manual_seed(seed)
     sampler = SubsetRandomSampler(range(len(train_set)), generator=generator)

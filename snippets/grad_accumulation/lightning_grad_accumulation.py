@@ -60,7 +60,7 @@ class Classifier(pl.LightningModule):
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 16, accumulate: int = 4,
         lr: float = 0.1, verbose: bool = False) -> dict:
-    pl.seed_everything(seed, verbose=False)
+    pl.seed_everything(seed)
     train_set, val_set = make_data(seed)
     generator = torch.Generator().manual_seed(seed)
     sampler = SubsetRandomSampler(range(len(train_set)), generator=generator)

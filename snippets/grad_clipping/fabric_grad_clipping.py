@@ -32,7 +32,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", algorithm: str = "
     if clip_val <= 0:
         raise ValueError("--clip-val must be positive")
     fabric = Fabric(accelerator=device, devices=1)
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

@@ -52,7 +52,7 @@ def record(modes: dict, point: str, network: nn.Module) -> None:
 def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 32,
         lr: float = 1e-2, restore_mode: bool = True, verbose: bool = False) -> dict:
     fabric = Fabric(accelerator=device, devices=1)
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

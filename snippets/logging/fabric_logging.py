@@ -69,7 +69,7 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 
     csv_logger = CSVLogger(root_dir=root, name="csv")
     tb_logger = TensorBoardLogger(root_dir=root, name="tensorboard")
     fabric = Fabric(accelerator=device, devices=1, loggers=[csv_logger, tb_logger])
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

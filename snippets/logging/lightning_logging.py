@@ -103,7 +103,7 @@ class Recorder(pl.Callback):
 
 def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 64,
         lr: float = 1e-2, log_dir: str = "lightning_logs", verbose: bool = False) -> dict:
-    pl.seed_everything(seed, verbose=False)
+    pl.seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

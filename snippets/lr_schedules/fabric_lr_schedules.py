@@ -35,7 +35,7 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", schedule: str = "o
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}: use step or onecycle")
     fabric = Fabric(accelerator=device, devices=1)
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

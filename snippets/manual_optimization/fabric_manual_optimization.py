@@ -29,7 +29,7 @@ def build_networks() -> nn.ModuleDict:
 def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int = 64,
         lr: float = 2e-3, points: int = 500, verbose: bool = False) -> dict:
     fabric = Fabric(accelerator=device, devices=1)
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     loader = DataLoader(make_data(seed, points), batch_size=batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed))
     noise = torch.Generator().manual_seed(seed + 1)

@@ -90,7 +90,7 @@ class GAN(pl.LightningModule):
 
 def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int = 64,
         lr: float = 2e-3, points: int = 500, verbose: bool = False) -> dict:
-    pl.seed_everything(seed, verbose=False)
+    pl.seed_everything(seed)
     loader = DataLoader(make_data(seed, points), batch_size=batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed))
 

@@ -51,7 +51,7 @@ def train_rank(args) -> None:
     fabric = Fabric(accelerator="gpu" if args.device == "cuda" else "cpu", strategy="ddp",
                     devices=int(os.environ["LOCAL_WORLD_SIZE"]), num_nodes=1)
     fabric.launch()
-    seed_everything(args.seed, verbose=False)
+    seed_everything(args.seed)
     train_set, val_set = make_data(args.seed)
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     val_loader = DataLoader(val_set, batch_size=args.batch_size)

@@ -97,7 +97,7 @@ class History(pl.Callback):
 
 
 def train_rank(args) -> None:
-    pl.seed_everything(args.seed, verbose=False)
+    pl.seed_everything(args.seed)
     train_set, val_set = make_data(args.seed)
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     val_loader = DataLoader(val_set, batch_size=args.batch_size)

@@ -35,7 +35,7 @@ def run(epochs: int = 10, seed: int = 0, device: str = "auto", precision: str = 
         batch_size: int = 32, lr: float = 1e-3, verbose: bool = False) -> dict:
     check_precision(precision, device)
     fabric = Fabric(accelerator=device, devices=1, precision=precision)
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

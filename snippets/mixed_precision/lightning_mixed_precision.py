@@ -72,7 +72,7 @@ def check_precision(precision: str, device: str) -> None:
 def run(epochs: int = 10, seed: int = 0, device: str = "auto", precision: str = "bf16-mixed",
         batch_size: int = 32, lr: float = 1e-3, verbose: bool = False) -> dict:
     check_precision(precision, device)
-    pl.seed_everything(seed, verbose=False)
+    pl.seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

@@ -46,7 +46,7 @@ def build_model() -> nn.Module:
 
 def train_once(epochs, seed, device, batch_size, lr, num_workers, seed_workers, shared_generator, verbose) -> dict:
     fabric = Fabric(accelerator=device, devices=1)
-    seed_everything(seed, workers=seed_workers, verbose=False)
+    seed_everything(seed, workers=seed_workers)
     torch.use_deterministic_algorithms(True)
     train_set, val_set = make_data(seed, shared_generator=shared_generator)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, num_workers=num_workers,

@@ -91,7 +91,7 @@ class History(pl.Callback):
 
 
 def train_once(epochs, seed, device, batch_size, lr, num_workers, seed_workers, shared_generator, verbose) -> dict:
-    pl.seed_everything(seed, workers=seed_workers, verbose=False)
+    pl.seed_everything(seed, workers=seed_workers)
     train_set, val_set = make_data(seed, shared_generator=shared_generator)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, num_workers=num_workers,
                               generator=torch.Generator().manual_seed(seed))

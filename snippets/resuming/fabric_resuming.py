@@ -59,7 +59,7 @@ def forget_states(fresh: dict, forget: tuple, optimizer, scheduler, generator: t
 def train(epochs: int, seed: int, device: str, batch_size: int, lr: float, stop_after: int | None = None,
           ckpt_path: str | None = None, resume: bool = False, forget: tuple = (), verbose: bool = False):
     fabric = Fabric(accelerator=device, devices=1)
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed)
     generator = torch.Generator().manual_seed(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator)

@@ -83,7 +83,7 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "s
         batch_size: int = 32, lr: float = 0.1, verbose: bool = False) -> dict:
     if interval not in INTERVALS:
         raise ValueError(f"unknown interval {interval!r}: use step or epoch")
-    pl.seed_everything(seed, verbose=False)
+    pl.seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

@@ -42,7 +42,7 @@ def evaluate(model: nn.Module, loader: DataLoader, loss_fn) -> float:
 def train(max_steps: int, seed: int, device: str, batch_size: int, lr: float, val_every: int, ckpt_every: int,
           ckpt_dir: str, epochs: int | None = None, resume_from: str | None = None, verbose: bool = False):
     fabric = Fabric(accelerator=device, devices=1)
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed)
     generator = torch.Generator().manual_seed(seed)
     sampler = SubsetRandomSampler(range(len(train_set)), generator=generator)

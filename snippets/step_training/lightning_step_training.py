@@ -93,7 +93,7 @@ class History(pl.Callback):
 def train(max_steps: int, seed: int, device: str, batch_size: int, lr: float, val_every: int, ckpt_every: int,
           ckpt_dir: str, epochs: int | None = None, resume_from: str | None = None, resumable: bool = True,
           verbose: bool = False):
-    pl.seed_everything(seed, verbose=False)
+    pl.seed_everything(seed)
     train_set, val_set = make_data(seed)
     generator = torch.Generator().manual_seed(seed)
     sampler = SubsetRandomSampler(range(len(train_set)), generator=generator)

@@ -37,7 +37,7 @@ def compile_problem(dev: torch.device):
 
 
 def train(mode: str, epochs: int, seed: int, fabric: Fabric, batch_size: int, lr: float, verbose: bool):
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))
