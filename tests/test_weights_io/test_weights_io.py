@@ -20,6 +20,15 @@ PUBLISHED = declared.run(TOPIC).params
 """The headline run's parameters (runs.toml): what the page shows."""
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread, as the build's worker runs the programs (on two cores, more threads only contend)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("weights")
