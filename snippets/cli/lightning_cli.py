@@ -129,8 +129,10 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", lr: float = 0.01, 
             contextlib.suppress(SystemExit):
         cli(verbose)
     saved = (out / "config.yaml").read_text()
+    if verbose:
+        print("$ python lightning_cli.py fit --config config.yaml")
     with typed(["fit", "--config", str(out / "config.yaml")] + here):
-        second = cli(verbose=False)
+        second = cli(verbose)
     difference = max((v - second.model.model.state_dict()[k].cpu()).abs().max().item() for k, v in weights.items())
     if verbose:
         print(f"run again from the saved config.yaml: weights {'bitwise the same' if difference == 0 else 'DIFFERENT'}")

@@ -136,8 +136,9 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", lr: float = 0.01, 
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         cli(command + ["--print-config"])
     (out / "pytorch_resolved.json").write_text(printed.getvalue())
-    with contextlib.redirect_stdout(io.StringIO()):
-        second = cli(["--config", str(out / "pytorch_resolved.json")], verbose=False)
+    if verbose:
+        print("$ python pytorch_cli.py --config pytorch_resolved.json")
+    second = cli(["--config", str(out / "pytorch_resolved.json")], verbose)
     difference = max((first["state_dict"][k] - second["state_dict"][k]).abs().max().item() for k in first["state_dict"])
     if verbose:
         print(f"run again from the printed config: weights {'bitwise the same' if difference == 0 else 'DIFFERENT'}")

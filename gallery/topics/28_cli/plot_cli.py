@@ -18,8 +18,10 @@ run again from that config: the weights must come out bit for bit the same.
   and `predict`. At the start of every `fit` it saves the resolved config as `config.yaml` in the
   run's log folder.
 - **Fabric:** the same `argparse` program as plain PyTorch, with Fabric in the training
-  function. Fabric has no config system; its own command line, `fabric run`, launches a script
-  on devices and leaves the script's options to the script.
+  function. Fabric has no config system. The command line it ships
+  (`python -m lightning_fabric.cli run`, `fabric run` in the `lightning` package; it needs
+  `click`) launches a script on devices with an accelerator, a strategy and a precision, and
+  leaves the script's own options to the script.
 
 **What Lightning takes off your hands:** declaring the options (they come from the type hints
 and defaults of the classes' `__init__`), reading and merging config files, printing and saving
@@ -75,8 +77,9 @@ result.stamp()
 # %%
 # ### What each program printed
 #
-# The first run's log; the rerun from the resolved config follows Lightning's (its saved
-# config turned the progress bar and the model summary on, as the first run had them).
+# Each program's log holds both runs, each after the command it stands for (`$ python ...`).
+# Lightning's rerun shows its progress bar and model summary but not the per-epoch lines: those
+# come from the callback that collects the page's history, which only the first run has.
 
 result.logs()
 
@@ -129,8 +132,8 @@ result.trace()
 # ### Time and memory
 #
 # Each run includes parsing the command line three times (two runs and the printed config) and
-# training twice. LightningCLI reads the signatures and docstrings of the `Trainer`, the
-# `LightningModule` and the `LightningDataModule` every time it builds its parser.
+# training twice. LightningCLI builds its parser from the signatures of the `Trainer`, the
+# `LightningModule` and the `LightningDataModule` in every run.
 
 result.timings()
 
