@@ -19,7 +19,7 @@ run again from that config: the weights must come out bit for bit the same.
   run's log folder.
 - **Fabric:** the same `argparse` program as plain PyTorch, with Fabric in the training
   function. Fabric has no config system. The command line it ships
-  (`python -m lightning_fabric.cli run`, `fabric run` in the `lightning` package; it needs
+  (`python -m lightning_fabric.cli script.py`, `fabric run` in the `lightning` package; it needs
   `click`) launches a script on devices with an accelerator, a strategy and a precision, and
   leaves the script's own options to the script.
 
