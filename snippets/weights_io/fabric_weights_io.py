@@ -115,7 +115,8 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 
                            from_lightning.module, x_val)]
     if verbose:
         for trip in round_trips:
-            fabric.print(f"{trip['route']}: {trip['file']}, {'bitwise identical' if trip['identical'] else 'DIFFERENT'}")
+            verdict = "bitwise identical" if trip["identical"] else "DIFFERENT"
+            fabric.print(f"{trip['route']}: {trip['file']}, {verdict}")
     state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
     return {"history": history, "state_dict": state, "steps": epochs * len(train_loader),
             "device": str(fabric.device), "round_trips": round_trips,

@@ -89,10 +89,13 @@ views.tested_table(result, runs["final"])
 # %%
 # ### Predictions written, and the exported program
 #
-# `predictions.pt` holds the logits each program's prediction step produced for the test rows;
-# `model.pt2`, loaded back with `torch.export.load` and called on the same rows, must give the
-# same numbers. The tests also run every `model.pt2` in an environment holding only `torch`
-# (importing `pytorch_lightning` fails there) and get the same logits.
+# `predictions.pt` holds the logits each program's prediction step produced for the test rows,
+# on the device it trained on. Each program then moves the network to the CPU and exports it;
+# `model.pt2`, loaded back with `torch.export.load` and called on the same rows, must compute
+# bitwise what the network computes on the CPU. On a CPU build that is also `predictions.pt`; on
+# a GPU the last column shows the difference between the devices. The tests also run every
+# `model.pt2` in an environment holding only `torch` (importing `pytorch_lightning` fails
+# there) and get the same logits.
 
 views.export_table(result)
 
