@@ -64,7 +64,7 @@ class Program:
     @property
     def pip_install(self) -> str:
         """The command that installs what the program needs: ``pip install torch ...``."""
-        return "pip install " + " ".join(self.requires)
+        return "pip install " + " ".join(f'"{r}"' if "[" in r else r for r in self.requires)
 
 
 def program_path(topic: str, kind: str, root: Path = SNIPPETS_DIR) -> Path:

@@ -107,9 +107,10 @@ def compress_ranges(lines: list[int]) -> str:
     return " ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in parts)
 
 
-RUNTIME_EXTRAS = {"TensorBoardLogger": "tensorboard"}
+RUNTIME_EXTRAS = {"TensorBoardLogger": "tensorboard", "LightningCLI": "jsonargparse[signatures]"}
 """Names whose use needs a package the program does not import itself: Lightning's
-``TensorBoardLogger`` imports ``tensorboard`` (or ``tensorboardX``) when it writes."""
+``TensorBoardLogger`` imports ``tensorboard`` (or ``tensorboardX``) when it writes, and
+``LightningCLI`` needs jsonargparse with its ``signatures`` extra."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -149,5 +150,8 @@ def requires(source: str) -> list[str]:
         if not dists:
             raise LookupError(f"no installed distribution provides the module {module!r}")
         found.add(dists[0])
-    found |= {package for name, package in RUNTIME_EXTRAS.items() if name in names}
+    for name, package in RUNTIME_EXTRAS.items():
+        if name in names:
+            found.discard(package.split("[")[0])  # the requirement with its extra replaces the bare one
+            found.add(package)
     return sorted(found, key=lambda d: (d != "torch", d.lower()))

@@ -36,17 +36,21 @@ def _canonical(name: str) -> str:
 
 
 def closure(distributions: list[str]) -> set[str]:
-    """``distributions`` and everything they depend on (canonical names)."""
-    found, todo = set(), list(distributions)
+    """``distributions`` (requirement strings, extras allowed: ``jsonargparse[signatures]``) and
+    everything they depend on, as canonical names."""
+    found, seen, todo = set(), set(), [Requirement(d) for d in distributions]
     while todo:
-        name = todo.pop()
-        if _canonical(name) in found:
+        requirement = todo.pop()
+        key = (_canonical(requirement.name), tuple(sorted(requirement.extras)))
+        if key in seen:
             continue
-        found.add(_canonical(name))
-        for line in metadata.requires(name) or []:
-            requirement = Requirement(line)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                todo.append(requirement.name)
+        seen.add(key)
+        found.add(_canonical(requirement.name))
+        for line in metadata.requires(requirement.name) or []:
+            dependency = Requirement(line)
+            extras = [""] + sorted(requirement.extras)
+            if dependency.marker is None or any(dependency.marker.evaluate({"extra": e}) for e in extras):
+                todo.append(Requirement(dependency.name + (f"[{','.join(sorted(dependency.extras))}]" if dependency.extras else "")))
     return found
 
 

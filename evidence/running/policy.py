@@ -13,6 +13,10 @@ import warnings
 
 KNOWN_WARNINGS: list[tuple[str, type[Warning], str]] = [
     # (message regex, category, why)
+    (r"(?s)\s*((``[\w.]+``|\w+ parameter) was deprecated in v4\.49\.0|By default only one JsonargparseDeprecationWarning)",
+     DeprecationWarning,
+     "jsonargparse 4.49 deprecated APIs that LightningCLI 2.6.6 calls (add_instantiator, "
+     "instantiate_classes, skip_none); Lightning's code, not ours, and nothing a LightningCLI user can change"),
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated",
      FutureWarning,
      "raised inside pytorch_lightning.utilities._pytree by torch>=2.10; Lightning's own code, "

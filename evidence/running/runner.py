@@ -211,7 +211,7 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
         out.mkdir()
         (work / "job.json").write_text(json.dumps({
             "topic": topic, "runs": [r.spec() for r in runs], "lock": str(cache_dir() / "timing.lock"),
-            "roots": [str(PROJECT_DIR), os.getcwd()], "waiting_flag": str(waiting)}))
+            "roots": [str(PROJECT_DIR), os.getcwd(), str(work)], "waiting_flag": str(waiting)}))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(PROJECT_DIR)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
         with open(work / "stderr.txt", "w+") as stderr:

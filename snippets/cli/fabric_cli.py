@@ -60,7 +60,7 @@ def resolved(args: argparse.Namespace) -> dict:
 
 def train(epochs: int, seed: int, device: str, batch_size: int, lr: float, hidden: int, verbose: bool = True) -> dict:
     fabric = Fabric(accelerator=device, devices=1)
-    seed_everything(seed, verbose=False)
+    seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))

@@ -18,11 +18,6 @@ KINDS = ["pytorch", "lightning", "fabric"]
 PUBLISHED = declared.run(TOPIC).params
 """The headline run's parameters (runs.toml): what the page shows."""
 
-pytestmark = pytest.mark.filterwarnings("ignore::jsonargparse._deprecated.JsonargparseDeprecationWarning")
-"""LightningCLI 2.6.6 calls jsonargparse APIs that jsonargparse 4.49 deprecated (``add_instantiator``,
-``instantiate_classes``): Lightning's code, not ours, and a DeprecationWarning from a library, so hidden outside
-the tests. It belongs in evidence/running/policy.py, which this topic may not edit; kept here until it is moved."""
-
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
