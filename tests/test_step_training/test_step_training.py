@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
-import torch
 from torch.utils.data import DataLoader
 
 from evidence import declared

@@ -46,7 +46,7 @@ def plan(result: RunResult) -> Html:
         f"Each run() trains twice. First {steps} optimizer steps without a break: {per_epoch} batches per epoch, so "
         f"{full} full epochs and {rest} batches of the next; validation every {params['val_every']} steps and a "
         f"checkpoint every {params['ckpt_every']} (", codes(result.value(kind, "checkpoints")), "). Then a fresh start "
-        f"that loads ", Code(result.value(kind, "resumed_from")), f" and trains to step {steps}. That checkpoint was "
+        "that loads ", Code(result.value(kind, "resumed_from")), f" and trains to step {steps}. That checkpoint was "
         f"taken after batch {batch} of the {per_epoch} of epoch {epoch} (counting from 0): the resumed training has "
         f"to continue with batch {batch + 1} of that epoch's order, then start the next epoch.")
 
