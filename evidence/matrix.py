@@ -56,8 +56,8 @@ def pinned_version() -> str:
     return metadata.version("pytorch-lightning")
 
 
-def shard_path(version: str, folder: Path = RESULTS_DIR) -> Path:
-    return folder / f"lightning-{version}.json"
+def shard_path(version: str, folder: Path | None = None) -> Path:
+    return (folder or RESULTS_DIR) / f"lightning-{version}.json"
 
 
 # -- environments -------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ def summarise(report: dict) -> dict:
             "implementations": implementations}
 
 
-def run_shard(version: str, only: list[str] | None = None, folder: Path = RESULTS_DIR, force: bool = False,
+def run_shard(version: str, only: list[str] | None = None, folder: Path | None = None, force: bool = False,
               log=print) -> Path:
     """Run the shard of Lightning ``version`` (every topic, or ``only``) and write its file.
 
@@ -205,8 +205,9 @@ def run_shard(version: str, only: list[str] | None = None, folder: Path = RESULT
     machine = _stamp(python) if python else {**stamp(1), "pytorch_lightning": version, "lightning_fabric": version}
     data = {"kind": KIND, "lightning": version, "environment": machine, "inputs": digest,
             "config": SHARD_CONFIG, "seconds": round(time.monotonic() - started, 1), "topics": cells}
-    folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, allow_nan=False, default=str))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # non-finite values (a parity of inf: shapes or keys differ) are written as Python reads them
+    path.write_text(json.dumps(data, indent=1, allow_nan=True, default=str))
     return path
 
 
@@ -220,8 +221,10 @@ def _stamp(python: str) -> dict:
 
 # -- reading ------------------------------------------------------------------------------------
 
-def shards(folder: Path = RESULTS_DIR) -> dict[str, dict]:
-    """The shard files present, by Lightning version, oldest version first."""
+def shards(folder: Path | None = None) -> dict[str, dict]:
+    """The shard files present (in ``folder``, default :data:`RESULTS_DIR`), by Lightning
+    version, oldest version first."""
+    folder = folder or RESULTS_DIR
     found = {}
     for path in folder.glob("lightning-*.json") if folder.is_dir() else []:
         data = json.loads(path.read_text())
@@ -232,7 +235,7 @@ def shards(folder: Path = RESULTS_DIR) -> dict[str, dict]:
     return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
-def missing(folder: Path = RESULTS_DIR) -> list[str]:
+def missing(folder: Path | None = None) -> list[str]:
     """The versions of :data:`VERSIONS` with no shard file yet."""
     present = shards(folder)
     return [v for v in VERSIONS if v not in present]

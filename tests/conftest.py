@@ -136,3 +136,27 @@ def built_site(tmp_path_factory) -> Path:
         pytest.fail(f"mkdocs build --strict failed:\n{proc.stderr[-6000:]}", pytrace=False)
     (site / ".build-log.txt").write_text(proc.stderr)
     return site
+
+
+# -- the browser (pytest-playwright) and the site server -------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's launch options, pointed at Debian's Chromium (or ``CHROMIUM_PATH``):
+    Playwright's own browser downloads do not work offline. Without one the browser checks skip,
+    saying how to install it; with the CI variable set they fail instead."""
+    from tests import sitecheck
+
+    executable = sitecheck.chromium_path()
+    if executable is None:
+        sitecheck.no_browser("no Chromium found (looked at CHROMIUM_PATH, /usr/bin/chromium and PATH)")
+    return {**browser_type_launch_args, "executable_path": executable, "args": sitecheck.CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def server(built_site):
+    """The built site served on 127.0.0.1 (at the root); yields its base URL."""
+    from tests import sitecheck
+
+    with sitecheck.serve(built_site) as base:
+        yield base

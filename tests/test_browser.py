@@ -5,15 +5,16 @@ The site is served on 127.0.0.1 by a thread of this test. Every page is opened o
 images loaded with alt text, one h1 and a language, and no sideways scrolling at phone width.
 Then: linked code tabs, search, downloads, and the whole site under a sub-path.
 
-Without Chromium or Playwright these tests skip, saying how to install them; with the CI
-variable set they fail instead.
+The browser is pytest-playwright's ``browser`` fixture, launched from Debian's Chromium (see
+``browser_type_launch_args`` in ``tests/conftest.py``). Without Chromium these tests skip, saying
+how to install it; with the CI variable set they fail instead. Accessibility is checked by axe-core
+in ``tests/test_accessibility.py``, links by lychee in ``tests/test_links.py``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,76 +25,9 @@ from tests import sitecheck as sc
 pytestmark = [pytest.mark.site, pytest.mark.browser]
 
 PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+DESKTOP = sc.DESKTOP
 PREFIX = "/torch-vs-lightning/"
-# The browser is offline. Material for MkDocs asks the GitHub API for the repository's stars and
-# forks (repo_url in mkdocs.yml); the test answers those calls itself, with a minimal body.
-# Any other request leaving 127.0.0.1 is blocked and reported: the site must not depend on
-# third-party hosts (fonts, CDNs, trackers).
-STUBBED_HOSTS = {"api.github.com": json.dumps({"stargazers_count": 0, "forks_count": 0, "tag_name": "v0"})}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sc.no_browser("Playwright for Python is not installed")
-    executable = sc.chromium_path()
-    if executable is None:
-        sc.no_browser("no Chromium found (looked at CHROMIUM_PATH, /usr/bin/chromium and PATH)")
-    with sync_playwright() as p:
-        try:
-            instance = p.chromium.launch(executable_path=executable, args=sc.CHROMIUM_ARGS)
-        except Exception as error:  # noqa: BLE001 - any launch failure means: no browser here
-            sc.no_browser(f"Chromium at {executable} did not start ({str(error).splitlines()[0]})")
-        yield instance
-        instance.close()
-
-
-@dataclass
-class Traffic:
-    """What a browser context did that a reader would notice: errors, failed and outside requests."""
-
-    problems: list[str] = field(default_factory=list)
-    outside: list[str] = field(default_factory=list)
-
-
-def open_context(browser, viewport=DESKTOP):
-    traffic = Traffic()
-    context = browser.new_context(viewport=viewport, accept_downloads=True)
-
-    def route(r):
-        host = urlsplit(r.request.url).hostname
-        if host == "127.0.0.1":
-            return r.continue_()
-        traffic.outside.append(r.request.url)
-        if host in STUBBED_HOSTS:
-            return r.fulfill(status=200, content_type="application/json", body=STUBBED_HOSTS[host])
-        traffic.problems.append(f"request to a third-party host: {r.request.url}")
-        return r.abort()
-
-    context.route("**/*", route)
-    # net::ERR_ABORTED: the browser dropped a request because the test moved to the next page;
-    # a missing file shows as an HTTP error status instead
-    context.on("requestfailed", lambda r: traffic.problems.append(f"failed request {r.url}: {r.failure}")
-               if urlsplit(r.url).hostname == "127.0.0.1" and "ERR_ABORTED" not in (r.failure or "") else None)
-    context.on("response", lambda r: traffic.problems.append(f"HTTP {r.status} for {r.url}")
-               if r.status >= 400 else None)
-    return context, traffic
-
-
-def watch(page, traffic: Traffic) -> None:
-    page.on("console", lambda m: traffic.problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
-    page.on("pageerror", lambda e: traffic.problems.append(f"page error: {e}"))
-
-
-@pytest.fixture(scope="module")
-def server(built_site):
-    with sc.serve(built_site) as base:
-        yield base
-
+open_context, watch = sc.open_context, sc.watch
 
 PAGE_FACTS = """() => {
   const imgs = [...document.querySelectorAll('img')].map(i => ({
@@ -264,14 +198,15 @@ def test_downloads_return_the_snippets(browser, server, built_site):
         for href in hrefs:
             response = page.request.get(href)
             assert response.ok, (href, response.status)
-            assert response.body() == sc.snippet_for_download(urlsplit(href).path).read_bytes(), href
+            problem = sc.download_problem(urlsplit(href).path, response.body())
+            assert problem is None, problem
             checked += 1
         # and once the way a reader does it: click the visible one, receive a file
         visible = next(i for i in range(links.count()) if links.nth(i).is_visible())
         with page.expect_download() as download:
             links.nth(visible).click()
         saved = Path(download.value.path()).read_bytes()
-        assert saved == sc.snippet_for_download(urlsplit(hrefs[visible]).path).read_bytes()
+        assert sc.download_problem(urlsplit(hrefs[visible]).path, saved) is None
         assert download.value.suggested_filename == urlsplit(hrefs[visible]).path.rsplit("/", 1)[-1]
     assert checked >= 3
     assert not traffic.problems, traffic.problems

@@ -40,11 +40,12 @@ def test_topic_page_has_the_three_tabs_with_downloads(built_site):
     labels = re.findall(r'<label for="__tabbed_\d+_\d+">([^<]+)</label>', html)
     assert labels[:3] == ["PyTorch", "Lightning", "Fabric"]
     page_dir = (built_site / TOPIC_PAGE).parent
-    links = re.findall(r'<a class="md-button" download href="([^"]+)"', html)
-    assert len(links) == 3
+    links = re.findall(r'<a download href="([^"]+)"', html)
+    assert len(links) == 4  # the three programs, then all three as a zip archive
     for link, program in zip(links, programs("minimal_loop")):
         target = (page_dir / link).resolve()
         assert target.read_bytes() == program.path.read_bytes()
+    assert links[3].endswith("downloads/minimal_loop/minimal_loop.zip")
 
 
 def test_topic_page_shows_the_plot(built_site):
@@ -90,10 +91,13 @@ def test_every_summary_entry_is_its_topics_headline_run(built_site):
 
 
 def test_recording_changed_no_result_and_the_ledger_is_published(built_site):
-    """Every topic's headline run was also recorded call by call; the recorded pass ended with
-    bitwise the same weights as the logged one, and summary.json carries the ledger's verdict."""
+    """Every topic's headline run was also recorded call by call (those whose programs train in
+    processes of their own, such as DDP, are not recorded); the recorded pass ended with bitwise
+    the same weights as the logged one, and summary.json carries the ledger's verdict."""
     summary = {t["slug"]: t for t in json.loads((built_site / "results" / "summary.json").read_text())["topics"]}
-    for topic in topics():
+    recorded = [topic for topic in topics() if declared.run(topic).spec()["trace"]]
+    assert "minimal_loop" in recorded and "ddp" not in recorded
+    for topic in recorded:
         report = runner.stored(declared.run(topic))
         for kind, impl in report["implementations"].items():
             assert impl["trace"]["recording_changed_result"] == 0.0, (topic, kind)
@@ -108,5 +112,5 @@ def test_overview_table_is_rendered_from_the_results(built_site):
     html = (built_site / "index.html").read_text()
     for topic in summary["topics"]:
         assert topic["title"] in html
-        loc = topic["implementations"]["pytorch"]["loc"]
-        assert f"<td>{loc}</td>" in html
+        locs = " · ".join(str(impl["loc"]) for impl in topic["implementations"].values())
+        assert f'<td data-label="Lines of code"><span class="triple">{locs}</span></td>' in html, topic["slug"]

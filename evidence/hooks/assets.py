@@ -43,3 +43,8 @@ def on_post_page(output: str, page, config):
     bundle = output.find("assets/javascripts/bundle.")
     at = output.rfind("<script", 0, bundle) if bundle > 0 else -1
     return output[:at] + tag + output[at:] if at > 0 else output.replace("</body>", tag + "</body>")
+
+
+def on_post_template(output: str, template_name: str, config):
+    """The same name for the search dialog of the static templates (``404.html``)."""
+    return output.replace(SEARCH_DIALOG, SEARCH_DIALOG[:-1] + ' aria-label="Search">')

@@ -20,7 +20,6 @@ changes, has no timeout and stops ``mkdocs serve`` on a failing example. These h
 from __future__ import annotations
 
 import logging
-import os
 import re
 import signal
 import threading
@@ -113,8 +112,6 @@ def _serve_mode(config) -> None:
 
 @event_priority(-100)  # after mkdocs-gallery has parsed its configuration
 def on_config(config, **kwargs):
-    generated = Path(config.docs_dir) / "generated"
-    os.environ.setdefault("DOCS_CACHE_DIR", str(generated / ".cache"))
     conf = gallery_plugin(config).config
     conf["reset_modules"] = tuple(conf["reset_modules"]) + (_before_page,)
     for folder in ("snippets", "evidence"):

@@ -51,9 +51,10 @@ class TopicError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """Where results are kept between builds (``DOCS_CACHE_DIR``, else a per-user cache)."""
+    """Where results are kept between builds: ``DOCS_CACHE_DIR``, else ``docs/generated/.cache``
+    (build output, git-ignored). The build and the tests read the same place."""
     configured = os.environ.get("DOCS_CACHE_DIR")
-    path = Path(configured) if configured else Path(tempfile.gettempdir()) / "torch-vs-lightning-cache"
+    path = Path(configured) if configured else PROJECT_DIR / "docs" / "generated" / ".cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

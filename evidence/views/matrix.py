@@ -11,7 +11,7 @@ import html
 
 from evidence import matrix
 from evidence.programs import topics
-from evidence.views import Code, Em, Html, Lines, Link, Strong, admonition, difference, inline, table
+from evidence.views import Code, Em, Html, Joined, Lines, Link, Strong, admonition, difference, inline, table
 
 PAGE = "generated/explained/02_version_matrix/plot_version_matrix/"
 """Where the matrix page is published (topic pages link to their row)."""
@@ -106,7 +106,9 @@ def details() -> Html:
             warnings = [w for impl in cell.get("implementations", {}).values() for w in impl.get("warnings", [])]
             steps = ", ".join(f"{k} {i['per_step_ms']:.3g} ms" for k, i in cell.get("implementations", {}).items()
                               if i.get("per_step_ms"))
-            rows.append([Code(topic), cell["status"], detail, Lines(dict.fromkeys(warnings)) if warnings else "none",
+            # a warning as data: its class, then its message (not a warning printed on this page)
+            printed = [Joined([Code(w.split(": ", 1)[0]), w.split(": ", 1)[-1]], sep=" — ") for w in dict.fromkeys(warnings)]
+            rows.append([Code(topic), cell["status"], detail, Lines(printed) if printed else "none",
                          steps or "–"])
         tab = table(["topic", "verdict", "detail", "warnings printed", "time per step"], rows,
                     caption=f"pytorch_lightning {version} (lightning_fabric {env.get('lightning_fabric', '?')}), torch "

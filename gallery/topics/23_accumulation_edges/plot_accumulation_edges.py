@@ -211,8 +211,8 @@ undivided.parity()
 #     In manual optimization Lightning divides nothing (and raises `MisconfigurationException` for
 #     `accumulate_grad_batches != 1`, `trainer/configuration_validator.py`, line 128). Since Lightning
 #     2.1.0 the manual-optimization guide divides the loss by N in its accumulation example
-#     ([#17957](https://github.com/Lightning-AI/pytorch-lightning/issues/17957), fixed in the docs by
-#     #17975). Its condition, `if (batch_idx + 1) % N == 0`, has no end-of-epoch step: with a batch
+#     ([#17957](https://github.com/Lightning-AI/pytorch-lightning/issues/17957), fixed in the docs
+#     by [#17975](https://github.com/Lightning-AI/pytorch-lightning/pull/17975)). Its condition, `if (batch_idx + 1) % N == 0`, has no end-of-epoch step: with a batch
 #     count that N does not divide, the last micro-batches' gradients wait in `.grad` and join the
 #     first window of the next epoch (with 150 samples: a first window of six micro-batches), and
 #     those of the last epoch are never used. The program here adds `or batch_idx + 1 ==

@@ -1,0 +1,72 @@
+"""The version matrix: one shard runs for real on an older Lightning; the page renders from the
+shard files present, and from none."""
+
+from __future__ import annotations
+
+import json
+
+from evidence import matrix
+from evidence.views import matrix as views
+
+OLDER, NEXT = matrix.VERSIONS[0], matrix.VERSIONS[1]
+
+
+def test_one_shard_runs_one_small_topic_on_an_older_lightning(tmp_path):
+    """Makes (once, under .matrix/envs/) the environment of the oldest version, runs the minimal
+    loop's headline run there and compares it with plain PyTorch; a second call finds its inputs
+    unchanged and runs nothing."""
+    path = matrix.run_shard(OLDER, ["minimal_loop"], folder=tmp_path, log=lambda *_: None)
+    data = json.loads(path.read_text())
+    assert data["kind"] == matrix.KIND and data["lightning"] == OLDER
+    assert data["environment"]["pytorch_lightning"] == OLDER  # as the shard's interpreter saw it
+    cell = data["topics"]["minimal_loop"]
+    assert cell["status"] == "identical" and cell["value"] == 0.0, cell
+    assert cell["ledger_steps"] > 0 and cell["first_divergence"] is None
+    assert set(cell["implementations"]) == {"pytorch", "lightning", "fabric"}
+    assert all(impl["per_step_ms"] > 0 for impl in cell["implementations"].values())
+    said = []
+    assert matrix.run_shard(OLDER, ["minimal_loop"], folder=tmp_path, log=said.append) == path
+    assert said and "unchanged inputs" in said[0]
+
+
+def shard(version: str, cell: dict) -> dict:
+    return {"kind": matrix.KIND, "lightning": version, "inputs": "x", "config": matrix.SHARD_CONFIG,
+            "seconds": 1.0, "topics": {"minimal_loop": cell},
+            "environment": {"lightning_fabric": version, "torch": "2.13.0", "device": "cpu",
+                            "device_name": "a CPU", "date": "2026-12-01 00:00 UTC"}}
+
+
+IDENTICAL = {"status": "identical", "metric": "state_dict", "value": 0.0, "tolerance": 1e-6,
+             "checks": [{"metric": "state_dict", "pair": ["pytorch", "lightning"], "value": 0.0,
+                         "verdict": "identical"}],
+             "ledger_steps": 80, "first_divergence": None,
+             "implementations": {"lightning": {"per_step_ms": 1.5,
+                                               "warnings": ["PossibleUserWarning: few batches"]}}}
+FAILED = {"status": "failed", "location": "lightning_minimal_loop.py:40",
+          "error": "TypeError: an argument this version does not have"}
+
+
+def test_matrix_page_renders_from_shard_files(tmp_path, monkeypatch):
+    for version, cell in ((OLDER, FAILED), (NEXT, IDENTICAL)):
+        (tmp_path / f"lightning-{version}.json").write_text(json.dumps(shard(version, cell)))
+    monkeypatch.setattr(matrix, "RESULTS_DIR", tmp_path)
+    table = views.matrix_table()
+    assert 'id="m-minimal_loop"' in table and f'href="#m-minimal_loop-{OLDER.replace(".", "-")}"' in table
+    assert "<strong>failed</strong>" in table and "no shard" in table
+    assert "No shard results yet for " + ", ".join(matrix.VERSIONS[2:]) in table
+    changes = views.changes()
+    assert f"since Lightning {NEXT}, <strong>identical (0.0)</strong>; up to {OLDER}: failed (TypeError" in changes
+    details = views.details()
+    assert "an argument this version does not have" in details and "identical at all 80 steps" in details
+    assert "<code>PossibleUserWarning</code> — few batches" in details  # a warning shown as data
+    row = views.topic_row("minimal_loop")
+    assert f"failed on {OLDER}; identical on {NEXT}" in row
+    assert 'explained/02_version_matrix/plot_version_matrix/#m-minimal_loop"' in row
+
+
+def test_matrix_page_renders_from_no_shard_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(matrix, "RESULTS_DIR", tmp_path / "none")
+    assert "No shard results yet for " + ", ".join(matrix.VERSIONS) in views.matrix_table()
+    assert "Not enough versions with results" in views.changes()
+    assert "Versions without results yet" in views.details()
+    assert views.topic_row("minimal_loop") == ""
