@@ -235,6 +235,13 @@ def shards(folder: Path | None = None) -> dict[str, dict]:
     return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
+def current(shard: dict) -> bool:
+    """Whether a shard's inputs (programs, runs, machinery) are still this checkout's; when not,
+    its results are those of the programs as they were, and the page says so."""
+    names = [t for t in topics() if t in shard["topics"]]
+    return shard.get("inputs") == inputs_digest(shard["lightning"], shard_runs(names))
+
+
 def missing(folder: Path | None = None) -> list[str]:
     """The versions of :data:`VERSIONS` with no shard file yet."""
     present = shards(folder)

@@ -110,15 +110,17 @@ def cell_html(value) -> str:
     return html.escape(str(value))
 
 
-def table(headers: list[str], rows: Iterable[Iterable], caption: str | None = None) -> Html:
+def table(headers: list[str], rows: Iterable[Iterable], caption: str | None = None, css_class: str = "") -> Html:
     """A table (Material styles it like a Markdown table); every header and cell is escaped.
 
-    Cells may be text, numbers, booleans (``yes``/``no``), ``None`` (``–``) or typed cells.
+    Cells may be text, numbers, booleans (``yes``/``no``), ``None`` (``–``) or typed cells;
+    ``css_class`` names a style of ``docs/assets/extra.css`` for the table.
     """
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell_html(c)}</td>" for c in row) + "</tr>" for row in rows)
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return Html(f'<div class="md-typeset__scrollwrap"><div class="md-typeset__table"><table>{cap}'
+    attrs = f' class="{html.escape(css_class)}"' if css_class else ""
+    return Html(f'<div class="md-typeset__scrollwrap"><div class="md-typeset__table"><table{attrs}>{cap}'
                 f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></div>")
 
 

@@ -40,9 +40,12 @@ def matrix_table() -> Html:
     rows = []
     for topic in topics():
         rows.append([Link(Code(topic), f"#{_anchor(topic)}"), *(_cell(topic, v, shards.get(v)) for v in versions)])
+    stale = [v for v, shard in shards.items() if not matrix.current(shard)]
     caption = ("Each topic's headline run, Lightning and Fabric programs against plain PyTorch, on each Lightning "
-               "version. " + (f"No shard results yet for {', '.join(matrix.missing())}. " if matrix.missing() else ""))
-    out = table(["topic", *versions], rows, caption=caption.strip())
+               "version. " + (f"No shard results yet for {', '.join(matrix.missing())}. " if matrix.missing() else "")
+               + (f"Programs changed since the shards of {', '.join(stale)} ran: they show the programs as they were. "
+                  if stale else ""))
+    out = table(["topic", *versions], rows, caption=caption.strip(), css_class="matrix")
     # the row anchors: an id per topic on its first cell's row
     for topic in topics():
         out = Html(out.replace(f'<td><a href="#{_anchor(topic)}">', f'<td id="{_anchor(topic)}"><a href="#{_anchor(topic)}">', 1))
@@ -113,7 +116,8 @@ def details() -> Html:
         tab = table(["topic", "verdict", "detail", "warnings printed", "time per step"], rows,
                     caption=f"pytorch_lightning {version} (lightning_fabric {env.get('lightning_fabric', '?')}), torch "
                             f"{env.get('torch', '?')}, {env.get('device', '?')} ({env.get('device_name', '?')}), "
-                            f"{env.get('date', '?')}; from {shard['file']}.")
+                            f"{env.get('date', '?')}; from {shard['file']}"
+                            + ("." if matrix.current(shard) else "; the programs changed since it ran."))
         for topic in topics():
             tab = Html(tab.replace(f"<tr><td><code>{html.escape(topic)}</code>",
                                    f'<tr id="{_anchor(topic, version)}"><td><code>{html.escape(topic)}</code>', 1))

@@ -27,6 +27,7 @@ def test_one_shard_runs_one_small_topic_on_an_older_lightning(tmp_path):
     said = []
     assert matrix.run_shard(OLDER, ["minimal_loop"], folder=tmp_path, log=said.append) == path
     assert said and "unchanged inputs" in said[0]
+    assert matrix.current(data)
 
 
 def shard(version: str, cell: dict) -> dict:
@@ -54,11 +55,14 @@ def test_matrix_page_renders_from_shard_files(tmp_path, monkeypatch):
     assert 'id="m-minimal_loop"' in table and f'href="#m-minimal_loop-{OLDER.replace(".", "-")}"' in table
     assert "<strong>failed</strong>" in table and "no shard" in table
     assert "No shard results yet for " + ", ".join(matrix.VERSIONS[2:]) in table
+    # these files' inputs are not this checkout's: the page says the programs changed since
+    assert f"Programs changed since the shards of {OLDER}, {NEXT} ran" in table
     changes = views.changes()
     assert f"since Lightning {NEXT}, <strong>identical (0.0)</strong>; up to {OLDER}: failed (TypeError" in changes
     details = views.details()
     assert "an argument this version does not have" in details and "identical at all 80 steps" in details
     assert "<code>PossibleUserWarning</code> — few batches" in details  # a warning shown as data
+    assert "the programs changed since it ran" in details
     row = views.topic_row("minimal_loop")
     assert f"failed on {OLDER}; identical on {NEXT}" in row
     assert 'explained/02_version_matrix/plot_version_matrix/#m-minimal_loop"' in row
