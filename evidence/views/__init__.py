@@ -114,13 +114,13 @@ def table(headers: list[str], rows: Iterable[Iterable], caption: str | None = No
     """A table (Material styles it like a Markdown table); every header and cell is escaped.
 
     Cells may be text, numbers, booleans (``yes``/``no``), ``None`` (``–``) or typed cells;
-    ``css_class`` names a style of ``docs/assets/extra.css`` for the table.
+    ``css_class`` names a style of ``docs/assets/extra.css`` for the table (set on its wrapper).
     """
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell_html(c)}</td>" for c in row) + "</tr>" for row in rows)
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    attrs = f' class="{html.escape(css_class)}"' if css_class else ""
-    return Html(f'<div class="md-typeset__scrollwrap"><div class="md-typeset__table"><table{attrs}>{cap}'
+    wrap = f"md-typeset__table {html.escape(css_class)}".strip()  # Material styles only class-less tables
+    return Html(f'<div class="md-typeset__scrollwrap"><div class="{wrap}"><table>{cap}'
                 f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></div>")
 
 
