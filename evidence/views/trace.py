@@ -162,7 +162,7 @@ def trace_table(result) -> Html:
                + (f"; the first {shown} of {total} folded rows are shown, the whole trace is in the downloadable "
                   "results." if shown < total else ".")
                + " Under each row: the program's function that made the calls ← the framework's nearest function.")
-    return table(["", *(LABELS[k] for k in traces)], body, caption=caption)
+    return table(["difference", *(LABELS[k] for k in traces)], body, caption=caption)
 
 
 def ledger_line(result) -> Html:
