@@ -160,3 +160,14 @@ def server(built_site):
 
     with sitecheck.serve(built_site) as base:
         yield base
+
+
+@pytest.fixture(scope="session")
+def visits(browser, server, built_site) -> dict[str, dict]:
+    """Every page of the built site opened once in Chromium; what each page showed, by page
+    (see ``tests.sitecheck.visit_every_page``): the browser and the accessibility tests read it."""
+    from tests import sitecheck
+
+    results = sitecheck.visit_every_page(browser, server, built_site)
+    assert len(results) > 20, sorted(results)
+    return results

@@ -222,3 +222,91 @@ def watch(page, traffic: Traffic) -> None:
     page.on("console", lambda m: traffic.problems.append(f"console {m.type}: {m.text}")
             if m.type == "error" else None)
     page.on("pageerror", lambda e: traffic.problems.append(f"page error: {e}"))
+
+
+# -- one visit of every page: what the browser and accessibility tests check --------------------
+
+PHONE = {"width": 390, "height": 844}
+PAGE_FACTS = """() => {
+  const imgs = [...document.querySelectorAll('img')].map(i => ({
+      src: i.getAttribute('src'), loaded: i.complete && i.naturalWidth > 0,
+      alt: (i.getAttribute('alt') || '').trim()}));
+  return {h1: document.querySelectorAll('h1').length, lang: document.documentElement.lang,
+          imgs: imgs, title: document.title};
+}"""
+
+# Wider than the viewport, page-level: the document scrolls sideways. For the message, name the
+# widest elements that stick out and are not inside a box that scrolls or clips on its own.
+OVERFLOW = """() => {
+  const root = document.documentElement, width = root.clientWidth;
+  const clipped = el => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const s = getComputedStyle(p).overflowX; if (s !== 'visible') return true; } return false; };
+  const out = [...document.body.querySelectorAll('*')]
+      .filter(el => el.getBoundingClientRect().right > width + 1 && !clipped(el))
+      .map(el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
+           ? '.' + el.className.trim().split(/\\s+/).join('.') : '') + ' right=' +
+           Math.round(el.getBoundingClientRect().right));
+  return {scroll: root.scrollWidth, client: width, culprits: out.slice(0, 8)};
+}"""
+
+# Rules of axe-core switched off, by id, each with the reason it cannot pass with the theme.
+# Empty: every rule runs on every page.
+AXE_DISABLED_RULES: dict[str, str] = {}
+AXE_OPTIONS = {"resultTypes": ["violations"],
+               "rules": {rule: {"enabled": False} for rule in AXE_DISABLED_RULES}}
+# The palettes differ in colours only (same markup, names, roles and order), so the dark pass
+# runs the rules that read colours (axe-core rejects a rule id it does not have); the light
+# pass runs every rule.
+AXE_COLOUR_RULES = ["color-contrast", "link-in-text-block"]
+AXE_DARK_OPTIONS = {**AXE_OPTIONS, "runOnly": {"type": "rule", "values": AXE_COLOUR_RULES}}
+PALETTES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Material's palette
+# Material's palette toggle sets this attribute on <body>; the stylesheets read nothing else.
+TO_DARK = """() => { document.body.setAttribute('data-md-color-scheme', 'slate');
+                     return getComputedStyle(document.body).backgroundColor; }"""
+TRANSITION_MS = 400  # Material fades link colours; axe reads the settled ones
+
+
+def axe_violations(axe, page, options: dict) -> list[dict]:
+    """The serious and critical violations of one axe-core run, each with elements it found."""
+    results = axe.run(page, options=options).response
+    return [{"rule": v["id"], "impact": v["impact"], "help": v["help"],
+             "elements": [" ".join(map(str, n["target"])) for n in v["nodes"]][:5]}
+            for v in results["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def visit_every_page(browser, server: str, site: Path) -> dict[str, dict]:
+    """Open every page of ``site`` once and record, by page: its HTTP status and problems (console
+    errors, failed or outside requests), its facts (h1s, language, images) at desktop width,
+    axe-core's serious and critical violations in the light palette (every rule) and in the dark
+    one (the colour rules, after switching as Material's toggle does), and its overflow at 390 px."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    context, traffic = open_context(browser, color_scheme="light")
+    page = context.new_page()
+    watch(page, traffic)
+    results = {}
+    for html in html_pages(site):
+        name = html.relative_to(site).as_posix()
+        traffic.problems.clear()
+        page.set_viewport_size(DESKTOP)
+        response = page.goto(server + page_url(site, html), wait_until="load")
+        try:
+            page.wait_for_load_state("networkidle", timeout=5000)
+        except Exception:  # noqa: BLE001 - a page that keeps the network busy is reported below
+            traffic.problems.append("the network did not go idle within 5 s")
+        facts = page.evaluate(PAGE_FACTS)
+        facts["palette"] = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
+        light_background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        facts["axe"] = {"light": axe_violations(axe, page, AXE_OPTIONS)}
+        facts["dark_applied"] = page.evaluate(TO_DARK) != light_background
+        page.wait_for_timeout(TRANSITION_MS)
+        facts["axe"]["dark"] = axe_violations(axe, page, AXE_DARK_OPTIONS)
+        page.set_viewport_size(PHONE)
+        page.wait_for_timeout(50)
+        facts["phone"] = page.evaluate(OVERFLOW)
+        facts["status"] = response.status if response else None
+        facts["problems"] = list(traffic.problems)
+        results[name] = facts
+    context.close()
+    return results

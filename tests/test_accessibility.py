@@ -1,9 +1,10 @@
 """Accessibility of every page, checked by axe-core (the engine behind Lighthouse's accessibility
 audit), in the light and the dark palette: no violation of serious or critical impact.
 
-Each page is opened in headless Chromium (pytest-playwright's ``browser``) with the reader's
-colour scheme set, so Material for MkDocs picks its palette as it does for a reader; axe-core,
-shipped inside ``axe-playwright-python``, runs on the rendered page (colour contrast included).
+Each page is opened once in headless Chromium (pytest-playwright's ``browser``), where axe-core
+(shipped inside ``axe-playwright-python``) runs on the rendered page, colour contrast included;
+then the page is switched to the dark palette as Material's toggle switches it, and the colour
+rules run again. That a reader whose system prefers dark gets the dark palette is tested too.
 """
 
 from __future__ import annotations
@@ -17,54 +18,29 @@ from tests import sitecheck as sc
 
 pytestmark = [pytest.mark.site, pytest.mark.browser]
 
-FAILING_IMPACTS = ("serious", "critical")
-SCHEMES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Material's palette
-
-# Rules switched off, by id, each with the reason it cannot pass with the theme. Empty: every
-# rule of axe-core runs on every page.
-DISABLED_RULES: dict[str, str] = {}
-
-AXE_OPTIONS = {"resultTypes": ["violations"],
-               "rules": {rule: {"enabled": False} for rule in DISABLED_RULES}}
-# The palettes differ in colours only (same markup, names, roles and order), so the dark pass
-# runs the rules that read colours (axe-core rejects a rule id it does not have); the light
-# pass runs every rule.
-COLOUR_RULES = ["color-contrast", "link-in-text-block"]
-OPTIONS = {"light": AXE_OPTIONS,
-           "dark": {**AXE_OPTIONS, "runOnly": {"type": "rule", "values": COLOUR_RULES}}}
-
-
-def failing(results: dict) -> list[dict]:
-    """The serious and critical violations of one axe run, each with the elements it found."""
-    return [{"rule": v["id"], "impact": v["impact"], "help": v["help"],
-             "elements": [" ".join(map(str, n["target"])) for n in v["nodes"]][:5]}
-            for v in results["violations"] if v["impact"] in FAILING_IMPACTS]
-
-
-@pytest.fixture(scope="module")
-def axe():
-    return Axe()
+SCHEMES = sc.PALETTES
+# The pass over every page is ``visit_every_page`` in tests/sitecheck.py; the rules it switches
+# off, each with the reason it cannot pass with the theme, are AXE_DISABLED_RULES there (none).
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_no_serious_or_critical_violation_on_any_page(browser, server, built_site, axe, scheme):
-    context, traffic = sc.open_context(browser, color_scheme=scheme)
+def test_no_serious_or_critical_violation_on_any_page(visits, scheme):
+    assert all(f["palette"] == SCHEMES["light"] for f in visits.values()), "a page did not open light"
+    assert all(f["dark_applied"] for f in visits.values()), "the dark palette did not apply"
+    bad = {name: f["axe"][scheme] for name, f in visits.items() if f["axe"][scheme]}
+    assert not bad, f"{len(bad)} page(s) with serious or critical violations ({scheme}):\n" + \
+        json.dumps(bad, indent=1)
+
+
+def test_the_reader_s_dark_scheme_selects_the_dark_palette(browser, server):
+    context, _ = sc.open_context(browser, color_scheme="dark")
     page = context.new_page()
-    found, pages = {}, sc.html_pages(built_site)
-    for html in pages:
-        page.goto(server + sc.page_url(built_site, html), wait_until="load")
-        palette = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
-        assert palette == SCHEMES[scheme], f"{html}: palette {palette!r} with prefers-color-scheme {scheme}"
-        violations = failing(axe.run(page, options=OPTIONS[scheme]).response)
-        if violations:
-            found[html.relative_to(built_site).as_posix()] = violations
+    page.goto(server)
+    assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == SCHEMES["dark"]
     context.close()
-    assert len(pages) > 20
-    assert not found, f"{len(found)} page(s) with serious or critical violations ({scheme}):\n" + \
-        json.dumps(found, indent=1)
 
 
-def test_axe_finds_what_it_must(browser, axe, tmp_path):
+def test_axe_finds_what_it_must(browser, tmp_path):
     """The check can fail: a page with an unlabelled image, a nameless button and grey on white."""
     (tmp_path / "index.html").write_text(
         '<!doctype html><html><head><title>t</title></head><body><main><h1>T</h1>'
@@ -74,7 +50,7 @@ def test_axe_finds_what_it_must(browser, axe, tmp_path):
         context, _ = sc.open_context(browser)
         page = context.new_page()
         page.goto(base)
-        rules = {v["rule"] for v in failing(axe.run(page, options=AXE_OPTIONS).response)}
+        rules = {v["rule"] for v in sc.axe_violations(Axe(), page, sc.AXE_OPTIONS)}
         context.close()
     assert {"image-alt", "button-name", "color-contrast", "html-has-lang"} <= rules, rules
 

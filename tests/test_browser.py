@@ -1,9 +1,10 @@
 """The built site in a real browser (headless Chromium driven by Playwright), as readers meet it.
 
 The site is served on 127.0.0.1 by a thread of this test. Every page is opened once (the
-``visits`` fixture records what each test then checks): no console error, no failed request,
+``visits`` fixture of ``tests/conftest.py`` records what each test then checks, in the same pass
+as the accessibility checks of ``tests/test_accessibility.py``): no console error, no failed request,
 images loaded with alt text, one h1 and a language, and no sideways scrolling at phone width.
-Then: linked code tabs, search, downloads, and the whole site under a sub-path.
+Then: linked code tabs, search, downloads received as files, and the site under a sub-path.
 
 The browser is pytest-playwright's ``browser`` fixture, launched from Debian's Chromium (see
 ``browser_type_launch_args`` in ``tests/conftest.py``). Without Chromium these tests skip, saying
@@ -14,7 +15,6 @@ in ``tests/test_accessibility.py``, links by lychee in ``tests/test_links.py``.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,62 +24,8 @@ from tests import sitecheck as sc
 
 pytestmark = [pytest.mark.site, pytest.mark.browser]
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = sc.DESKTOP
 PREFIX = "/torch-vs-lightning/"
 open_context, watch = sc.open_context, sc.watch
-
-PAGE_FACTS = """() => {
-  const imgs = [...document.querySelectorAll('img')].map(i => ({
-      src: i.getAttribute('src'), loaded: i.complete && i.naturalWidth > 0,
-      alt: (i.getAttribute('alt') || '').trim()}));
-  return {h1: document.querySelectorAll('h1').length, lang: document.documentElement.lang,
-          imgs: imgs, title: document.title};
-}"""
-
-# Wider than the viewport, page-level: the document scrolls sideways. For the message, name the
-# widest elements that stick out and are not inside a box that scrolls or clips on its own.
-OVERFLOW = """() => {
-  const root = document.documentElement, width = root.clientWidth;
-  const clipped = el => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
-      const s = getComputedStyle(p).overflowX; if (s !== 'visible') return true; } return false; };
-  const out = [...document.body.querySelectorAll('*')]
-      .filter(el => el.getBoundingClientRect().right > width + 1 && !clipped(el))
-      .map(el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
-           ? '.' + el.className.trim().split(/\\s+/).join('.') : '') + ' right=' +
-           Math.round(el.getBoundingClientRect().right));
-  return {scroll: root.scrollWidth, client: width, culprits: out.slice(0, 8)};
-}"""
-
-
-@pytest.fixture(scope="module")
-def visits(browser, server, built_site):
-    """Open every page once; record its problems, facts at desktop width and overflow at 390 px."""
-    context, traffic = open_context(browser)
-    page = context.new_page()
-    watch(page, traffic)
-    results, started = {}, time.monotonic()
-    for html in sc.html_pages(built_site):
-        name = html.relative_to(built_site).as_posix()
-        traffic.problems.clear()
-        page.set_viewport_size(DESKTOP)
-        response = page.goto(server + sc.page_url(built_site, html), wait_until="load")
-        try:
-            page.wait_for_load_state("networkidle", timeout=5000)
-        except Exception:  # noqa: BLE001 - a page that keeps the network busy is reported below
-            traffic.problems.append("the network did not go idle within 5 s")
-        facts = page.evaluate(PAGE_FACTS)
-        page.set_viewport_size(PHONE)
-        page.wait_for_timeout(50)
-        facts["phone"] = page.evaluate(OVERFLOW)
-        facts["status"] = response.status if response else None
-        facts["problems"] = list(traffic.problems)
-        results[name] = facts
-    facts_time = time.monotonic() - started
-    context.close()
-    assert results and facts_time < 300
-    return results
-
 
 def test_every_page_loads_without_errors(visits):
     # 404.html is served with status 200 by a static server when asked for by name
@@ -183,32 +129,28 @@ def test_search_finds_the_topic(browser, server, built_site):
     context.close()
 
 
-def test_downloads_return_the_snippets(browser, server, built_site):
+def test_downloads_are_received_as_files(browser, server, built_site):
+    """A reader clicks the downloads of a topic page and receives the files of ``snippets/``
+    (every topic page's downloads are compared byte for byte in tests/test_links.py)."""
     pages = sc.topic_pages(built_site)
     assert pages, "no topic page"
     context, traffic = open_context(browser)
     page = context.new_page()
     watch(page, traffic)
-    checked = 0
-    for html in pages:
-        page.goto(server + sc.page_url(built_site, html))
-        links = page.locator("a[download]")
-        hrefs = links.evaluate_all("els => els.map(a => a.href)")
-        assert hrefs, f"{html.relative_to(built_site)} has no download link"
-        for href in hrefs:
+    page.goto(server + sc.page_url(built_site, pages[0]))
+    links = page.locator("a[download]")
+    hrefs = links.evaluate_all("els => els.map(a => a.href)")
+    assert len(hrefs) >= 4, hrefs  # three programs and the zip archive
+    for i, href in enumerate(hrefs):
+        if not links.nth(i).is_visible():  # not on screen (a closed box): fetched, not clicked
             response = page.request.get(href)
-            assert response.ok, (href, response.status)
-            problem = sc.download_problem(urlsplit(href).path, response.body())
-            assert problem is None, problem
-            checked += 1
-        # and once the way a reader does it: click the visible one, receive a file
-        visible = next(i for i in range(links.count()) if links.nth(i).is_visible())
+            assert response.ok and sc.download_problem(urlsplit(href).path, response.body()) is None, href
+            continue
         with page.expect_download() as download:
-            links.nth(visible).click()
+            links.nth(i).click()
         saved = Path(download.value.path()).read_bytes()
-        assert sc.download_problem(urlsplit(hrefs[visible]).path, saved) is None
-        assert download.value.suggested_filename == urlsplit(hrefs[visible]).path.rsplit("/", 1)[-1]
-    assert checked >= 3
+        assert sc.download_problem(urlsplit(href).path, saved) is None, href
+        assert download.value.suggested_filename == urlsplit(href).path.rsplit("/", 1)[-1]
     assert not traffic.problems, traffic.problems
     context.close()
 
@@ -223,7 +165,7 @@ def test_site_works_in_the_browser_under_a_sub_path(browser, built_site):
         page = context.new_page()
         watch(page, traffic)
         page.goto(base + sc.page_url(built_site, topic), wait_until="networkidle")
-        images = page.evaluate(PAGE_FACTS)["imgs"]
+        images = page.evaluate(sc.PAGE_FACTS)["imgs"]
         assert images and all(i["loaded"] for i in images), images
         assert page.evaluate("getComputedStyle(document.body).fontFamily")  # stylesheets applied
         assert page.locator("a[download]").count() >= 3
