@@ -155,7 +155,7 @@ result.loc()
 # !!! note "Fabric reads plain weights and writes plain dictionaries"
 #     `fabric.load_raw(path, model)` (since Lightning 2.1.0) loads a plain `state_dict` file into
 #     a module set up by Fabric, as `model.load_state_dict(torch.load(path))` would.
-#     `fabric.save(path, {"model": model, "optimizer": optimizer})` writes the state dicts under
+#     `fabric.save` given the state `{"model": model, "optimizer": optimizer}` writes the state dicts under
 #     your keys, so a plain checkpoint that uses the same names (the plain program's
 #     `pytorch_checkpoint.pt`) is restored by `fabric.load(path, {"model": model, "optimizer":
 #     optimizer})` with its optimizer state; the tests check it.
