@@ -33,10 +33,14 @@ def on_files(files: Files, config):
 SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog">'
 
 
+def _name_search_dialog(output: str) -> str:
+    return output.replace(SEARCH_DIALOG, SEARCH_DIALOG[:-1] + ' aria-label="Search">')
+
+
 def on_post_page(output: str, page, config):
     """Name the search dialog; add Mermaid to a page that draws a diagram, ahead of Material's
     bundle."""
-    output = output.replace(SEARCH_DIALOG, SEARCH_DIALOG[:-1] + ' aria-label="Search">')
+    output = _name_search_dialog(output)
     if DIAGRAM not in output:
         return output
     tag = f'<script src="{get_relative_url(MERMAID, page.url)}"></script>'
@@ -47,4 +51,4 @@ def on_post_page(output: str, page, config):
 
 def on_post_template(output: str, template_name: str, config):
     """The same name for the search dialog of the static templates (``404.html``)."""
-    return output.replace(SEARCH_DIALOG, SEARCH_DIALOG[:-1] + ' aria-label="Search">')
+    return _name_search_dialog(output)
