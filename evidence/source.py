@@ -47,8 +47,12 @@ def count_loc(source: str) -> int:
     return len(counted_lines(source))
 
 
-def counted_lines(source: str) -> set[int]:
-    """1-based numbers of the lines :func:`count_loc` counts."""
+@functools.lru_cache(maxsize=256)
+def counted_lines(source: str) -> frozenset[int]:
+    """1-based numbers of the lines :func:`count_loc` counts.
+
+    Memoised by source text: a build asks for each program's count from several views.
+    """
     code_lines: set[int] = set()
     previous = tokenize.NEWLINE
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -63,7 +67,7 @@ def counted_lines(source: str) -> set[int]:
         if standalone_string:
             continue
         code_lines.update(range(token.start[0], token.end[0] + 1))
-    return code_lines - uncounted_lines(source)
+    return frozenset(code_lines - uncounted_lines(source))
 
 
 def distinct_lines(source: str, other: str) -> list[int]:
@@ -143,6 +147,12 @@ def requires(source: str) -> list[str]:
     Raises:
         LookupError: an imported module is installed by no distribution here.
     """
+    return list(_requires(source))
+
+
+@functools.lru_cache(maxsize=256)
+def _requires(source: str) -> tuple[str, ...]:
+    """:func:`requires`, memoised by source text (a build asks for each program's list many times)."""
     modules, names = imported_modules(source)
     found = set()
     for module in sorted(modules - set(sys.stdlib_module_names) - {"__future__"}):
@@ -154,4 +164,4 @@ def requires(source: str) -> list[str]:
         if name in names:
             found.discard(package.split("[")[0])  # the requirement with its extra replaces the bare one
             found.add(package)
-    return sorted(found, key=lambda d: (d != "torch", d.lower()))
+    return tuple(sorted(found, key=lambda d: (d != "torch", d.lower())))

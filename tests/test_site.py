@@ -48,6 +48,19 @@ def test_topic_page_has_the_three_tabs_with_downloads(built_site):
     assert links[3].endswith("downloads/minimal_loop/minimal_loop.zip")
 
 
+def test_search_finds_the_prose_and_leaves_the_programs_out(built_site):
+    index = json.loads((built_site / "search" / "search_index.json").read_text())
+    location = TOPIC_PAGE[:-len("index.html")]
+    indexed = " ".join(d["title"] + " " + d["text"] for d in index["docs"] if d["location"].startswith(location))
+    page = text_of((built_site / TOPIC_PAGE).read_text())
+    source = programs("minimal_loop")[0].source
+    line = max((ln.strip() for ln in source.splitlines() if not ln.strip().startswith(("#", '"'))), key=len)
+    assert line in page  # the programs are published in full ...
+    assert line not in unescape(re.sub(r"<[^>]+>", "", indexed))  # ... and left out of the index
+    assert "Parity" in indexed and "lines of code" in indexed  # the page's own text is indexed
+    assert "data-search-exclude" not in (built_site / TOPIC_PAGE).read_text()
+
+
 def test_topic_page_shows_the_plot(built_site):
     html = (built_site / TOPIC_PAGE).read_text()
     images = re.findall(r'<img[^>]+src="([^"]+\.png)"', html)

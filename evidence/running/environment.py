@@ -42,8 +42,30 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+GPU_DEVICE_NODES = ("/dev/nvidia[0-9]*", "/dev/kfd", "/dev/dxg")
+"""Device files without which no GPU is visible to torch on Linux: NVIDIA's, AMD ROCm's (which
+torch reports through ``torch.cuda``) and WSL2's GPU bridge."""
+
+
+def gpu_possible() -> bool:
+    """Whether torch could find a GPU here, decided without importing torch (about a second).
+
+    False on Linux when none of :data:`GPU_DEVICE_NODES` exists, and on macOS (torch has no
+    CUDA there); True otherwise, so that :func:`device_kind` asks torch itself.
+    """
+    if sys.platform == "darwin":
+        return False
+    if sys.platform.startswith("linux"):
+        import glob
+
+        return any(glob.glob(pattern) for pattern in GPU_DEVICE_NODES)
+    return True
+
+
 def device_kind() -> str:
     """``"cuda"`` where a CUDA GPU is present, else ``"cpu"``: the device programs use by default."""
+    if not gpu_possible():
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -51,18 +73,24 @@ def device_kind() -> str:
 
 @functools.lru_cache(maxsize=None)
 def _fingerprint() -> tuple:
-    import torch
-
     device = device_kind()
-    return (("python", platform.python_version()), ("torch", torch.__version__),
+    if device == "cuda":
+        import torch
+
+        device_name = torch.cuda.get_device_name(0)
+    else:
+        device_name = cpu_name()
+    return (("python", platform.python_version()), ("torch", _version("torch")),
             ("pytorch_lightning", _version("pytorch-lightning")), ("lightning_fabric", _fabric_version()),
-            ("device", device), ("device_name", torch.cuda.get_device_name(0) if device == "cuda" else cpu_name()))
+            ("device", device), ("device_name", device_name))
 
 
 def fingerprint() -> dict:
     """What decides whether earlier results still hold: versions and device, not the date.
 
-    Computed once per process (every page's inputs digest asks for it)."""
+    Computed once per process (every page's inputs digest asks for it), and without importing
+    torch where no GPU can be present: the build's own process never needs torch then.
+    """
     return dict(_fingerprint())
 
 
