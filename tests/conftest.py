@@ -165,9 +165,11 @@ def server(built_site):
 @pytest.fixture(scope="session")
 def visits(browser, server, built_site) -> dict[str, dict]:
     """Every page of the built site opened once in Chromium; what each page showed, by page
-    (see ``tests.sitecheck.visit_every_page``): the browser and the accessibility tests read it."""
+    (see ``tests.sitecheck.visit_every_page``): the browser and the accessibility tests read it.
+    The dark palette is checked on the pages that hold every kind of element between them
+    (``tests.sitecheck.covering_pages``); ``-m slow`` checks it on the others."""
     from tests import sitecheck
 
-    results = sitecheck.visit_every_page(browser, server, built_site)
+    results = sitecheck.visit_every_page(browser, server, built_site, dark=set(sitecheck.covering_pages(built_site)))
     assert len(results) > 20, sorted(results)
     return results

@@ -266,6 +266,47 @@ TO_DARK = """() => { document.body.setAttribute('data-md-color-scheme', 'slate')
 TRANSITION_MS = 400  # Material fades link colours; axe reads the settled ones
 
 
+START_TAG = re.compile(r"<([a-zA-Z][\w-]*)([^>]*)>")
+CLASS_OR_STYLE = re.compile(r'\b(class|style)="([^"]*)"')
+
+
+def element_kinds(html: str) -> set[str]:
+    """The kinds of element a page holds: each start tag's name with its classes (sorted) and
+    its inline style, ``span.k`` or ``div.admonition.tip``: what the palettes' colours key on."""
+    kinds = set()
+    for tag in START_TAG.finditer(html):
+        attrs = dict(m.groups() for m in CLASS_OR_STYLE.finditer(tag.group(2) or ""))
+        classes = "".join("." + c for c in sorted(attrs.get("class", "").split()))
+        kinds.add(tag.group(1).lower() + classes + (f'[style="{attrs["style"]}"]' if "style" in attrs else ""))
+    return kinds
+
+
+def covering_pages(site: Path) -> list[str]:
+    """The fewest pages (chosen greedily) that together hold every kind of element the site's
+    pages hold (:func:`element_kinds`), as paths relative to ``site``.
+
+    The dark palette changes colours only, and colours follow an element's tag and classes: the
+    default run checks the dark palette on these pages, ``-m slow`` on every page."""
+    kinds = {html.relative_to(site).as_posix(): element_kinds(html.read_text(encoding="utf-8"))
+             for html in html_pages(site)}
+    left, chosen = set().union(*kinds.values()), []
+    while left:
+        best = max(sorted(kinds), key=lambda name: len(kinds[name] & left))
+        chosen.append(best)
+        left -= kinds[best]
+    return chosen
+
+
+def dark_violations(axe, page) -> tuple[bool, list[dict]]:
+    """Switch the open page to the dark palette as Material's toggle does, wait for its colour
+    transition, and run axe-core's colour rules: whether the palette applied, and the serious
+    and critical violations."""
+    light_background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    applied = page.evaluate(TO_DARK) != light_background
+    page.wait_for_timeout(TRANSITION_MS)
+    return applied, axe_violations(axe, page, AXE_DARK_OPTIONS)
+
+
 def axe_violations(axe, page, options: dict) -> list[dict]:
     """The serious and critical violations of one axe-core run, each with elements it found."""
     results = axe.run(page, options=options).response
@@ -274,11 +315,12 @@ def axe_violations(axe, page, options: dict) -> list[dict]:
             for v in results["violations"] if v["impact"] in ("serious", "critical")]
 
 
-def visit_every_page(browser, server: str, site: Path) -> dict[str, dict]:
+def visit_every_page(browser, server: str, site: Path, dark: set[str] | None = None) -> dict[str, dict]:
     """Open every page of ``site`` once and record, by page: its HTTP status and problems (console
     errors, failed or outside requests), its facts (h1s, language, images) at desktop width,
-    axe-core's serious and critical violations in the light palette (every rule) and in the dark
-    one (the colour rules, after switching as Material's toggle does), and its overflow at 390 px."""
+    axe-core's serious and critical violations in the light palette (every rule) and, for the
+    pages named in ``dark`` (all when None), in the dark one (the colour rules, after switching as
+    Material's toggle does), and its overflow at 390 px."""
     from axe_playwright_python.sync_playwright import Axe
 
     axe = Axe()
@@ -297,11 +339,9 @@ def visit_every_page(browser, server: str, site: Path) -> dict[str, dict]:
             traffic.problems.append("the network did not go idle within 5 s")
         facts = page.evaluate(PAGE_FACTS)
         facts["palette"] = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
-        light_background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         facts["axe"] = {"light": axe_violations(axe, page, AXE_OPTIONS)}
-        facts["dark_applied"] = page.evaluate(TO_DARK) != light_background
-        page.wait_for_timeout(TRANSITION_MS)
-        facts["axe"]["dark"] = axe_violations(axe, page, AXE_DARK_OPTIONS)
+        if dark is None or name in dark:
+            facts["dark_applied"], facts["axe"]["dark"] = dark_violations(axe, page)
         page.set_viewport_size(PHONE)
         page.wait_for_timeout(50)
         facts["phone"] = page.evaluate(OVERFLOW)

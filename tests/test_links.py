@@ -179,6 +179,8 @@ def test_pages_workflow_builds_and_deploys_the_site():
     assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
     assert "ubuntu" in build["runs-on"]  # a CPU runner; the GPU job is optional and commented out
     assert "gpu" in WORKFLOW.read_text().lower()
+    checks = next(s.get("run", "") for s in steps if "tests/test_accessibility.py" in s.get("run", ""))
+    assert '-m "slow or not slow"' in checks  # what is published is checked in the dark palette on every page
 
 
 def test_pages_workflow_installs_from_files_that_exist():
