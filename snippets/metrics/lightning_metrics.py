@@ -212,7 +212,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.worker_dir:
         train_rank(args)
-        return 0
+        # the rank's work is saved: end it without the interpreter's teardown, where torch's gloo
+        # backend has been seen to abort a finished rank under load ("terminate called without
+        # an active exception")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or args.world_size < 1:
         print("error: --epochs, --batch-size and --world-size must be at least 1 and --lr positive", file=sys.stderr)
         return 2
