@@ -163,13 +163,14 @@ def server(built_site):
 
 
 @pytest.fixture(scope="session")
-def visits(browser, server, built_site) -> dict[str, dict]:
+def visits(browser_type_launch_args, server, built_site) -> dict[str, dict]:
     """Every page of the built site opened once in Chromium; what each page showed, by page
     (see ``tests.sitecheck.visit_every_page``): the browser and the accessibility tests read it.
-    The dark palette is checked on the pages that hold every kind of element between them
-    (``tests.sitecheck.covering_pages``); ``-m slow`` checks it on the others."""
+    Colours are checked, in both palettes, on the pages that hold every kind of element between
+    them (``tests.sitecheck.covering_pages``); ``-m slow`` checks them on the others."""
     from tests import sitecheck
 
-    results = sitecheck.visit_every_page(browser, server, built_site, dark=set(sitecheck.covering_pages(built_site)))
+    colours = set(sitecheck.covering_pages(built_site))
+    results = sitecheck.visit_every_page(browser_type_launch_args, server, built_site, colours=colours)
     assert len(results) > 20, sorted(results)
     return results

@@ -13,12 +13,14 @@ import http.server
 import io
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
 import threading
 import zipfile
+from html.parser import HTMLParser
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -250,15 +252,18 @@ OVERFLOW = """() => {
 }"""
 
 # Rules of axe-core switched off, by id, each with the reason it cannot pass with the theme.
-# Empty: every rule runs on every page.
+# Empty: every rule runs.
 AXE_DISABLED_RULES: dict[str, str] = {}
 AXE_OPTIONS = {"resultTypes": ["violations"],
                "rules": {rule: {"enabled": False} for rule in AXE_DISABLED_RULES}}
-# The palettes differ in colours only (same markup, names, roles and order), so the dark pass
-# runs the rules that read colours (axe-core rejects a rule id it does not have); the light
-# pass runs every rule.
+# The rules that read colours (axe-core rejects a rule id it does not have). They are most of
+# axe's time on these pages, and what they find follows the elements' tags and classes (the
+# stylesheets key on nothing else): they run on the pages that hold every kind of element
+# between them (covering_pages), in both palettes; every other rule runs on every page.
 AXE_COLOUR_RULES = ["color-contrast", "link-in-text-block"]
-AXE_DARK_OPTIONS = {**AXE_OPTIONS, "runOnly": {"type": "rule", "values": AXE_COLOUR_RULES}}
+AXE_COLOUR_OPTIONS = {**AXE_OPTIONS, "runOnly": {"type": "rule", "values": AXE_COLOUR_RULES}}
+AXE_OTHER_OPTIONS = {**AXE_OPTIONS, "rules": {**AXE_OPTIONS["rules"],
+                                              **{rule: {"enabled": False} for rule in AXE_COLOUR_RULES}}}
 PALETTES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Material's palette
 # Material's palette toggle sets this attribute on <body>; the stylesheets read nothing else.
 TO_DARK = """() => { document.body.setAttribute('data-md-color-scheme', 'slate');
@@ -266,27 +271,45 @@ TO_DARK = """() => { document.body.setAttribute('data-md-color-scheme', 'slate')
 TRANSITION_MS = 400  # Material fades link colours; axe reads the settled ones
 
 
-START_TAG = re.compile(r"<([a-zA-Z][\w-]*)([^>]*)>")
-CLASS_OR_STYLE = re.compile(r'\b(class|style)="([^"]*)"')
+class _ElementKinds(HTMLParser):
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self):
+        super().__init__()
+        self.open: list[tuple[str, str]] = []  # (tag, kind) of the elements not closed yet
+        self.kinds: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        kind = tag + "".join("." + c for c in sorted((attrs.get("class") or "").split()))
+        if attrs.get("style"):
+            kind += f'[style="{attrs["style"]}"]'
+        self.kinds.add((self.open[-1][1] if self.open else "") + " > " + kind)
+        if tag not in self.VOID:
+            self.open.append((tag, kind))
+
+    def handle_endtag(self, tag):
+        for depth in range(len(self.open) - 1, -1, -1):
+            if self.open[depth][0] == tag:
+                del self.open[depth:]
+                break
 
 
 def element_kinds(html: str) -> set[str]:
-    """The kinds of element a page holds: each start tag's name with its classes (sorted) and
-    its inline style, ``span.k`` or ``div.admonition.tip``: what the palettes' colours key on."""
-    kinds = set()
-    for tag in START_TAG.finditer(html):
-        attrs = dict(m.groups() for m in CLASS_OR_STYLE.finditer(tag.group(2) or ""))
-        classes = "".join("." + c for c in sorted(attrs.get("class", "").split()))
-        kinds.add(tag.group(1).lower() + classes + (f'[style="{attrs["style"]}"]' if "style" in attrs else ""))
-    return kinds
+    """The kinds of element a page holds, each within its parent: ``pre > span.k``,
+    ``div.admonition.tip > p``. A kind is a tag with its classes (sorted) and its inline style:
+    what the palettes' colours are chosen by, for the element and the box it sits in."""
+    parser = _ElementKinds()
+    parser.feed(html)
+    parser.close()
+    return parser.kinds
 
 
-def covering_pages(site: Path) -> list[str]:
+@functools.lru_cache(maxsize=None)
+def covering_pages(site: Path) -> tuple[str, ...]:
     """The fewest pages (chosen greedily) that together hold every kind of element the site's
-    pages hold (:func:`element_kinds`), as paths relative to ``site``.
-
-    The dark palette changes colours only, and colours follow an element's tag and classes: the
-    default run checks the dark palette on these pages, ``-m slow`` on every page."""
+    pages hold (:func:`element_kinds`), as paths relative to ``site``: where the default run
+    checks colours (``-m slow`` checks them on every page)."""
     kinds = {html.relative_to(site).as_posix(): element_kinds(html.read_text(encoding="utf-8"))
              for html in html_pages(site)}
     left, chosen = set().union(*kinds.values()), []
@@ -294,17 +317,18 @@ def covering_pages(site: Path) -> list[str]:
         best = max(sorted(kinds), key=lambda name: len(kinds[name] & left))
         chosen.append(best)
         left -= kinds[best]
-    return chosen
+    return tuple(chosen)
 
 
-def dark_violations(axe, page) -> tuple[bool, list[dict]]:
-    """Switch the open page to the dark palette as Material's toggle does, wait for its colour
-    transition, and run axe-core's colour rules: whether the palette applied, and the serious
-    and critical violations."""
+def colour_violations(axe, page) -> tuple[bool, dict]:
+    """axe-core's colour rules on the open page in the light palette, then in the dark one
+    (switched as Material's toggle does, after its colour transition): whether the dark palette
+    applied, and the serious and critical violations by palette."""
+    light = axe_violations(axe, page, AXE_COLOUR_OPTIONS)
     light_background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     applied = page.evaluate(TO_DARK) != light_background
     page.wait_for_timeout(TRANSITION_MS)
-    return applied, axe_violations(axe, page, AXE_DARK_OPTIONS)
+    return applied, {"light": light, "dark": axe_violations(axe, page, AXE_COLOUR_OPTIONS)}
 
 
 def axe_violations(axe, page, options: dict) -> list[dict]:
@@ -315,38 +339,76 @@ def axe_violations(axe, page, options: dict) -> list[dict]:
             for v in results["violations"] if v["impact"] in ("serious", "critical")]
 
 
-def visit_every_page(browser, server: str, site: Path, dark: set[str] | None = None) -> dict[str, dict]:
+def visit_every_page(launch: dict, server: str, site: Path, colours: set[str] | None = None,
+                     browsers: int | None = None) -> dict[str, dict]:
     """Open every page of ``site`` once and record, by page: its HTTP status and problems (console
     errors, failed or outside requests), its facts (h1s, language, images) at desktop width,
-    axe-core's serious and critical violations in the light palette (every rule) and, for the
-    pages named in ``dark`` (all when None), in the dark one (the colour rules, after switching as
-    Material's toggle does), and its overflow at 390 px."""
-    from axe_playwright_python.sync_playwright import Axe
+    axe-core's serious and critical violations (``facts["axe"]``: every rule but the colour ones
+    under ``"other"``; for the pages named in ``colours``, all when None, the colour rules in the
+    light and the dark palette, see :func:`colour_violations`), and its overflow at 390 px.
 
-    axe = Axe()
-    context, traffic = open_context(browser, color_scheme="light")
-    page = context.new_page()
-    watch(page, traffic)
-    results = {}
-    for html in html_pages(site):
-        name = html.relative_to(site).as_posix()
-        traffic.problems.clear()
-        page.set_viewport_size(DESKTOP)
-        response = page.goto(server + page_url(site, html), wait_until="load")
+    axe-core runs inside a page's renderer, one core at a time, so the pages are shared out to
+    ``browsers`` Chromiums (one per core, at most 4), each launched with ``launch`` (the options
+    of ``BrowserType.launch``) and driven from a thread of its own, largest pages first.
+    """
+    pages = queue.SimpleQueue()
+    for html in sorted(html_pages(site), key=lambda p: -p.stat().st_size):
+        pages.put(html)
+    results: dict[str, dict] = {}
+    errors: list[BaseException] = []
+
+    def drive() -> None:
+        from axe_playwright_python.sync_playwright import Axe
+        from playwright.sync_api import sync_playwright
+
         try:
-            page.wait_for_load_state("networkidle", timeout=5000)
-        except Exception:  # noqa: BLE001 - a page that keeps the network busy is reported below
-            traffic.problems.append("the network did not go idle within 5 s")
-        facts = page.evaluate(PAGE_FACTS)
-        facts["palette"] = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
-        facts["axe"] = {"light": axe_violations(axe, page, AXE_OPTIONS)}
-        if dark is None or name in dark:
-            facts["dark_applied"], facts["axe"]["dark"] = dark_violations(axe, page)
-        page.set_viewport_size(PHONE)
-        page.wait_for_timeout(50)
-        facts["phone"] = page.evaluate(OVERFLOW)
-        facts["status"] = response.status if response else None
-        facts["problems"] = list(traffic.problems)
-        results[name] = facts
-    context.close()
-    return results
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(**launch)
+                axe = Axe()
+                context, traffic = open_context(browser, color_scheme="light")
+                page = context.new_page()
+                watch(page, traffic)
+                while not errors:
+                    try:
+                        html = pages.get_nowait()
+                    except queue.Empty:
+                        break
+                    results[html.relative_to(site).as_posix()] = _visit(page, traffic, axe, server, site, html,
+                                                                        colours)
+                browser.close()
+        except BaseException as error:  # noqa: BLE001 - raised again in the calling thread
+            errors.append(error)
+
+    count = browsers or max(1, min(4, os.cpu_count() or 1))
+    threads = [threading.Thread(target=drive, name=f"visit-{n}") for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return dict(sorted(results.items()))
+
+
+def _visit(page, traffic: Traffic, axe, server: str, site: Path, html: Path, colours: set[str] | None) -> dict:
+    """One page's facts, for :func:`visit_every_page`."""
+    name = html.relative_to(site).as_posix()
+    traffic.problems.clear()
+    page.set_viewport_size(DESKTOP)
+    response = page.goto(server + page_url(site, html), wait_until="load")
+    try:
+        page.wait_for_load_state("networkidle", timeout=5000)
+    except Exception:  # noqa: BLE001 - a page that keeps the network busy is reported below
+        traffic.problems.append("the network did not go idle within 5 s")
+    facts = page.evaluate(PAGE_FACTS)
+    facts["palette"] = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
+    facts["axe"] = {"other": axe_violations(axe, page, AXE_OTHER_OPTIONS)}
+    if colours is None or name in colours:
+        facts["dark_applied"], colour = colour_violations(axe, page)
+        facts["axe"].update(colour)
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(50)
+    facts["phone"] = page.evaluate(OVERFLOW)
+    facts["status"] = response.status if response else None
+    facts["problems"] = list(traffic.problems)
+    return facts
