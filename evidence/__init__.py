@@ -1,10 +1,10 @@
 """The machinery of the site: runs declared per topic, executed in workers, rendered by views.
 
-Data flow: each topic's ``runs.toml`` declares its runs (:mod:`evidence.declared`); the build
+Data flow: each topic's ``runs.toml`` declares its runs (`evidence.declared`); the build
 executes the stale ones in worker processes and stores one result per run
-(:mod:`evidence.running`); pages load results by run name (:func:`load`) and show them through
-views (:mod:`evidence.views`); ``summary.json`` is built from each topic's headline run
-(:mod:`evidence.hooks.content`). A page does::
+(`evidence.running`); pages load results by run name (`load`) and show them through
+views (`evidence.views`); ``summary.json`` is built from each topic's headline run
+(`evidence.hooks.content`). A page does::
 
     from evidence import load
 

@@ -123,7 +123,7 @@ def _env_version(python: Path) -> str | None:
 # -- inputs and runs ----------------------------------------------------------------------------
 
 def shard_runs(only: list[str] | None = None) -> list[declared.Run]:
-    """Every topic's headline run, as a shard runs it (:data:`SHARD_CONFIG`)."""
+    """Every topic's headline run, as a shard runs it (`SHARD_CONFIG`)."""
     names = only if only is not None else topics()
     return [dataclasses.replace(declared.run(t), **SHARD_CONFIG) for t in names]
 
@@ -235,7 +235,7 @@ def _stamp(python: str) -> dict:
 # -- reading ------------------------------------------------------------------------------------
 
 def shards(folder: Path | None = None) -> dict[str, dict]:
-    """The shard files present (in ``folder``, default :data:`RESULTS_DIR`), by Lightning
+    """The shard files present (in ``folder``, default `RESULTS_DIR`), by Lightning
     version, oldest version first."""
     folder = folder or RESULTS_DIR
     found = {}
@@ -256,6 +256,6 @@ def current(shard: dict) -> bool:
 
 
 def missing(folder: Path | None = None) -> list[str]:
-    """The versions of :data:`VERSIONS` with no shard file yet."""
+    """The versions of `VERSIONS` with no shard file yet."""
     present = shards(folder)
     return [v for v in VERSIONS if v not in present]

@@ -4,7 +4,7 @@ A topic is a folder ``snippets/<topic>/`` holding up to three standalone program
 implementation kind, named ``<kind>_<topic>.py``. The kind is the one name of an
 implementation everywhere: the file prefix, the key in results and ``summary.json``, and the
 anchor of its content tab. What their source holds (lines of code, the lines that differ, the
-packages they need) is read by :mod:`evidence.source`.
+packages they need) is read by `evidence.source`.
 """
 
 from __future__ import annotations
@@ -49,14 +49,14 @@ class Program:
 
     @property
     def loc(self) -> int:
-        """Lines of code, counted by :func:`evidence.source.count_loc`."""
+        """Lines of code, counted by `evidence.source.count_loc`."""
         from evidence.source import count_loc
 
         return count_loc(self.source)
 
     @property
     def requires(self) -> list[str]:
-        """The packages a downloaded copy needs, by :func:`evidence.source.requires`."""
+        """The packages a downloaded copy needs, by `evidence.source.requires`."""
         from evidence.source import requires
 
         return requires(self.source)
@@ -73,7 +73,7 @@ def program_path(topic: str, kind: str, root: Path = SNIPPETS_DIR) -> Path:
 
 
 def programs(topic: str, root: Path = SNIPPETS_DIR) -> list[Program]:
-    """The implementations of ``topic`` that exist, in :data:`KINDS` order.
+    """The implementations of ``topic`` that exist, in `KINDS` order.
 
     Raises:
         LookupError: the topic has no program at all.

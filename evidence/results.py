@@ -9,7 +9,7 @@ A page does::
     result.parity()
 
 Loading never runs anything the build already ran: the build executes every stale declared
-run before the pages (see :mod:`evidence.running.runner`). A page run on its own executes
+run before the pages (see `evidence.running.runner`). A page run on its own executes
 what is missing.
 """
 
@@ -22,7 +22,7 @@ from evidence.views.topic import RunViews
 
 LOADED: dict[str, list[str]] = {}
 """Topics each page loaded, by the page's file: the build's record of what a page depends on
-(:mod:`evidence.hooks.gallery` sets :data:`CURRENT_PAGE` before each page runs)."""
+(`evidence.hooks.gallery` sets `CURRENT_PAGE` before each page runs)."""
 
 CURRENT_PAGE: list[str | None] = [None]
 

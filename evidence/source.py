@@ -20,7 +20,7 @@ LOC_RULE = ("Lines of code that do the task: lines holding code, without blank l
             "docstrings and the blocks each program marks `# region: not counted` … `# endregion` (code that "
             "exists so the site can run and compare the programs: the command line and collecting what run() "
             "returns). The same rule applies to every implementation.")
-"""The rule :func:`count_loc` applies, stated beside every line count on the site."""
+"""The rule `count_loc` applies, stated beside every line count on the site."""
 
 
 def uncounted_lines(source: str) -> set[int]:
@@ -38,7 +38,7 @@ def uncounted_lines(source: str) -> set[int]:
 
 
 def count_loc(source: str) -> int:
-    """Count the lines that do the task, by :data:`LOC_RULE`.
+    """Count the lines that do the task, by `LOC_RULE`.
 
     A line counts when it holds code: not blank, not only a comment, not part of a docstring
     (a string expression standing alone as a statement), and not inside a block marked
@@ -49,7 +49,7 @@ def count_loc(source: str) -> int:
 
 @functools.lru_cache(maxsize=256)
 def counted_lines(source: str) -> frozenset[int]:
-    """1-based numbers of the lines :func:`count_loc` counts.
+    """1-based numbers of the lines `count_loc` counts.
 
     Memoised by source text: a build asks for each program's count from several views.
     """
@@ -91,7 +91,7 @@ def counterpart(kind: str) -> str:
 
 
 def highlight_lines(topic: str, root: Path = SNIPPETS_DIR) -> dict[str, list[int]]:
-    """The lines each implementation does not share with its :func:`counterpart`."""
+    """The lines each implementation does not share with its `counterpart`."""
     found = {p.kind: p.source for p in programs(topic, root)}
     result = {}
     for kind, source in found.items():
@@ -142,7 +142,7 @@ def requires(source: str) -> list[str]:
     Standard-library modules need nothing; every other imported module is mapped to the
     distribution that installed it here (``sklearn`` -> ``scikit-learn``,
     ``lightning_fabric`` -> ``pytorch-lightning``, which ships it), plus the packages of
-    :data:`RUNTIME_EXTRAS` for the names the program uses. ``torch`` comes first.
+    `RUNTIME_EXTRAS` for the names the program uses. ``torch`` comes first.
 
     Raises:
         LookupError: an imported module is installed by no distribution here.
@@ -152,7 +152,7 @@ def requires(source: str) -> list[str]:
 
 @functools.lru_cache(maxsize=256)
 def _requires(source: str) -> tuple[str, ...]:
-    """:func:`requires`, memoised by source text (a build asks for each program's list many times)."""
+    """`requires`, memoised by source text (a build asks for each program's list many times)."""
     modules, names = imported_modules(source)
     found = set()
     for module in sorted(modules - set(sys.stdlib_module_names) - {"__future__"}):

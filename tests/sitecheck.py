@@ -195,7 +195,7 @@ class Traffic:
 
 def open_context(browser, viewport=DESKTOP, **options):
     """A new context of ``browser`` (``options`` as for ``Browser.new_context``), offline but for
-    127.0.0.1, recording what went wrong in the returned :class:`Traffic`."""
+    127.0.0.1, recording what went wrong in the returned `Traffic`."""
     traffic = Traffic()
     context = browser.new_context(viewport=viewport, accept_downloads=True, **options)
 
@@ -308,7 +308,7 @@ def element_kinds(html: str) -> set[str]:
 @functools.lru_cache(maxsize=None)
 def covering_pages(site: Path) -> tuple[str, ...]:
     """The fewest pages (chosen greedily) that together hold every kind of element the site's
-    pages hold (:func:`element_kinds`), as paths relative to ``site``: where the default run
+    pages hold (`element_kinds`), as paths relative to ``site``: where the default run
     checks colours (``-m slow`` checks them on every page)."""
     kinds = {html.relative_to(site).as_posix(): element_kinds(html.read_text(encoding="utf-8"))
              for html in html_pages(site)}
@@ -345,7 +345,7 @@ def visit_every_page(launch: dict, server: str, site: Path, colours: set[str] | 
     errors, failed or outside requests), its facts (h1s, language, images) at desktop width,
     axe-core's serious and critical violations (``facts["axe"]``: every rule but the colour ones
     under ``"other"``; for the pages named in ``colours``, all when None, the colour rules in the
-    light and the dark palette, see :func:`colour_violations`), and its overflow at 390 px.
+    light and the dark palette, see `colour_violations`), and its overflow at 390 px.
 
     axe-core runs inside a page's renderer, one core at a time, so the pages are shared out to
     ``browsers`` Chromiums (one per core, at most 4), each launched with ``launch`` (the options
@@ -391,7 +391,7 @@ def visit_every_page(launch: dict, server: str, site: Path, colours: set[str] | 
 
 
 def _visit(page, traffic: Traffic, axe, server: str, site: Path, html: Path, colours: set[str] | None) -> dict:
-    """One page's facts, for :func:`visit_every_page`."""
+    """One page's facts, for `visit_every_page`."""
     name = html.relative_to(site).as_posix()
     traffic.problems.clear()
     page.set_viewport_size(DESKTOP)

@@ -1,9 +1,9 @@
 """Calls from Lightning 1.x tutorials next to their Lightning 2.x replacements.
 
 Each ``old_*`` function is code that older tutorials show; each ``new_*`` function is what
-replaces it. :func:`attempt` runs one and records what happened (the exception, or the
+replaces it. `attempt` runs one and records what happened (the exception, or the
 warnings and the result). The build attempts them all in a worker
-(:mod:`evidence.api_changes.worker`), and the migration page and the tests both check the
+(`evidence.api_changes.worker`), and the migration page and the tests both check the
 claims against the installed Lightning rather than trusting them.
 """
 

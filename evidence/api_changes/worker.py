@@ -1,6 +1,6 @@
 """The API-changes worker: ``python -m evidence.api_changes.worker JOB.json OUT_DIR``.
 
-Attempts every old call of :data:`evidence.api_changes.cases.CASES` and its replacement on the
+Attempts every old call of `evidence.api_changes.cases.CASES` and its replacement on the
 installed Lightning, in a fresh process, and reports what each did with its source.
 """
 

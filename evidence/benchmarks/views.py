@@ -2,7 +2,7 @@
 
 The build executes the four benchmarks declared in ``evidence/benchmarks/runs.toml``
 (``overhead``, ``defaults``, ``startup``, ``parity_workload``) in their worker
-(:mod:`evidence.benchmarks.worker`) before any page runs. A page only loads one and shows it::
+(`evidence.benchmarks.worker`) before any page runs. A page only loads one and shows it::
 
     from evidence.benchmarks.views import benchmark
 
@@ -10,14 +10,14 @@ The build executes the four benchmarks declared in ``evidence/benchmarks/runs.to
     bench.stamp()
     bench.overhead_table()
 
-:class:`Benchmark` holds the views of every benchmark, grouped by the page that shows them; a
+`Benchmark` holds the views of every benchmark, grouped by the page that shows them; a
 view asked of the wrong benchmark says so. ``DOCS_BENCHMARK=full`` selects the full
 configuration (more sizes and rounds), ``quick`` or nothing the quick one, and the worker
 rejects any other value; it is part of every result's key, so the two never share a result.
 
 Results from other machines (a CUDA GPU in particular) can be committed as JSON files (a
 stored result of one run, as the build keeps it) under ``evidence/benchmarks/results/``;
-:meth:`Benchmark.committed` lists those of its benchmark, or says that none is committed.
+`Benchmark.committed` lists those of its benchmark, or says that none is committed.
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ def spread(summary: dict, fmt: Callable[[float], str] = milliseconds) -> Joined:
     """A median with its interquartile range: ``1.32 ms (IQR 1.12 ms – 1.45 ms)``.
 
     Args:
-        summary: ``{"median", "q1", "q3", ...}`` as :func:`evidence.benchmarks.analysis.spread` makes it.
-        fmt: how one value is written (:func:`milliseconds` or :func:`duration`).
+        summary: ``{"median", "q1", "q3", ...}`` as `evidence.benchmarks.analysis.spread` makes it.
+        fmt: how one value is written (`milliseconds` or `duration`).
     """
     return Joined([fmt(summary["median"]), Em(f"(IQR {fmt(summary['q1'])} – {fmt(summary['q3'])})")], sep=" ")
 
@@ -87,7 +87,7 @@ def extra(overhead: dict, pct_digits: int = 1) -> str:
     """A paired overhead's median in milliseconds and in percent: ``+1.05 ms (+56.7 %)``.
 
     Args:
-        overhead: ``{"ms": {...}, "pct": {...}}`` as :func:`evidence.benchmarks.analysis.paired_overhead` makes it.
+        overhead: ``{"ms": {...}, "pct": {...}}`` as `evidence.benchmarks.analysis.paired_overhead` makes it.
         pct_digits: decimals of the percentage.
     """
     return f"{overhead['ms']['median']:+.3g} ms ({overhead['pct']['median']:+.{pct_digits}f} %)"

@@ -1,10 +1,10 @@
 """The benchmark worker: ``python -m evidence.benchmarks.worker SPEC.json RESULT.json``.
 
-Started by :func:`evidence.running.runner.run_spec` (``make_spec(..., worker="evidence.benchmarks.worker")``),
+Started by `evidence.running.runner.run_spec` (``make_spec(..., worker="evidence.benchmarks.worker")``),
 in a fresh process. ``spec["params"]["bench"]`` names the benchmark (``overhead``, ``defaults``,
 ``startup``, ``parity_workload``) and ``spec["params"]["config"]`` its size (``quick`` unless
 given; ``full`` for a published site; ``tiny`` for the tests). Untimed work holds the build's
-timing lock shared, timed work holds it exclusively, as :mod:`evidence.running.worker` does.
+timing lock shared, timed work holds it exclusively, as `evidence.running.worker` does.
 
 Every timed run returns its final weights; each is compared with the plain PyTorch weights of
 the same round, and the report records every comparison (the pages assert them).
@@ -340,7 +340,7 @@ class BenchmarkFailed(Exception):
 
 
 def run_one(spec: dict) -> dict:
-    """:func:`run_spec`, with a failure located in the benchmark code."""
+    """`run_spec`, with a failure located in the benchmark code."""
     try:
         return run_spec(spec)
     except Exception as error:

@@ -1,7 +1,7 @@
 """The workloads the benchmarks time: one MLP trained the same way by plain PyTorch, Lightning
 and Fabric, and Lightning's own parity workload (``ParityModuleRNN`` on ``AverageDataset``).
 
-Every run returns its final weights and a :class:`Clock` with time stamps taken inside the
+Every run returns its final weights and a `Clock` with time stamps taken inside the
 run: entry, around the construction of the ``Trainer`` / ``Fabric`` object, the start of the
 first, second and first timed step, and the end of training. The timed window starts at step
 ``warmup`` (earlier steps are dropped) and ends when the training loop ends, so it includes

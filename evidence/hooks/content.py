@@ -3,7 +3,7 @@
 * ``<!-- implementations -->`` in a page (or ``<!-- implementations: <topic> -->``) becomes
   linked content tabs (PyTorch | Lightning | Fabric) holding each program, its lines of code
   and the lines it does not share with its counterpart highlighted; then the same tabs with
-  only the changes (:mod:`evidence.views.changes`); then the downloads box, each program with
+  only the changes (`evidence.views.changes`); then the downloads box, each program with
   the ``pip install`` line it needs, and all of them as one archive;
 * every program of every topic is published under ``downloads/<topic>/``;
 * the API reference page of the topic views lists every module in ``evidence/views/topics/``;

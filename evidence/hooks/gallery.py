@@ -5,7 +5,7 @@ changes, has no timeout and stops ``mkdocs serve`` on a failing example. These h
 ``mkdocs.yml``, work around each without changing the plugin:
 
 * **runs first**: before the gallery runs, every declared run whose inputs changed is executed
-  in worker processes (:func:`evidence.running.runner.execute_stale`), one per topic, two
+  in worker processes (`evidence.running.runner.execute_stale`), one per topic, two
   topics at a time, with progress in the log; pages then only load results;
 * **never stale**: a page whose recorded inputs (its script, the rendering machinery, the
   results it loaded) changed loses the gallery's checksum, so the gallery runs it again;

@@ -2,8 +2,8 @@
 
 A page is current when mkdocs-gallery's checksum exists and the digest recorded when it last
 ran still matches: the digest covers the script, the machinery that renders it (everything in
-:mod:`evidence` but the hooks), the environment and the result keys of every topic the page
-loaded (recorded by :func:`evidence.load` while it ran). So a page re-runs when a run it shows
+`evidence` but the hooks), the environment and the result keys of every topic the page
+loaded (recorded by `evidence.load` while it ran). So a page re-runs when a run it shows
 changed, and not otherwise; nothing is read from the page's code to decide it.
 """
 
@@ -31,7 +31,7 @@ def folder_topic(folder_name: str) -> str:
 
 
 def rendering_inputs() -> list[Path]:
-    """The machinery a page's output depends on: :mod:`evidence` without the MkDocs hooks, and
+    """The machinery a page's output depends on: `evidence` without the MkDocs hooks, and
     the results recorded on other machines (a committed GPU file re-renders the pages)."""
     root = PROJECT_DIR / "evidence"
     code = [p for p in root.rglob("*.py") if HOOKS_DIR not in p.parents and "__pycache__" not in p.parts]
@@ -93,7 +93,7 @@ class GalleryScript:
         return h.hexdigest()
 
     def recorded(self) -> dict | None:
-        """What :meth:`record` wrote when the page last ran successfully."""
+        """What `record` wrote when the page last ran successfully."""
         try:
             return json.loads(self.inputs_file.read_text())
         except (OSError, ValueError):

@@ -3,7 +3,7 @@
 Material's search plugin (9.x, ``material/plugins/search``) feeds a page's whole HTML to its
 parser and drops the text of elements marked ``data-search-exclude`` only once it has walked
 them tag by tag. The program tabs of every topic page are such an element (see
-:func:`evidence.hooks.content.implementation_tabs`): highlighted code, one ``<span>`` per
+`evidence.hooks.content.implementation_tabs`): highlighted code, one ``<span>`` per
 token, about 70 % of the HTML of the site's pages. Walking it costs an unchanged rebuild
 about two seconds.
 
@@ -57,7 +57,7 @@ def set_aside(html: str) -> tuple[str, list[str]]:
 
 
 def put_back(html: str, kept: list[str]) -> str:
-    """Undo :func:`set_aside`, deleting ``data-search-*`` attributes from what comes back as the
+    """Undo `set_aside`, deleting ``data-search-*`` attributes from what comes back as the
     search plugin deleted them from the rest of the page."""
     for number, inner in enumerate(kept):
         html = html.replace(PLACEHOLDER.format(number), SEARCH_ATTRIBUTE.sub("", inner), 1)

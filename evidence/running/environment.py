@@ -50,8 +50,8 @@ torch reports through ``torch.cuda``) and WSL2's GPU bridge."""
 def gpu_possible() -> bool:
     """Whether torch could find a GPU here, decided without importing torch (about a second).
 
-    False on Linux when none of :data:`GPU_DEVICE_NODES` exists, and on macOS (torch has no
-    CUDA there); True otherwise, so that :func:`device_kind` asks torch itself.
+    False on Linux when none of `GPU_DEVICE_NODES` exists, and on macOS (torch has no
+    CUDA there); True otherwise, so that `device_kind` asks torch itself.
     """
     if sys.platform == "darwin":
         return False
@@ -95,7 +95,7 @@ def fingerprint() -> dict:
 
 
 def stamp(threads: int | None = None) -> dict:
-    """The full environment stamp: :func:`fingerprint` plus threads, platform and date."""
+    """The full environment stamp: `fingerprint` plus threads, platform and date."""
     import torch
 
     info = fingerprint()

@@ -1,7 +1,7 @@
 """Start workers with torch and Lightning already imported: a fork server.
 
 Importing torch and pytorch_lightning costs seconds, and the build starts a worker per topic.
-A :class:`ForkServer` is one process that imports them once and then forks a child for each
+A `ForkServer` is one process that imports them once and then forks a child for each
 worker: the child is a fresh copy of a process that has done nothing but import, so topics still
 share no state (seeds, thread counts, warning filters, CUDA) while none pays the imports again.
 
@@ -52,7 +52,7 @@ class Forked:
 
 
 class ForkServer:
-    """The server process, started on first use; :meth:`start` forks a worker from it."""
+    """The server process, started on first use; `start` forks a worker from it."""
 
     def __init__(self):
         self.process: subprocess.Popen | None = None

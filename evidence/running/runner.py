@@ -1,9 +1,9 @@
 """Execute declared runs in worker processes and keep their results while their inputs hold.
 
-The build calls :func:`execute_stale` before any page runs: every declared run whose result
+The build calls `execute_stale` before any page runs: every declared run whose result
 is missing for its current inputs is executed, one worker process per topic (the topic's
 stale runs in order, so the imports are paid once), two topics at a time. Pages then read
-results with :func:`result`, which executes a run only if the build did not (a page run on
+results with `result`, which executes a run only if the build did not (a page run on
 its own, or a run that failed earlier in this process).
 
 A result is cached under ``<cache>/<topic>/<run>-<key>.json``, where the key hashes the run's
@@ -276,7 +276,7 @@ def execute_stale(topics: list[str] | None = None, parallel: int | None = None) 
     """Execute every stale declared run, one worker per topic, ``parallel`` topics at a time.
 
     Progress is logged as each run finishes (n of N, topic and run, seconds, what is left).
-    Returns the seconds each topic's worker took. Failures are kept for :func:`result`, which
+    Returns the seconds each topic's worker took. Failures are kept for `result`, which
     raises them where a page asks for the run.
     """
     todo = stale(topics)

@@ -1,6 +1,6 @@
 """Record what a program did, call by call, without touching its code.
 
-While a :class:`Recorder` is active it listens through PyTorch's own global hooks (module forward
+While a `Recorder` is active it listens through PyTorch's own global hooks (module forward
 hooks, optimizer step hooks) and wraps a few torch entry points (``torch.autograd.backward``,
 ``Optimizer.zero_grad``, ``Module.train``, gradient clipping, scheduler steps, ``torch.save`` /
 ``torch.load``) for the calls that matter in training. Each recorded call notes the model's mode,

@@ -1,6 +1,6 @@
 """Run one topic's implementations in a fresh process: logs, parity, memory and timings.
 
-Started by :func:`evidence.running.runner.run_topic` as
+Started by `evidence.running.runner.run_topic` as
 ``python -m evidence.running.worker SPEC.json RESULT.json``. One process per topic keeps
 topics from sharing global state (seeds, thread counts, warning filters, CUDA memory).
 
@@ -210,7 +210,7 @@ def serve(run_one, argv: list[str] | None = None) -> int:
 
     ``run_one(spec) -> dict`` gets each run's spec with the job's ``lock``, ``roots`` and
     ``waiting_flag`` added. An exception with ``location`` and ``text`` attributes (such as
-    :class:`ProgramFailed`) reports where a program failed; any other is a harness error.
+    `ProgramFailed`) reports where a program failed; any other is a harness error.
     The first failure is written in place of its run's result and ends the job.
     """
     job_path, out_dir = (argv if argv is not None else sys.argv[1:])[:2]

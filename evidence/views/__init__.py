@@ -1,9 +1,9 @@
 """Views: how results become what a page shows. Pages call these and build no markup.
 
-A view returns an :class:`Html` fragment, which mkdocs-gallery embeds as it is when it ends
+A view returns an `Html` fragment, which mkdocs-gallery embeds as it is when it ends
 a cell, prints text, or draws a matplotlib figure (saved as an image by the gallery). Tables
-escape every cell; a cell that needs formatting says so with a typed cell (:class:`Code`,
-:class:`Em`, :class:`Strong`, :class:`Lines`) rather than with markup.
+escape every cell; a cell that needs formatting says so with a typed cell (`Code`,
+`Em`, `Strong`, `Lines`) rather than with markup.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def table(headers: list[str], rows: Iterable[Iterable], caption: str | None = No
 def admonition(kind: str, title: str, *paragraphs) -> Html:
     """A Material admonition (``note``, ``info``, ``success``, ``warning``, ``failure``).
 
-    The title and paragraphs are escaped; a paragraph may also be an :class:`Html` fragment
+    The title and paragraphs are escaped; a paragraph may also be an `Html` fragment
     built by another view, or a list of typed cells shown as one paragraph.
     """
     body = "".join(p if isinstance(p, Html) else f"<p>{inline(p)}</p>" for p in paragraphs)

@@ -4,8 +4,8 @@ The programs are compared line by line (surrounding whitespace ignored, in order
 differing lines, with the few equal lines between runs close together, is a *hunk*, shown as
 the plain PyTorch lines beside the framework's lines (stacked on a phone). A hunk whose lines
 are all blank, comments, docstrings or code the line count leaves out is not shown. Each hunk
-gets a one-line caption: the :data:`CAPTIONS` rule whose pattern appears earliest in the
-framework's lines says what the framework does there; failing that, a :data:`PLAIN_CAPTIONS`
+gets a one-line caption: the `CAPTIONS` rule whose pattern appears earliest in the
+framework's lines says what the framework does there; failing that, a `PLAIN_CAPTIONS`
 rule says what the plain lines do by hand.
 """
 
@@ -101,9 +101,9 @@ class Hunk:
 
 
 def _caption(framework: str, plain: str) -> str:
-    """The caption of the :data:`CAPTIONS` rule that matches earliest in the framework's lines
-    (rule order breaks ties), else of the :data:`PLAIN_CAPTIONS` rule that matches earliest in
-    the plain lines, else :data:`FALLBACK`."""
+    """The caption of the `CAPTIONS` rule that matches earliest in the framework's lines
+    (rule order breaks ties), else of the `PLAIN_CAPTIONS` rule that matches earliest in
+    the plain lines, else `FALLBACK`."""
     for rules, text in ((CAPTIONS, framework), (PLAIN_CAPTIONS, plain)):
         matches = [(m.start(), order, caption) for order, (pattern, caption) in enumerate(rules)
                    if (m := re.search(pattern, text))]

@@ -1,8 +1,8 @@
-"""Views of the version matrix (:mod:`evidence.matrix`): topics × Lightning versions.
+"""Views of the version matrix (`evidence.matrix`): topics × Lightning versions.
 
 Rendered from the shard files present; a version without one is named as such. A cell links to
 its detail (the error, the first divergence, the warnings); where a cell changes between two
-neighbouring versions, :func:`changes` says what changed and since which version.
+neighbouring versions, `changes` says what changed and since which version.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The views every topic page shows: stamp, logs, curves, parity, timings, lines of code.
 
-They are methods of :class:`evidence.results.RunResult` (through :class:`RunViews`), so a page
-reads ``result.parity()``; each returns an :class:`~evidence.views.Html` fragment, prints, or
+They are methods of `evidence.results.RunResult` (through `RunViews`), so a page
+reads ``result.parity()``; each returns an `evidence.views.Html` fragment, prints, or
 draws a figure.
 """
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 class RunViews:
-    """View methods of a run's result (mixed into :class:`evidence.results.RunResult`)."""
+    """View methods of a run's result (mixed into `evidence.results.RunResult`)."""
 
     # -- what ran ---------------------------------------------------------------------------
     def stamp(self) -> Html:
@@ -103,7 +103,7 @@ class RunViews:
                     + table(["compared", "pair", "max |difference|", "verdict"], rows) + trace.ledger_line(self))
 
     def trace(self) -> Html:
-        """The recorded calls of every implementation, folded and aligned (:mod:`evidence.views.trace`)."""
+        """The recorded calls of every implementation, folded and aligned (`evidence.views.trace`)."""
         return trace.trace_table(self)
 
     def per_implementation(self, columns: dict, caption: str | None = None) -> Html:
@@ -111,7 +111,7 @@ class RunViews:
 
         ``columns`` maps a header to a result path (``"kept_epochs"``) or to a function of the
         implementation's result (``lambda r: Code(r["best_file"])``). Values show as the
-        :func:`~evidence.views.table` cells do: numbers, ``yes``/``no``, lists joined by commas.
+        `evidence.views.table` cells do: numbers, ``yes``/``no``, lists joined by commas.
         """
         rows = []
         for kind in self.kinds():

@@ -1,4 +1,4 @@
-"""Views of the recorded call traces (:mod:`evidence.running.trace`) and the parity ledger.
+"""Views of the recorded call traces (`evidence.running.trace`) and the parity ledger.
 
 A trace is long (every forward, backward, zero_grad and step of every batch), so it is shown
 compressed: identical calls in a row become one line with a count, a repeating cycle of calls

@@ -55,7 +55,7 @@ def replay(val_loss: list[float], patience: int, min_delta: float) -> list[Check
         min_delta: By how much a value must beat the best so far to count as an improvement.
 
     Returns:
-        One :class:`Check` per epoch, ending at the first epoch that stops training.
+        One `Check` per epoch, ending at the first epoch that stops training.
     """
     best, wait, checks = math.inf, 0, []
     for epoch, value in enumerate(val_loss):
@@ -82,7 +82,7 @@ def result_checks(result: RunResult, kind: str = "pytorch") -> list[Check]:
         kind: The implementation whose ``history.val_loss`` is replayed.
 
     Returns:
-        One :class:`Check` per epoch that implementation ran.
+        One `Check` per epoch that implementation ran.
     """
     return replay(result.value(kind, "history.val_loss"), _setting(result, "patience"),
                   _setting(result, "min_delta"))

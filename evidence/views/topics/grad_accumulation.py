@@ -2,7 +2,7 @@
 
 The page counts, from what each program returned, how the micro-batches of an epoch fall into
 accumulation windows and how many optimizer steps that made, and states those counts in its
-prose through :func:`windows_sentence`, so no count is typed by hand.
+prose through `windows_sentence`, so no count is typed by hand.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def sizes_sentence(result: RunResult) -> Html:
     Returns:
         A paragraph: the files from largest to smallest, which other checkpoints hold the
         optimizer state too, and the keys only Lightning's holds (its keys without a counterpart
-        in :data:`COUNTERPARTS`).
+        in `COUNTERPARTS`).
     """
     sizes = {kind: result.value(kind, "checkpoint_bytes") for kind in result.kinds()}
     order = sorted(sizes, key=sizes.get, reverse=True)

@@ -135,7 +135,7 @@ def epoch_mean_table(result: RunResult) -> Html:
         result: the topic's headline run.
 
     Returns:
-        A table with one row per implementation and epoch (see :func:`epoch_means`).
+        A table with one row per implementation and epoch (see `epoch_means`).
     """
     rows = [[LABELS[kind], m["epoch"], f"{m['logged']:.7f}", f"{m['weighted']:.7f}",
              f"{abs(m['logged'] - m['weighted']):.1e}", f"{m['plain']:.7f}", f"{abs(m['logged'] - m['plain']):.1e}"]

@@ -47,7 +47,7 @@ def approaches_table(result: RunResult) -> Html:
         result: the topic's run.
 
     Returns:
-        One row per way of computing (see :data:`APPROACHES`) and a last row for the
+        One row per way of computing (see `APPROACHES`) and a last row for the
         reference: the last epoch's F1 and AUROC, and the largest |difference| from the
         reference over all epochs, with a verdict at a tolerance of 1e-6.
     """

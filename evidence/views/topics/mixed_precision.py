@@ -95,7 +95,7 @@ def fp16(runs: TopicRuns) -> Html:
         runs: The topic's runs.
 
     Returns:
-        The fp16 parity and table, or :func:`fp16_not_run`'s note.
+        The fp16 parity and table, or `fp16_not_run`'s note.
     """
     if not ran_on_cuda(runs.headline):
         return fp16_not_run(runs.headline)

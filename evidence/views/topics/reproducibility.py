@@ -175,7 +175,7 @@ def draws_table(result: RunResult) -> Html:
         result: a run of the programs.
 
     Returns:
-        The columns of :func:`draws_by_configuration`, without the configuration.
+        The columns of `draws_by_configuration`, without the configuration.
     """
     return table(["implementation", *DRAW_HEADERS], [[LABELS[kind], *_draws(result, kind)] for kind in result.kinds()])
 
