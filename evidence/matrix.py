@@ -128,26 +128,13 @@ def shard_runs(only: list[str] | None = None) -> list[declared.Run]:
     return [dataclasses.replace(declared.run(t), **SHARD_CONFIG) for t in names]
 
 
-_FILE_DIGESTS: dict[tuple, str] = {}
-
-
-def _inputs_files_digest(runs: list[declared.Run]) -> str:
-    """The hash of every file ``runs`` use; computed once per state of those files (their sizes
-    and times), since every view of the matrix page asks whether each shard is current."""
-    from evidence.running.runner import topic_inputs, _files_digest
-
-    files = sorted({f for r in runs for f in topic_inputs(r.topic)})
-    memo = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
-    if memo not in _FILE_DIGESTS:
-        _FILE_DIGESTS[memo] = _files_digest(files)
-    return _FILE_DIGESTS[memo]
-
-
 def inputs_digest(version: str, runs: list[declared.Run]) -> str:
     """What a shard's results depend on: the version, the runs and every file they use."""
+    from evidence.running.runner import files_digest, topic_inputs
+
     h = hashlib.sha256(version.encode())
     h.update(json.dumps([r.spec() for r in runs], sort_keys=True).encode())
-    h.update(_inputs_files_digest(runs).encode())
+    h.update(files_digest([f for r in runs for f in topic_inputs(r.topic)]).encode())
     return h.hexdigest()[:16]
 
 

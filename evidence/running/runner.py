@@ -66,13 +66,24 @@ def timeout_s() -> float:
 
 # -- keys -----------------------------------------------------------------------------------
 
-def _files_digest(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(set(paths)):
-        name = path.relative_to(PROJECT_DIR).as_posix() if path.is_relative_to(PROJECT_DIR) else path.name
-        digest.update(name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+_FILE_DIGESTS: dict[tuple, str] = {}
+
+
+def files_digest(paths: list[Path]) -> str:
+    """A hash of the files' names (relative to the project) and contents.
+
+    Computed once per process and state of the files (their sizes and times): a build asks for
+    the same files' hash for every run key and every matrix shard."""
+    files = sorted(set(paths))
+    memo = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    if memo not in _FILE_DIGESTS:
+        digest = hashlib.sha256()
+        for path in files:
+            name = path.relative_to(PROJECT_DIR).as_posix() if path.is_relative_to(PROJECT_DIR) else path.name
+            digest.update(name.encode())
+            digest.update(path.read_bytes())
+        _FILE_DIGESTS[memo] = digest.hexdigest()
+    return _FILE_DIGESTS[memo]
 
 
 def topic_inputs(topic: str) -> list[Path]:
@@ -90,24 +101,13 @@ def topic_inputs(topic: str) -> list[Path]:
     return files + MACHINERY_INPUTS
 
 
-_DIGESTS: dict[tuple, str] = {}
-
-
 def inputs_digest(topic: str) -> str:
-    """A hash of ``topic``'s inputs, the environment fingerprint and the settings.
-
-    Computed once per topic and process state of its files (their sizes and times), so a
-    build that asks for many keys hashes each file once.
-    """
-    files = topic_inputs(topic)
-    stat = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(files))
-    memo = (topic, stat, tuple(os.environ.get(k) for k in SETTINGS))
-    if memo not in _DIGESTS:
-        digest = hashlib.sha256(_files_digest(files).encode())
-        digest.update(json.dumps(fingerprint(), sort_keys=True).encode())
-        digest.update(json.dumps({k: os.environ.get(k) for k in SETTINGS}).encode())
-        _DIGESTS[memo] = digest.hexdigest()
-    return _DIGESTS[memo]
+    """A hash of ``topic``'s inputs (`files_digest`), the environment fingerprint and the
+    settings."""
+    digest = hashlib.sha256(files_digest(topic_inputs(topic)).encode())
+    digest.update(json.dumps(fingerprint(), sort_keys=True).encode())
+    digest.update(json.dumps({k: os.environ.get(k) for k in SETTINGS}).encode())
+    return digest.hexdigest()
 
 
 def run_key(run: Run) -> str:
