@@ -43,7 +43,7 @@ DEFAULT_WORKER = "evidence.running.worker"
 MACHINERY_TOPICS = (PROJECT_DIR / "evidence" / "benchmarks", PROJECT_DIR / "evidence" / "api_changes")
 """Folders outside ``snippets/`` that declare runs: the benchmarks and the API-changes page."""
 
-_KEYS = {"about", "params", "compare", "tolerance", "repeats", "threads", "overrides", "needs", "in_process"}
+_KEYS = {"about", "params", "compare", "tolerance", "repeats", "threads", "overrides", "needs", "in_process", "gather"}
 
 
 class DeclarationError(ValueError):
@@ -67,6 +67,7 @@ class Run:
     headline: bool = False
     needs: tuple = ()
     in_process: bool = True
+    gather: dict = field(default_factory=dict)
 
     def runs_here(self) -> bool:
         """Whether this machine has what the run needs (``needs = ["cuda"]``: a CUDA GPU)."""
@@ -82,6 +83,8 @@ class Run:
                 "tolerance": self.tolerance, "repeats": self.repeats, "threads": self.threads,
                 "overrides": self.overrides, "trace": self.headline and self.in_process,
                 "memory": self.in_process}
+        if self.gather:
+            spec["gather"] = self.gather
         if self.worker != DEFAULT_WORKER:
             spec["worker"] = self.worker
         return spec
@@ -124,13 +127,22 @@ def runs(topic: str) -> list[Run]:
     table = data.get("runs")
     if not isinstance(table, dict) or not table:
         raise DeclarationError(f"{path}: declares no [runs.<name>] table")
-    unknown_top = set(data) - {"runs", "headline", "worker"}
+    unknown_top = set(data) - {"runs", "headline", "worker", "checks", "defaults"}
     if unknown_top:
-        raise DeclarationError(f"{path}: unknown key(s) {sorted(unknown_top)} (expected headline, worker, runs)")
+        raise DeclarationError(f"{path}: unknown key(s) {sorted(unknown_top)} "
+                               "(expected headline, worker, runs, checks, defaults)")
     headline = data.get("headline", next(iter(table)))
     if headline not in table:
         raise DeclarationError(f"{path}: headline = {headline!r} names no run (runs: {', '.join(table)})")
     for name, settings in table.items():
+        for key, entry in settings.get("gather", {}).items():
+            if not isinstance(entry, dict) or set(entry) != {"reader", "path"}:
+                raise DeclarationError(f"{path}: run {name!r}: gather.{key} must be {{ reader = ..., path = ... }}")
+            from evidence.running.gather import READERS
+
+            if entry["reader"] not in READERS:
+                raise DeclarationError(f"{path}: run {name!r}: gather.{key} names no reader "
+                                       f"{entry['reader']!r} (readers: {', '.join(READERS)})")
         unknown = set(settings) - _KEYS
         if unknown:
             raise DeclarationError(f"{path}: run {name!r} has unknown key(s) {sorted(unknown)} "

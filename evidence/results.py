@@ -94,6 +94,40 @@ class TopicRuns:
         return self._loaded[name]
 
 
+    def checks(self) -> list[dict]:
+        """Every check of the topic, evaluated (`evidence.checks`): within each run, then the declared ones."""
+        from evidence import checks
+
+        present = [name for name in self.names if self.declared[name].runs_here()]
+        reports = {name: self[name].data for name in present}
+        keys = {name: runner.run_key(self.declared[name]) for name in present}
+        return checks.topic_checks(self.topic, reports, keys, runner.cache_dir())
+
+    def verdicts(self, *names: str):
+        """The topic's checks as a table: every one, or those named (`evidence.views.checks`)."""
+        from evidence.views.checks import checks_table
+
+        found = self.checks()
+        if names:
+            found = [c for c in found if c["name"] in names]
+        return checks_table(found)
+
+
+def stored_checks(topic: str) -> list[dict] | None:
+    """The topic's evaluated checks from the results stored for its current inputs, or None
+    while a run has none (the build evaluates them after its runs; `summary.json` publishes them)."""
+    from evidence import checks
+
+    present = [run for run in declared.runs(topic) if run.runs_here()]
+    reports = {}
+    for run in present:
+        report = runner.stored(run)
+        if report is None or "error" in report:
+            return None
+        reports[run.name] = report
+    return checks.topic_checks(topic, reports, {r.name: runner.run_key(r) for r in present}, runner.cache_dir())
+
+
 def load(topic: str, result_class: type = RunResult) -> TopicRuns:
     """The declared runs of ``topic``, whose results a page shows by run name."""
     page = CURRENT_PAGE[0]

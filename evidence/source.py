@@ -16,33 +16,17 @@ from pathlib import Path
 
 from evidence.programs import SNIPPETS_DIR, programs
 
-LOC_RULE = ("Lines of code that do the task: lines holding code, without blank lines, comments, "
-            "docstrings and the blocks each program marks `# region: not counted` … `# endregion` (code that "
-            "exists so the site can run and compare the programs: the command line and collecting what run() "
-            "returns). The same rule applies to every implementation.")
+LOC_RULE = ("Lines of code of the whole file, as downloaded: every line holding code, without blank lines, "
+            "comments and docstrings; the command line (main()) included. The same rule applies to every "
+            "implementation.")
 """The rule `count_loc` applies, stated beside every line count on the site."""
-
-
-def uncounted_lines(source: str) -> set[int]:
-    """1-based numbers of the lines inside ``# region: not counted`` … ``# endregion`` blocks."""
-    lines, inside = set(), False
-    for number, line in enumerate(source.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith("# region") and "not counted" in stripped:
-            inside = True
-        if inside:
-            lines.add(number)
-        if stripped.startswith("# endregion"):
-            inside = False
-    return lines
 
 
 def count_loc(source: str) -> int:
     """Count the lines that do the task, by `LOC_RULE`.
 
-    A line counts when it holds code: not blank, not only a comment, not part of a docstring
-    (a string expression standing alone as a statement), and not inside a block marked
-    ``# region: not counted`` … ``# endregion``.
+    A line counts when it holds code: not blank, not only a comment, and not part of a
+    docstring (a string expression standing alone as a statement).
     """
     return len(counted_lines(source))
 
@@ -67,7 +51,7 @@ def counted_lines(source: str) -> frozenset[int]:
         if standalone_string:
             continue
         code_lines.update(range(token.start[0], token.end[0] + 1))
-    return frozenset(code_lines - uncounted_lines(source))
+    return frozenset(code_lines)
 
 
 def distinct_lines(source: str, other: str) -> list[int]:

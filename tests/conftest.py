@@ -31,6 +31,20 @@ def load_program(topic: str, kind: str):
     return importlib.import_module(f"snippets.{topic}.{program_path(topic, kind).stem}")
 
 
+def run_program(topic: str, kind: str, run_name: str | None = None, **kwargs) -> dict:
+    """One program's ``run(**kwargs)`` with what the harness adds (`evidence.running.gather`):
+    ``state_dict``, ``steps``, ``device``, a Lightning program's logged ``history``, and the
+    values the run's ``gather`` table reads from the files the program wrote (in the current
+    folder: tests that write files run in ``tmp_path``, see ``in_tmp``)."""
+    from evidence import declared
+    from evidence.running.gather import gathered_run
+
+    module = load_program(topic, kind)
+    declared_gather = declared.run(topic, run_name).gather
+    result, _ = gathered_run(module.run, kwargs, declared_gather, device=kwargs.get("device", "cpu"))
+    return result
+
+
 def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 

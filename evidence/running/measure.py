@@ -170,7 +170,10 @@ def max_abs_difference(a, b) -> float:
 
     if isinstance(a, dict) and isinstance(b, dict):
         if set(a) != set(b):
-            return float("inf")
+            pairs = aligned(a, b)
+            if pairs is None:
+                return float("inf")
+            return max((max_abs_difference(x, y) for x, y in pairs), default=0.0)
         return max((max_abs_difference(a[k], b[k]) for k in a), default=0.0)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         if len(a) != len(b):
@@ -192,10 +195,62 @@ def max_abs_difference(a, b) -> float:
     return abs(float(a) - float(b))
 
 
-def lookup(result: dict, path: str):
-    """``lookup(r, "history.val_loss")`` -> ``r["history"]["val_loss"]``."""
+def _common_prefix(keys: list[str]) -> str:
+    """The leading dotted segments every key shares (``"model."`` of a LightningModule's weights)."""
+    parts = [k.split(".") for k in keys]
+    shared = []
+    for segments in zip(*(p[:-1] for p in parts)):
+        if len(set(segments)) != 1:
+            break
+        shared.append(segments[0])
+    return "".join(s + "." for s in shared)
+
+
+def aligned(a: dict, b: dict) -> list[tuple] | None:
+    """Pairs of values of two state dicts whose names differ only by how the network was held.
+
+    First by name, after removing what every name of one dict starts with (a LightningModule's
+    ``model.``) and the prefixes wrappers add (``_forward_module.``, ``_orig_mod.``, ``module.``);
+    then, with as many entries of the same shapes in the same order, by order. None when neither
+    matches: the two are not the same model.
+    """
+    from evidence.running.trace import _unwrapped
+
+    if not all(isinstance(k, str) for k in (*a, *b)):
+        return None
+
+    def names(d: dict) -> dict:
+        prefix = _common_prefix(list(d)) if len(d) > 1 else ""
+        return {_unwrapped(k[len(prefix):]): k for k in d}
+
+    na, nb = names(a), names(b)
+    if set(na) == set(nb):
+        return [(a[na[k]], b[nb[k]]) for k in na]
+    if len(a) == len(b) and all(getattr(x, "shape", None) == getattr(y, "shape", None)
+                                for x, y in zip(a.values(), b.values())):
+        return list(zip(a.values(), b.values()))
+    return None
+
+
+_PART = re.compile(r'\["([^"]+)"\]|([^.\[\]]+)')
+
+
+def path_parts(path: str) -> list[str]:
+    """``'checkpoints["last.ckpt"].keys'`` -> ``["checkpoints", "last.ckpt", "keys"]``."""
+    return [quoted or plain for quoted, plain in _PART.findall(path)]
+
+
+def lookup(result, path: str):
+    """``lookup(r, "history.val_loss")`` -> ``r["history"]["val_loss"]``.
+
+    A key holding a dot is written in brackets and quotes (``checkpoints["last.ckpt"].keys``);
+    a number indexes a list (``history.val_loss.-1``, the last).
+    """
     value = result
-    for part in path.split("."):
+    for part in path_parts(path):
+        if isinstance(value, list) and re.fullmatch(r"-?\d+", part) and -len(value) <= int(part) < len(value):
+            value = value[int(part)]
+            continue
         if not isinstance(value, dict) or part not in value:
             raise KeyError(f"the program's result has no {path!r} (missing {part!r})")
         value = value[part]

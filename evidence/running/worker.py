@@ -22,7 +22,7 @@ import time
 import traceback
 from pathlib import Path
 
-from evidence.running import measure, policy, trace
+from evidence.running import gather, measure, policy, trace
 from evidence.running.environment import stamp
 from evidence.programs import programs
 
@@ -66,7 +66,7 @@ class ProgramFailed(Exception):
         super().__init__(f"{kind} program failed at {self.location}")
 
 
-RESERVED_KEYS = ("label", "file", "loc", "log", "first_run_s", "memory", "times_s", "timing")
+RESERVED_KEYS = ("label", "file", "loc", "log", "first_run_s", "memory", "times_s", "timing", "trainer_kwargs")
 """Keys of an implementation's report that the harness fills; a program's result may not use them."""
 
 
@@ -108,7 +108,7 @@ def run_spec(spec: dict) -> dict:
         # 1. the logged run: what a reader sees when running the program
         for program in found:
             kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
-            with measure.captured_output() as log:
+            with measure.captured_output() as log, gather.Watch() as watch:
                 try:
                     result, first = measure.timed(modules[program.kind].run, verbose=True,
                                                   sync_cuda=device == "cuda", **kwargs)
@@ -118,11 +118,15 @@ def run_spec(spec: dict) -> dict:
             if clash:
                 raise ValueError(f"{program.path.name}: run() returned {clash}, which the harness reserves "
                                  f"for its own measurements ({', '.join(RESERVED_KEYS)}); rename them")
+            result = gather.normalise(result, watch, device)
+            arguments = gather.call_arguments(modules[program.kind].run, kwargs)
+            result.update(gather.gather(spec.get("gather", {}), arguments, Path.cwd()))
             results[program.kind] = result
             reports[program.kind] = {
                 "label": program.label, "file": program.path.name,
                 "log": policy.strip_adverts(measure.sanitize(log.getvalue(), roots)), "first_run_s": first,
                 "steps": int(result.get("steps", 0)), "device": str(result.get("device", device)),
+                **({"trainer_kwargs": watch.trainer_kwargs} if watch.trainer_kwargs is not None else {}),
                 **{k: _jsonable(v) for k, v in result.items() if k not in ("state_dict", "steps", "device")},
             }
         # 1b. the headline run once more, recorded call by call (evidence.running.trace), untimed;
@@ -134,7 +138,7 @@ def run_spec(spec: dict) -> dict:
                 reference = recorders.get(found[0].kind)
                 with measure.captured_output(), trace.Recorder(program.path, reference=reference,
                                                                keep_snapshots=reference is None) as recorder:
-                    traced = modules[program.kind].run(verbose=False, **kwargs)
+                    traced = gather.normalise(modules[program.kind].run(verbose=False, **kwargs), None, device)
                 recorders[program.kind] = recorder
                 reports[program.kind]["trace"] = {
                     **recorder.report(),

@@ -21,6 +21,45 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+TRAINER_REASONS = {
+    "max_epochs": "the task's length, the same in every implementation",
+    "max_steps": "the task's length, the same in every implementation",
+    "accelerator": "the program's --device (auto, cpu or cuda), as the others take it",
+    "devices": "one device, as the plain program uses",
+    "logger": "the default logger would write a lightning_logs/ folder the reader did not ask for",
+    "enable_checkpointing": "the default callback would write a checkpoint the reader did not ask for "
+                            "(checkpointing has its own page)",
+    "enable_progress_bar": "on from the command line (verbose), off in the quiet runs the harness times, "
+                           "where no implementation prints",
+    "enable_model_summary": "on from the command line (verbose), off in the quiet runs the harness times",
+    "callbacks": "the callbacks the topic is about",
+    "deterministic": "the topic compares seeded results bit for bit",
+}
+"""Why a Lightning program sets a Trainer argument, for those most programs set; a topic's
+``[defaults]`` table in its ``runs.toml`` adds its own and may override these."""
+
+TRAINER_CAPTION = ("Recorded from the Trainer the program built in its logged run (from the command line, so "
+                   "verbose); every other argument keeps Lightning's default.")
+
+
+TRACE_NOTE = (
+    "<p>The headline run once more, untimed, with every training call recorded through PyTorch's own hooks "
+    "(the programs are unchanged, and the recorded pass must end with the same weights): forward passes with "
+    "the model's mode and grad mode, <code>zero_grad</code>, <code>backward</code>, optimizer and scheduler "
+    "steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are marked; "
+    "the page <em>What the Trainer does for you</em> reads the minimal loop's recording line by line.</p>")
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)
+
+
+def _literal(value) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 class RunViews:
     """View methods of a run's result (mixed into `evidence.results.RunResult`)."""
 
@@ -62,6 +101,28 @@ class RunViews:
             Strong("On a GPU."), f" {where}: parity {verdict}; per step {steps or '–'}; peak CUDA memory {memory}. ",
             "From ", Code(machine["file"] if "file" in machine else "the recorded file"), "."]) + "</p>")
 
+    def executed(self) -> Html:
+        """The standard head of a topic's evidence: the stamp, every log, the run's checks and
+        the Trainer arguments, each under its heading (the explanations are written once, here)."""
+        from evidence.views.checks import checks_table
+
+        logs = "".join(f'<p class="log-title"><strong>{LABELS[kind]}</strong>: <code>python {impl["file"]}</code></p>'
+                       f'<pre class="program-log"><code>{_escape(impl["log"].rstrip() or "(printed nothing)")}</code></pre>'
+                       for kind, impl in self.implementations.items())
+        from evidence.checks import within_run
+
+        return Html(self.stamp() + "<h3>What each program printed</h3>"
+                    "<p>The logged run, as a reader sees it from the command line (<code>verbose=True</code>).</p>"
+                    + logs + "<h3>Did they compute the same thing?</h3>"
+                    + (checks_table(within_run(self.data)) if self.parity_data else
+                       admonition("note", "Parity", "Only one implementation: nothing to compare."))
+                    + trace.ledger_line(self) + self.trainer_arguments())
+
+    def costs(self) -> Html:
+        """The standard tail of a topic's evidence: the call trace, the timings and the line counts."""
+        return Html("<h3>What each program did, call by call</h3>" + TRACE_NOTE + self.trace()
+                    + "<h3>Time and memory</h3>" + self.timings() + "<h3>Lines of code</h3>" + self.loc())
+
     def logs(self) -> None:
         """Print each implementation's log from its first (untimed) run."""
         for kind, impl in self.implementations.items():
@@ -101,6 +162,28 @@ class RunViews:
         return Html(admonition(kind, headline, f"Same seed, same data, same device; every check against "
                                                f"{LABELS[p['reference']]}:")
                     + table(["compared", "pair", "max |difference|", "verdict"], rows) + trace.ledger_line(self))
+
+    def trainer_arguments(self) -> Html:
+        """The ``Trainer`` arguments the Lightning program passed, each with its default and why.
+
+        Recorded when the program built its Trainer in the logged run; the reasons are
+        `evidence.views.topic.TRAINER_REASONS` unless the topic's ``[defaults]`` says otherwise.
+        """
+        from evidence.checks import trainer_reasons
+
+        passed = self.implementations.get("lightning", {}).get("trainer_kwargs")
+        if not passed:
+            return Html("")
+        reasons = {**TRAINER_REASONS, **trainer_reasons(self.topic)}
+        rows = [[Code(f"{name}={_literal(info['value'])}"), Code(_literal(info["default"])), reasons.get(name, "")]
+                for name, info in passed.items()]
+        missing = [name for name, info in passed.items() if name not in reasons]
+        if missing:
+            raise ValueError(f"{self.topic}: the Lightning program sets Trainer({', '.join(missing)}=...) and its "
+                             "runs.toml gives no reason under [defaults]")
+        return Html("<details class=\"note\"><summary>The <code>Trainer</code> arguments the Lightning program "
+                    "sets, and why</summary>" + table(["argument (logged run)", "Trainer's default", "why"], rows,
+                                                     caption=TRAINER_CAPTION) + "</details>")
 
     def trace(self) -> Html:
         """The recorded calls of every implementation, folded and aligned (`evidence.views.trace`)."""

@@ -6,7 +6,7 @@ import pytest
 
 from evidence import declared
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program
+from tests.conftest import load_program, run_program
 
 TOPIC = "minimal_loop"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -17,7 +17,7 @@ STEPS_PER_EPOCH = 13  # 409 training samples in batches of 32: twelve full batch
 
 @pytest.fixture(scope="module")
 def results():
-    return {kind: load_program(TOPIC, kind).run(**PUBLISHED, device="cpu") for kind in KINDS}
+    return {kind: run_program(TOPIC, kind, **PUBLISHED, device="cpu") for kind in KINDS}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -55,5 +55,5 @@ def test_lightning_runs_the_sanity_check_by_default():
 
 
 def test_different_seed_gives_different_weights(results):
-    other = load_program(TOPIC, "pytorch").run(**{**PUBLISHED, "seed": 1}, device="cpu")
+    other = run_program(TOPIC, "pytorch", **{**PUBLISHED, "seed": 1}, device="cpu")
     assert max_abs_difference(other["state_dict"], results["pytorch"]["state_dict"]) > 0

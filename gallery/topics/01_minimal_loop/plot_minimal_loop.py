@@ -17,10 +17,10 @@ per-batch losses into per-epoch numbers (`self.log(..., on_epoch=True)` weights 
 size, exactly as the plain loop does by hand). **Fabric** keeps your loop and takes over only
 the device handling (`fabric.setup`, `fabric.setup_dataloaders`, `fabric.backward`).
 
-Each program also holds code that exists only so this site can run and compare it: the command
-line (`main()`) and the lines that collect what `run()` returns (a `history` dict, the final
-weights). They sit between `# region: not counted (...)` and `# endregion` in every program, and
-the line counts below leave them out.
+Each program is the file a reader downloads, byte for byte: the task and a short command line,
+nothing that exists only for this site. `run()` returns the trained network and, in the plain and
+Fabric loops, the per-epoch history they keep; the Lightning program's history is what its
+`self.log` calls logged (see [how the site reads the programs](../../../reading.md)).
 """
 
 # %%
@@ -34,80 +34,33 @@ the line counts below leave them out.
 #
 # ## Executed in this build
 #
-# Each program ran once with its log captured, then under a memory probe, then in timed rounds
-# alternating the order of the programs (the line below says how many). Same seed, same data,
-# same device and one torch thread for all of them.
+# --8<-- "gallery/shared/executed.md"
 
 from evidence import load
 
 result = load("minimal_loop").headline
-result.stamp()
-
-# %%
-# ### What each program printed
-#
-# The logged run is what a reader sees from the command line (`verbose=True`). Lightning shows
-# its model summary and its progress bar, which carries the epoch losses because `self.log`
-# is called with `prog_bar=True`. So that the three logs can be compared line by line, the
-# Lightning program also prints each epoch's losses from the callback that collects its
-# `history` (not counted: a Lightning user reads them on the bar).
-
-result.logs()
+result.executed()
 
 # %%
 # ### Loss curves, overlaid
 #
 # Three lines are drawn on each panel; where they coincide, the implementations computed the
-# same numbers.
+# same numbers. The three programs seed the global RNG identically and shuffle with their own
+# seeded `torch.Generator`, so the batches arrive in the same order; Lightning's optimizer step
+# with a closure performs the same arithmetic as the plain `loss.backward(); optimizer.step()`.
+# Lightning's sanity-check validation (two validation batches before the first epoch) stays on:
+# it runs in eval mode without gradients, and the `Trainer` runs it inside `isolate_rng()`,
+# which restores every random number generator afterwards, so the weights still match exactly.
+# The validation loss of Lightning can differ in the last digits: Lightning divides the
+# batch-size weighted sum in float32, the plain and Fabric loops read it with `.item()` and
+# divide in Python (float64).
 
 result.plot("history.train_loss", "history.val_loss")
 
 # %%
-# ### Did they compute the same thing?
-#
-# The final weights of each network are compared element by element with the plain PyTorch
-# ones, and so is the per-epoch validation loss. The three programs seed the global RNG
-# identically and shuffle with their own seeded `torch.Generator`, so the batches arrive in
-# the same order; Lightning's optimizer step with a closure performs the same arithmetic as
-# the plain `loss.backward(); optimizer.step()`. Lightning's sanity-check validation (two
-# validation batches before the first epoch) stays on: it runs in eval mode without gradients,
-# so it changes no weight, and the `Trainer` runs it inside `isolate_rng()`, which restores
-# every random number generator afterwards; the weights still match exactly (the tests pin it).
-# The validation loss of Lightning can differ in the last digits: all three add the batch-size
-# weighted losses into a float32 tensor on the device, but Lightning divides that sum in
-# float32 while the plain and Fabric loops read it with `.item()` and divide in Python
-# (float64).
+# --8<-- "gallery/shared/costs.md"
 
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
-
-# %%
-# ### Time and memory
-#
-# The first run includes one-time set-up (building the `Trainer` or `Fabric` object, the
-# first pass through the data). The later runs show steady state. The timed runs are quiet
-# (`verbose=False`): no program prints, and the `Trainer` shows no progress bar or model
-# summary; its sanity-check validation is included. On a model this small the fixed cost of
-# Lightning's machinery per step is what you see; how that overhead shrinks as the model grows
-# is measured on the benchmark pages.
-
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+result.costs()
 
 # %%
 # ## Pitfalls
