@@ -4,7 +4,8 @@ Two kinds of check, both in a topic's ``runs.toml``:
 
 - within a run, its ``compare`` list: each path is compared between every implementation and
   the reference (plain PyTorch), with the run's ``tolerance`` (the worker evaluates these, since
-  it holds the tensors; they need no sentence);
+  it holds the tensors; they need no sentence); a variant that differs on purpose says
+  ``expect = "differs"`` in its run table;
 - across runs, or against a value, a ``[[checks]]`` entry::
 
       [[checks]]
@@ -131,6 +132,8 @@ def evaluate(check: Check, reports: dict) -> dict:
         pairs = [(k, a[k], b[None]) for k in a]
     elif None in a:
         pairs = [(k, a[None], b[k]) for k in b]
+    elif len(a) == len(b) == 1 and "/*/" not in f"{check.a}{check.b}":
+        pairs = [(next(iter(a)), next(iter(a.values())), next(iter(b.values())))]  # two named implementations
     else:
         pairs = [(k, a[k], b[k]) for k in a if k in b]
     if not pairs:
@@ -151,21 +154,26 @@ def evaluate(check: Check, reports: dict) -> dict:
             "implementations": [k for k, _, _ in pairs if k is not None]}
 
 
-def within_run(report: dict) -> list[dict]:
-    """The ``compare`` checks a worker evaluated for one run, in the published form."""
+def within_run(report: dict, expect: str = "same") -> list[dict]:
+    """The ``compare`` checks a worker evaluated for one run, in the published form; ``expect``
+    is the run's declared expectation (``same`` or ``differs``)."""
     parity = report.get("parity") or {}
     out = []
     for c in parity.get("checks", []):
+        held = c["verdict"] == "differs" if expect == "differs" else c["verdict"] != "differs"
         reference, other = c["pair"]
         out.append({"name": f"{report['run']}:{c['metric']}:{other}", "run": report["run"], "metric": c["metric"],
                     "pair": c["pair"], "value": c["value"], "tolerance": parity.get("tolerance", 0.0),
-                    "expect": "same", "verdict": c["verdict"], "expected": c["verdict"] != "differs",
+                    "expect": expect, "verdict": c["verdict"], "expected": held,
                     "say": f"{other} computes the same {c['metric']} as {reference} ({report['run']})"})
     return out
 
 
 def _key(topic: str, run_keys: dict) -> str:
-    text = json.dumps({"checks": _table(topic).get("checks", []), "runs": run_keys}, sort_keys=True, default=str)
+    table = _table(topic)
+    text = json.dumps({"checks": table.get("checks", []), "runs": run_keys,
+                       "expect": {name: run.get("expect") for name, run in table.get("runs", {}).items()}},
+                      sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -181,7 +189,8 @@ def topic_checks(topic: str, reports: dict, run_keys: dict, cache) -> list[dict]
         return json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         pass
-    found = [c for name, report in reports.items() for c in within_run(report)]
+    expects = {run.name: run.expect for run in declared.runs(topic)}
+    found = [c for name, report in reports.items() for c in within_run(report, expects.get(name, "same"))]
     for check in declared_checks(topic):
         if check.runs() <= set(reports):
             found.append(evaluate(check, reports))

@@ -21,6 +21,11 @@ The file::
     needs = ["cuda"]                           # run only where a CUDA GPU is present
     in_process = false                         # the programs train in processes of their own
                                                # (ranks): no call recording, no memory probe
+    gather = { checkpoints = { reader = "checkpoint_files", path = "{ckpt_dir}" } }
+                                               # values read from what each program wrote
+                                               # (evidence.running.gather.READERS)
+    expect = "differs"                         # this run's compare checks should differ
+                                               # (default "same": identical or close)
 
     [runs.fp32]                                # a variant: starts from the headline's settings;
     params = { precision = "32-true" }         # params and overrides are merged into the
@@ -43,7 +48,8 @@ DEFAULT_WORKER = "evidence.running.worker"
 MACHINERY_TOPICS = (PROJECT_DIR / "evidence" / "benchmarks", PROJECT_DIR / "evidence" / "api_changes")
 """Folders outside ``snippets/`` that declare runs: the benchmarks and the API-changes page."""
 
-_KEYS = {"about", "params", "compare", "tolerance", "repeats", "threads", "overrides", "needs", "in_process", "gather"}
+_KEYS = {"about", "params", "compare", "tolerance", "repeats", "threads", "overrides", "needs", "in_process", "gather",
+         "expect"}
 
 
 class DeclarationError(ValueError):
@@ -68,6 +74,9 @@ class Run:
     needs: tuple = ()
     in_process: bool = True
     gather: dict = field(default_factory=dict)
+    expect: str = "same"
+    """What the run's ``compare`` checks should find: ``same`` (identical or close, the default) or
+    ``differs`` (a variant that shows a difference on purpose). Not part of the run's key."""
 
     def runs_here(self) -> bool:
         """Whether this machine has what the run needs (``needs = ["cuda"]``: a CUDA GPU)."""
@@ -152,7 +161,7 @@ def runs(topic: str) -> list[Run]:
     declared = [Run(topic, headline, worker=worker, headline=True, **_normalise(base))]
     for name, settings in table.items():
         if name != headline:
-            inherited = {k: v for k, v in base.items() if k not in ("about", "needs")}
+            inherited = {k: v for k, v in base.items() if k not in ("about", "needs", "expect")}
             declared.append(Run(topic, name, worker=worker, **_normalise(_merge(inherited, settings))))
     return declared
 

@@ -20,12 +20,6 @@ from evidence.running import measure, runner
 from evidence.running.runner import TopicError
 from evidence.views.topic import RunViews
 
-LOADED: dict[str, list[str]] = {}
-"""Topics each page loaded, by the page's file: the build's record of what a page depends on
-(`evidence.hooks.gallery` sets `CURRENT_PAGE` before each page runs)."""
-
-CURRENT_PAGE: list[str | None] = [None]
-
 
 class RunResult(RunViews):
     """One run's executed result: every implementation's values, parity and timings."""
@@ -129,10 +123,10 @@ def stored_checks(topic: str) -> list[dict] | None:
 
 
 def load(topic: str, result_class: type = RunResult) -> TopicRuns:
-    """The declared runs of ``topic``, whose results a page shows by run name."""
-    page = CURRENT_PAGE[0]
-    if page is not None:
-        LOADED.setdefault(page, [])
-        if topic not in LOADED[page]:
-            LOADED[page].append(topic)
+    """The declared runs of ``topic``, whose results a page shows by run name.
+
+    A page names its topics literally (``load("minimal_loop")``): the build reads those names
+    from the page's source to know which results the page depends on
+    (`evidence.hooks.pages.GalleryScript.loaded_topics`).
+    """
     return TopicRuns(topic, result_class)

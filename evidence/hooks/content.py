@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mkdocs.structure.files import File, Files
 
-from evidence import declared
+from evidence import declared, results
 from evidence.hooks import gallery, pages
 from evidence.programs import KINDS, LABELS, programs, topics
 from evidence.source import LOC_RULE, compress_ranges, count_loc, highlight_lines
@@ -34,20 +34,30 @@ from evidence.views import difference
 IMPLEMENTATIONS_MARK = re.compile(r"^(?P<indent>[ \t]*)<!-- implementations(?::\s*(?P<topic>\w+))? -->[ \t]*$",
                                   re.MULTILINE)
 SUMMARY_MARK = "<!-- summary-table -->"
+SUMMARY_URI = "results/summary.json"
 
-_state: dict = {"summary": None, "page_src": {}, "blocks": {}}
 PLACEHOLDER = re.compile(r"(?:<p>)?<!-- evidence-block (\d+) -->(?:</p>)?")
 
 
-def _placeholder(html_block: str) -> str:
-    """Keep ``html_block`` out of Markdown's reach: a comment now, the HTML after rendering."""
-    number = len(_state["blocks"])
-    _state["blocks"][number] = html_block
-    return f"<!-- evidence-block {number} -->"
+class Blocks:
+    """HTML blocks kept out of Markdown's reach for one page: a numbered comment in the
+    Markdown, the HTML again once the page is rendered. Kept on the page object
+    (``page.evidence_blocks``) between ``on_page_markdown`` and ``on_page_content``."""
+
+    def __init__(self):
+        self.kept: list[str] = []
+
+    def place(self, html_block: str) -> str:
+        self.kept.append(html_block)
+        return f"<!-- evidence-block {len(self.kept) - 1} -->"
+
+    def restore(self, html_text: str) -> str:
+        return PLACEHOLDER.sub(lambda m: self.kept[int(m.group(1))], html_text)
 
 
 def on_page_content(html_text: str, page, config, files):
-    return PLACEHOLDER.sub(lambda m: _state["blocks"].pop(int(m.group(1))), html_text)
+    blocks = getattr(page, "evidence_blocks", None)
+    return blocks.restore(html_text) if blocks else html_text
 
 
 def _relative(target: str, page_src: str) -> str:
@@ -116,9 +126,8 @@ def on_files(files: Files, config):
         files.append(File.generated(config, archive_uri(topic), content=archive(topic)))
     for record in gpu_records():
         files.append(File.generated(config, gpu_uri(record["file"]), abs_src_path=str(GPU_DIR / record["file"])))
-    _state["summary"] = build_summary(config)
-    files.append(File.generated(config, "results/summary.json",
-                                content=json.dumps(_state["summary"], indent=1, allow_nan=False)))
+    files.append(File.generated(config, SUMMARY_URI,
+                                content=json.dumps(build_summary(config), indent=1, allow_nan=False)))
     return files
 
 
@@ -141,12 +150,14 @@ def on_page_markdown(markdown: str, page, config, files):
             markdown = pattern.sub("", markdown)
     if SUMMARY_MARK in markdown:
         overhead = "generated/benchmarks/01_overhead/plot_overhead.md"
-        markdown = markdown.replace(SUMMARY_MARK, summary_table(_state["summary"], src,
+        summary = json.loads(files.get_file_from_path(SUMMARY_URI).content_string)
+        markdown = markdown.replace(SUMMARY_MARK, summary_table(summary, src,
                                                                 overhead if files.get_file_from_path(overhead) else None))
+    page.evidence_blocks = Blocks()
 
     def expand(match: re.Match) -> str:
         topic = match.group("topic") or pages.folder_topic(posixpath.basename(posixpath.dirname(src)))
-        return implementation_tabs(topic, src, match.group("indent"))
+        return implementation_tabs(topic, src, match.group("indent"), place=page.evidence_blocks.place)
 
     return IMPLEMENTATIONS_MARK.sub(expand, markdown)
 
@@ -161,9 +172,9 @@ def topic_views_reference() -> str:
 
 # -- the tabs -----------------------------------------------------------------------------------
 
-def implementation_tabs(topic: str, page_src: str, indent: str = "") -> str:
+def implementation_tabs(topic: str, page_src: str, indent: str = "", place=lambda block: block) -> str:
     """Linked content tabs with each program, its lines of code and highlights, then the
-    downloads box."""
+    downloads box. ``place`` keeps a block of HTML out of Markdown's reach (`Blocks.place`)."""
     highlights = highlight_lines(topic)
     out = []
     for program in programs(topic):
@@ -174,7 +185,7 @@ def implementation_tabs(topic: str, page_src: str, indent: str = "") -> str:
                 + (f' hl_lines="{hl}"' if hl else "") + ' linenums="1"',
                 *source.rstrip("\n").splitlines(), fence]
         out.append(f'=== "{program.label}"\n\n' + "\n".join(("    " + line) if line else "" for line in body))
-    only_changes = changes(topic, place=_placeholder)
+    only_changes = changes(topic, place=place)
     if only_changes:
         only_changes = ("**Only what differs.** The same programs, reduced to the places where each "
                         "differs from plain PyTorch, side by side, with what the framework does there:\n\n"
@@ -221,8 +232,11 @@ def topic_entry(topic: str, report: dict, run: declared.Run, script: pages.Galle
     parity = report.get("parity")
     if parity:
         ledger = parity.get("ledger") or {}
+        worst = parity.get("worst") or max(parity["checks"], key=lambda c: c["value"])
         parity = {**{k: parity[k] for k in ("verdict", "metric", "value", "tolerance", "reference", "checks")},
+                  "worst": {**worst, "tolerance": parity["tolerance"]},
                   "ledger_steps": ledger.get("steps"), "first_divergence": ledger.get("first_divergence")}
+    checks = results.stored_checks(topic) or []
     page = page_uri(script, config)[:-len(".md")] + "/" if script else None
     recorded = gpu_run(topic, run.name)
     gpu = None
@@ -232,6 +246,7 @@ def topic_entry(topic: str, report: dict, run: declared.Run, script: pages.Galle
                **{k: v for k, v in result.items()}}
     return {"slug": topic, "title": script.title if script else topic, "page": page,
             "run": run.name, "spec": run.spec(), "implementations": impls, "parity": parity,
+            "checks": checks, "checks_expected": sum(c["expected"] for c in checks),
             "environment": report["environment"], "gpu": gpu}
 
 
@@ -239,14 +254,12 @@ def build_summary(config) -> dict:
     """``results/summary.json``: each topic's headline run, and every benchmark run."""
     by_topic = topic_pages(config)
     entries, environment = [], None
-    _state["page_src"] = {}
     for topic in sorted(topics(), key=lambda t: str(by_topic[t].path) if t in by_topic else t):
         run = declared.run(topic)
         report = runner.stored(run)
         if report is None or topic not in by_topic:
             continue
         environment = environment or report["environment"]
-        _state["page_src"][topic] = page_uri(by_topic[topic], config)
         entries.append(topic_entry(topic, report, run, by_topic[topic], config))
     benchmarks = {}
     if "benchmarks" in declared.folders():
@@ -272,13 +285,10 @@ def summary_table(summary: dict | None, page_src: str, overhead_page: str | None
     kinds = [k for k in KINDS if any(k in t["implementations"] for t in summary["topics"])]
     rows = []
     for t in summary["topics"]:
-        link = _relative(_state["page_src"][t["slug"]], page_src)
-        if link.endswith(".md"):
-            link = link[:-3] + "/"
+        link = _relative(t["page"], page_src) + "/"
         impls = t["implementations"]
         p = t.get("parity")
-        verdict = (f'<span class="verdict verdict-{p["verdict"]}">{p["verdict"]}</span> '
-                   f'<small>{html.escape(difference(p["value"]))}</small>' + _ledger_note(p)) if p else "–"
+        verdict = _parity_cell(p, t) if p else "–"
         rows.append("<tr>"
                     f'<td data-label="Topic"><a href="{html.escape(link)}">{html.escape(t["title"])}</a></td>'
                     f'<td data-label="Parity">{verdict}</td>'
@@ -318,6 +328,16 @@ def gpu_note(summary: dict, page_src: str) -> str:
     return (f"**On a GPU:** recorded on {gpu['machine']}, {gpu['date']} "
             f"([results file]({_relative(gpu['file'], page_src)})); each topic page shows its figures. "
             f"Verdicts there: {verdicts or 'none'}.")
+
+
+def _parity_cell(parity: dict, topic: dict) -> str:
+    """The worst check of the headline run (named), and how many of the topic's checks came out as declared."""
+    worst = parity["worst"]
+    checks = topic.get("checks") or []
+    tally = (f'<br><small>{topic["checks_expected"]} of {len(checks)} checks as declared</small>' if checks else "")
+    return (f'<span class="verdict verdict-{worst["verdict"]}">{worst["verdict"]}</span> '
+            f'<small>{html.escape(worst["metric"])}: {html.escape(difference(worst["value"]))} '
+            f'(worst of {len(parity["checks"])})</small>' + _ledger_note(parity) + tally)
 
 
 def _ledger_note(parity: dict) -> str:

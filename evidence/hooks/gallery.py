@@ -28,14 +28,16 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
-from evidence import declared, results
+from evidence import checks, declared, results
 from evidence.hooks import pages
 from evidence.programs import PROJECT_DIR, topics
 from evidence.running import runner
 
 log = logging.getLogger("mkdocs.hooks.evidence")
 
-_state: dict = {"command": "build", "scripts": [], "executed": set()}
+_COMMAND = ["build"]
+"""The MkDocs command this process runs (``build`` or ``serve``), from ``on_startup``: a fact of
+the process, not of one build. Everything a build needs is derived from its config and files."""
 
 
 class ExampleTimeout(Exception):
@@ -65,9 +67,6 @@ def all_scripts(config) -> list[pages.GalleryScript]:
 
 def _before_page(gallery_conf, file) -> None:
     """mkdocs-gallery calls its resetters before each page: note the page, (re)arm its alarm."""
-    results.CURRENT_PAGE[0] = str(Path(file).resolve()) if file is not None else None
-    if file is not None:
-        _state["executed"].add(str(Path(file).resolve()))
     if threading.current_thread() is not threading.main_thread():
         return  # serve rebuilds run in a thread; the workers' own timeout still applies
     signal.alarm(0)
@@ -85,7 +84,6 @@ def _before_page(gallery_conf, file) -> None:
 
 
 def _disarm() -> None:
-    results.CURRENT_PAGE[0] = None
     if threading.current_thread() is threading.main_thread():
         signal.alarm(0)
 
@@ -93,7 +91,7 @@ def _disarm() -> None:
 # -- events -----------------------------------------------------------------------------------
 
 def on_startup(command, dirty=False, **kwargs):
-    _state["command"] = command
+    _COMMAND[0] = command
 
 
 def _serve_mode(config) -> None:
@@ -118,7 +116,7 @@ def on_config(config, **kwargs):
         config.watch.append(str(PROJECT_DIR / folder))
     for examples, _output in gallery_roots(config):
         config.watch.append(str(examples))
-    if _state["command"] == "serve":
+    if _COMMAND[0] == "serve":
         _serve_mode(config)
     # mkdocs-gallery adds its four style sheets to every page; no page here has a Binder badge or
     # a pandas table, so two of them would only delay every page's first paint
@@ -133,7 +131,7 @@ def on_config(config, **kwargs):
 @event_priority(100)  # before mkdocs-gallery executes anything
 def on_pre_build(config, **kwargs):
     conf = gallery_plugin(config).config
-    if _state["command"] == "serve":
+    if _COMMAND[0] == "serve":
         conf["only_warn_on_example_error"] = True
     executing = bool(conf["plot_gallery"])
     try:
@@ -143,11 +141,10 @@ def on_pre_build(config, **kwargs):
         raise PluginError(str(error)) from None
     runner.forget_failures()  # each build tries failed runs again
     if executing:
-        runner.execute_stale(_topics_of_selected_pages(conf["filename_pattern"]))
+        selected = _topics_of_selected_pages(conf["filename_pattern"])
+        runner.execute_stale(selected)
+        report_checks(selected)
     scripts = all_scripts(config)
-    _state["scripts"] = scripts
-    _state["executed"] = set()
-    results.LOADED.clear()
     stale = 0
     for script in scripts:
         if script.md5_file.exists() and not script.is_current():
@@ -155,6 +152,26 @@ def on_pre_build(config, **kwargs):
         stale += not script.md5_file.exists()
     if executing and stale:
         log.info("Rendering %d of %d page(s) from their results", stale, len(scripts))
+
+
+def report_checks(selected: list[str] | None) -> None:
+    """Log how many checks each topic declares and how many came out as declared; warn (which
+    fails a strict build) for every check that did not."""
+    counts = []
+    for topic in selected if selected is not None else topics():
+        if topic not in topics():
+            continue
+        found = results.stored_checks(topic)
+        if found is None:
+            continue
+        declared_here = len(checks.declared_checks(topic))
+        counts.append(f"{topic} {len(found)} ({declared_here} across runs)")
+        for c in found:
+            if not c["expected"]:
+                log.warning("Check %r of topic %r came out %s (value %s), not %s as declared: %s",
+                            c["name"], topic, c["verdict"], c["value"], c["expect"], c["say"])
+    if counts:
+        log.info("Checks per topic: %s", ", ".join(counts))
 
 
 def _topics_of_selected_pages(pattern: str) -> list[str] | None:
@@ -165,13 +182,12 @@ def _topics_of_selected_pages(pattern: str) -> list[str] | None:
     return [topic for topic in declared.folders() if re.search(pattern, topic)]
 
 
-def _record_executed_pages() -> None:
-    """After the gallery ran: record what each page executed in this build loaded."""
+def _record_executed_pages(config) -> None:
+    """After the gallery ran: record the inputs of each page it executed successfully."""
     _disarm()
-    for script in _state["scripts"]:
-        key = str(script.path.resolve())
-        if key in _state["executed"] and script.md5_file.exists():
-            script.record(results.LOADED.get(key, []))
+    for script in all_scripts(config):
+        if script.needs_record():
+            script.record()
 
 
 def failure_report(failing: dict, project: Path) -> str:
@@ -189,14 +205,14 @@ def failure_report(failing: dict, project: Path) -> str:
 
 def after_gallery(config, **kwargs):
     """Runs after mkdocs-gallery executed the pages: record their inputs, stop on failures."""
-    _record_executed_pages()
+    _record_executed_pages(config)
     failing = gallery_plugin(config).config.get("failing_examples") or {}
     unshown = [r for r in runner.failures() if not any(r["topic"] in text for text in failing.values())]
     if failing or unshown:
         report = "\n".join([failure_report(failing, PROJECT_DIR)] + [
             f"run {r['run']!r} of topic {r['topic']!r} failed at {r['error']['location']}\n    "
             + "\n    ".join(r["error"]["traceback"].strip().splitlines()[-12:]) for r in unshown]).strip()
-        if _state["command"] == "serve":
+        if _COMMAND[0] == "serve":
             log.error("Failing example(s); their pages show the error until the file is fixed:\n%s", report)
         else:
             # stop before MkDocs cleans the site folder and writes pages: nothing half-executed

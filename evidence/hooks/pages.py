@@ -3,7 +3,7 @@
 A page is current when mkdocs-gallery's checksum exists and the digest recorded when it last
 ran still matches: the digest covers the script, the machinery that renders it (everything in
 `evidence` but the hooks), the environment and the result keys of every topic the page
-loaded (recorded by `evidence.load` while it ran). So a page re-runs when a run it shows
+loads (read from its source: every ``load("<topic>")``). So a page re-runs when a run it shows
 changed, and not otherwise; nothing is read from the page's code to decide it.
 """
 
@@ -39,8 +39,22 @@ def rendering_inputs() -> list[Path]:
 
 
 def results_keys(topics: list[str]) -> dict[str, list[str]]:
-    """The current result key of every declared run of each topic."""
-    return {t: [f"{run.name}={runner.run_key(run)}" for run in declared.runs(t)] for t in topics}
+    """The current result key of every declared run of each topic, and a hash of its declaration
+    (a changed check or reason re-renders the page without re-running anything)."""
+    return {t: [f"{run.name}={runner.run_key(run)}" for run in declared.runs(t)]
+            + [hashlib.sha256((declared.folder(t) / declared.RUNS_FILE).read_bytes()).hexdigest()[:16]]
+            for t in topics}
+
+
+def loaded_topics(source: str) -> list[str]:
+    """The topics a page script loads: every ``load("<topic>")`` call with a literal name."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "load"
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                and node.args[0].value in declared.folders() and node.args[0].value not in found):
+            found.append(node.args[0].value)
+    return found
 
 
 @dataclass
@@ -92,6 +106,10 @@ class GalleryScript:
         h.update(json.dumps(results_keys(sorted(topics)), sort_keys=True).encode())
         return h.hexdigest()
 
+    def loaded_topics(self) -> list[str]:
+        """The topics the page loads, read from its source (`loaded_topics`)."""
+        return loaded_topics(self.path.read_text())
+
     def recorded(self) -> dict | None:
         """What `record` wrote when the page last ran successfully."""
         try:
@@ -99,9 +117,15 @@ class GalleryScript:
         except (OSError, ValueError):
             return None
 
-    def record(self, topics: list[str]) -> None:
-        """Remember the topics the page loaded and the digest of its inputs now."""
-        self.inputs_file.write_text(json.dumps({"topics": topics, "digest": self.digest(topics)}))
+    def record(self) -> None:
+        """Remember the digest of the page's inputs now (after mkdocs-gallery ran it successfully)."""
+        self.inputs_file.write_text(json.dumps({"digest": self.digest(self.loaded_topics())}))
+
+    def needs_record(self) -> bool:
+        """mkdocs-gallery ran the page (its checksum is newer than our record) and it succeeded."""
+        if not self.md5_file.exists():
+            return False
+        return not self.inputs_file.exists() or self.inputs_file.stat().st_mtime_ns < self.md5_file.stat().st_mtime_ns
 
     def is_current(self) -> bool:
         """Executed successfully with the inputs as they are now."""
@@ -109,8 +133,8 @@ class GalleryScript:
         if not (self.md5_file.exists() and record):
             return False
         try:
-            return record["digest"] == self.digest(record["topics"])
-        except declared.DeclarationError:  # a topic it loaded is gone
+            return record.get("digest") == self.digest(self.loaded_topics())
+        except declared.DeclarationError:  # a topic it loads is gone
             return False
 
 

@@ -30,9 +30,6 @@ SEARCH_ATTRIBUTE = re.compile(r'\s?data-search-\w+="[^"]+"')
 
 PLACEHOLDER = "<!-- set aside while indexing: {} -->"
 
-_aside: dict[str, list[str]] = {}
-"""Set-aside section contents by page URL, between the two events."""
-
 
 def set_aside(html: str) -> tuple[str, list[str]]:
     """``html`` with the inside of every excluded ``<section>`` replaced by a numbered comment,
@@ -66,17 +63,16 @@ def put_back(html: str, kept: list[str]) -> str:
 
 @event_priority(50)
 def _before_search(context, *, page, config, nav):
-    page.content, kept = set_aside(page.content)
-    if kept:
-        _aside[page.url] = kept
+    page.content, page.evidence_aside = set_aside(page.content)  # kept on the page between the two events
     return context
 
 
 @event_priority(-50)
 def _after_search(context, *, page, config, nav):
-    kept = _aside.pop(page.url, None)
+    kept = getattr(page, "evidence_aside", None)
     if kept:
         page.content = put_back(page.content, kept)
+        page.evidence_aside = None
     return context
 
 

@@ -57,9 +57,10 @@ class Watch:
             """Reads what ``self.log`` put in ``callback_metrics`` at each training epoch's end."""
 
             def on_train_epoch_end(self, trainer, pl_module):
-                for name, value in trainer.callback_metrics.items():
-                    if "/" in name or name.endswith("_step"):
-                        continue
+                metrics = trainer.callback_metrics
+                for name, value in metrics.items():
+                    if "/" in name or name.endswith("_step") or (name.endswith("_epoch") and name[:-6] in metrics):
+                        continue  # per-step values, and the epoch twin of a name logged both ways
                     watch.history.setdefault(name, []).append(float(value))
 
         def init(trainer, *args, **kwargs):

@@ -226,8 +226,10 @@ def aligned(a: dict, b: dict) -> list[tuple] | None:
     na, nb = names(a), names(b)
     if set(na) == set(nb):
         return [(a[na[k]], b[nb[k]]) for k in na]
-    if len(a) == len(b) and all(getattr(x, "shape", None) == getattr(y, "shape", None)
-                                for x, y in zip(a.values(), b.values())):
+    import torch
+
+    tensors = all(isinstance(v, torch.Tensor) for v in (*a.values(), *b.values()))
+    if tensors and len(a) == len(b) and all(x.shape == y.shape for x, y in zip(a.values(), b.values())):
         return list(zip(a.values(), b.values()))
     return None
 

@@ -138,11 +138,9 @@ sharing one cache) finds its results again instead of executing them."""
 
 def _store(run: Run, report: dict) -> None:
     path = result_path(run)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(report, allow_nan=True))
-    tmp.replace(path)
-    versions = sorted(path.parent.glob(f"{run.name}-*.json"), key=_mtime, reverse=True)
+    _write(path, report)
+    versions = sorted((p for p in path.parent.glob(f"{run.name}-*.json") if not p.name.endswith(".failed.json")),
+                      key=_mtime, reverse=True)
     for old in versions[KEEP_VERSIONS:]:
         old.unlink(missing_ok=True)
 
@@ -156,10 +154,22 @@ def _mtime(path: Path) -> float:
 
 # -- one worker per topic ---------------------------------------------------------------------
 
-_FAILURES: dict[str, dict] = {}
-"""Failed reports of this process by key, so a run that failed in the build is not run again
-by a page of the same build. Kept in memory only: a fixed program changes the key, and the next
-build tries again."""
+def failure_path(run: Run) -> Path:
+    """Where a failed run's report is kept until the next build tries the run again."""
+    return cache_dir() / run.topic / f"{run.name}-{run_key(run)}.failed.json"
+
+
+def _write(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(report, allow_nan=True))
+    tmp.replace(path)
+
+
+def _store_failure(run: Run, report: dict) -> None:
+    """Keep a failed run's report in the store, so a page of the same build shows it instead of
+    running the program again; `forget_failures` removes it when the next build starts."""
+    _write(failure_path(run), report)
 
 
 def _error(run: Run, location: str, text: str) -> dict:
@@ -256,9 +266,10 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
     for run in runs if store else []:
         report = reports[run.name]
         if "error" in report:
-            _FAILURES[run_key(run)] = report
+            _store_failure(run, report)
         else:
             _store(run, report)
+            failure_path(run).unlink(missing_ok=True)
     return reports
 
 
@@ -302,7 +313,8 @@ def execute_stale(topics: list[str] | None = None, parallel: int | None = None) 
             execute(topic, todo[topic], on_done=report)
         except Exception as error:  # reported again, with its page, when a page asks for the run
             for run in todo[topic]:
-                _FAILURES.setdefault(run_key(run), _error(run, "harness", repr(error)))
+                if not result_path(run).exists() and not failure_path(run).exists():
+                    _store_failure(run, _error(run, "harness", repr(error)))
         return topic, time.monotonic() - begun
 
     # the longest topics first, so the last worker standing is a short one
@@ -314,24 +326,31 @@ def execute_stale(topics: list[str] | None = None, parallel: int | None = None) 
     return seconds
 
 
-def failures() -> list[dict]:
-    """The failed reports of this process (runs that raised or timed out)."""
-    return list(_FAILURES.values())
+def failures(topics: list[str] | None = None) -> list[dict]:
+    """The failed reports kept in the store for the declared runs' current inputs."""
+    found = []
+    for topic in topics if topics is not None else list(declared.folders()):
+        for run in declared.runs(topic):
+            path = failure_path(run)
+            if path.exists():
+                found.append(json.loads(path.read_text()))
+    return found
 
 
 def forget_failures() -> None:
     """Let the next request of a failed run execute it again (a new build starts)."""
-    _FAILURES.clear()
+    for topic in declared.folders():
+        for path in (cache_dir() / topic).glob("*.failed.json"):
+            path.unlink(missing_ok=True)
 
 
 def result(run: Run) -> dict:
-    """The report of ``run``: stored, or failed earlier in this process, or executed now."""
+    """The report of ``run``: stored, or failed earlier in this build, or executed now."""
     report = stored(run)
     if report is not None:
         return report
-    key = run_key(run)
-    if key in _FAILURES:
-        return _FAILURES[key]
+    if failure_path(run).exists():
+        return json.loads(failure_path(run).read_text())
     missing = [r for r in declared.runs(run.topic)
-               if r.runs_here() and not result_path(r).exists() and run_key(r) not in _FAILURES]
+               if r.runs_here() and not result_path(r).exists() and not failure_path(r).exists()]
     return execute(run.topic, missing or [run])[run.name]

@@ -114,7 +114,7 @@ class RunViews:
         return Html(self.stamp() + "<h3>What each program printed</h3>"
                     "<p>The logged run, as a reader sees it from the command line (<code>verbose=True</code>).</p>"
                     + logs + "<h3>Did they compute the same thing?</h3>"
-                    + (checks_table(within_run(self.data)) if self.parity_data else
+                    + (checks_table(within_run(self.data, self.run.expect)) if self.parity_data else
                        admonition("note", "Parity", "Only one implementation: nothing to compare."))
                     + trace.ledger_line(self) + self.trainer_arguments())
 

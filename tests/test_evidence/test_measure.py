@@ -85,3 +85,24 @@ def test_captured_output_gets_print_and_stderr():
         print("to stdout")
         print("to stderr", file=sys.stderr)
     assert out.getvalue() == "to stdout\nto stderr\n"
+
+
+def test_state_dicts_are_matched_by_name_without_the_holders_prefix_then_by_order():
+    import torch
+
+    plain = {"0.weight": torch.ones(2, 2), "0.bias": torch.zeros(2)}
+    held = {"model.0.weight": torch.ones(2, 2), "model.0.bias": torch.zeros(2)}  # a LightningModule's self.model
+    wrapped = {"_forward_module.0.weight": torch.ones(2, 2), "_forward_module.0.bias": torch.zeros(2)}
+    renamed = {"layer.weight": torch.ones(2, 2), "layer.bias": torch.full((2,), 0.5)}
+    assert measure.max_abs_difference(plain, held) == 0.0
+    assert measure.max_abs_difference(plain, wrapped) == 0.0
+    assert measure.max_abs_difference(plain, renamed) == 0.5  # by order and shape
+    assert measure.max_abs_difference(plain, {"w": torch.ones(3)}) == float("inf")
+
+
+def test_lookup_reads_bracketed_keys_and_list_indices():
+    result = {"checkpoints": {"last.ckpt": {"epoch": 4}}, "history": {"val_loss": [3.0, 2.0, 1.0]}}
+    assert measure.lookup(result, 'checkpoints["last.ckpt"].epoch') == 4
+    assert measure.lookup(result, "history.val_loss.-1") == 1.0
+    with pytest.raises(KeyError, match="missing 'nope'"):
+        measure.lookup(result, "history.nope")

@@ -25,25 +25,26 @@ def f(x):
     assert count_loc(source) == 4  # import, def, and the two lines of the return
 
 
-def test_count_loc_leaves_out_blocks_marked_not_counted():
+def test_count_loc_counts_the_whole_file_command_line_included():
     source = """import sys
 
 
 def run():
     x = 1
-    # region: not counted (collects what run() returns)
-    history = [x]
-    return {"history": history}
-    # endregion
+    return {"x": x}
 
 
-# region: not counted (the command line)
 def main():
     return run()
-# endregion
 """
-    assert count_loc(source) == 3  # import, def run, x = 1
-    assert count_loc(source.replace("not counted", "folded")) == 7  # another region counts
+    assert count_loc(source) == 6  # nothing in a program is left out of its count
+
+
+def test_no_program_carries_site_scaffolding():
+    """The downloads are what readers adopt: no region markers, no harness-only code."""
+    for topic in topics():
+        for program in programs(topic):
+            assert "# region" not in program.source and "# endregion" not in program.source, program.path
 
 
 def test_count_loc_counts_a_string_that_is_not_a_docstring():
