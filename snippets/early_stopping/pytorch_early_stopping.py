@@ -52,6 +52,8 @@ class EarlyStopper:
 
 def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.03,
         patience: int = 3, min_delta: float = 0.002, verbose: bool = False) -> dict:
+    if epochs < 1 or patience < 1 or min_delta < 0:
+        raise ValueError("--epochs and --patience must be at least 1, --min-delta not negative")
     torch.manual_seed(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -63,10 +65,8 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     stopper = EarlyStopper(patience, min_delta)
-    # region: not counted (the values run() returns)
     history = {"train_loss": [], "val_loss": []}
     stopped_epoch = None
-    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -78,7 +78,7 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(x)
-        train_loss = (total / len(train_set)).item()
+        history["train_loss"].append((total / len(train_set)).item())
 
         model.eval()
         total = 0.0
@@ -87,54 +87,32 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
                 x, y = x.to(dev), y.to(dev)
                 total += loss_fn(model(x), y) * len(x)
         val_loss = (total / len(val_set)).item()
-        # region: not counted (the values run() returns)
-        history["train_loss"].append(train_loss)
         history["val_loss"].append(val_loss)
-        # endregion
         if verbose:
-            print(f"epoch {epoch}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
+            print(f"epoch {epoch}  train_loss {history['train_loss'][-1]:.4f}  val_loss {val_loss:.4f}")
         if stopper.should_stop(val_loss):
-            # region: not counted (the values run() returns)
             stopped_epoch = epoch
-            # endregion
             if verbose:
                 print(f"stopping: val_loss did not improve by more than {min_delta} for {stopper.wait} epochs;"
                       f" best {stopper.best:.4f}")
             break
-
-    # region: not counted (the values run() returns)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": len(history["val_loss"]) * len(train_loader),
-            "device": str(dev), "stopped_epoch": stopped_epoch, "epochs_run": len(history["val_loss"]),
-            "best_score": stopper.best, "wait_count": stopper.wait}
-    # endregion
+    return {"model": model, "history": history, "stopped_epoch": stopped_epoch, "best_score": stopper.best}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=20, help="the most epochs to run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.03)
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--min-delta", type=float, default=0.002)
     args = parser.parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or args.patience < 1 or args.min_delta < 0:
-        print("error: --epochs, --batch-size and --patience must be at least 1, --lr positive and"
-              " --min-delta not negative", file=sys.stderr)
-        return 2
     try:
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.patience, args.min_delta,
-                     verbose=True)
+        run(args.epochs, args.seed, args.device, patience=args.patience, min_delta=args.min_delta, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    where = "never stopped early" if result["stopped_epoch"] is None else f"stopped at epoch {result['stopped_epoch']}"
-    print(f"done: {where}, {result['epochs_run']} of {args.epochs} epochs run, {result['steps']} optimizer steps")
     return 0
-# endregion
 
 
 if __name__ == "__main__":

@@ -5,15 +5,15 @@ Stop training when the validation loss has not improved for `patience` epochs, w
 improvement must beat the best value so far by more than `min_delta`. The model and data are
 those of the minimal loop, trained with Adam at a high learning rate so that the validation
 loss goes up and down and the published configuration really stops early; where it stopped,
-and which epochs decided it, is stated below from the run itself.
+and which epochs decided it, is checked below on the run itself.
 
 **What Lightning takes off your hands:** `EarlyStopping(monitor="val_loss", patience=...,
 min_delta=...)` keeps the best score and the waiting count, checks after each epoch's
 validation, sets `trainer.should_stop`, and saves its state in checkpoints so that a resumed
 run continues the count. **Fabric** has no early stopping of its own: the rule is the same
-dozen lines as in the plain program, and the loop ends with a `break`.
+dozen lines as in the plain program (`EarlyStopper`), and the loop ends with a `break`.
 
-The rule, exactly as Lightning 2.x applies it for a metric to minimise: an epoch *improves* if
+The rule, as Lightning 2.x applies it for a metric to minimise: an epoch *improves* if
 `val_loss + min_delta < best` (strictly); then `best = val_loss` and the count returns to 0.
 Otherwise the count grows by one, and training stops when it reaches `patience`. A value that
 is lower than the best but not by more than `min_delta` is **not** adopted as the new best.
@@ -23,94 +23,74 @@ A non-finite value stops training at once.
 # %%
 # ## The three programs
 #
-# Highlighted lines are those a program does not share with its counterpart.
+# Highlighted lines are those a program does not share with its counterpart. Each `run()`
+# returns the trained network, the zero-based epoch after which it stopped and the best score
+# the rule kept (Lightning's `EarlyStopping.stopped_epoch` and `best_score`).
 #
 # <!-- implementations -->
 #
-# !!! note "Defaults the Lightning program changes"
-#     `logger=False` and `enable_checkpointing=False`: the default logger would write a
-#     `lightning_logs/` folder and the default `ModelCheckpoint` a checkpoint every epoch,
-#     files the reader did not ask for. The sanity-check validation and the rest stay at their
-#     defaults (the sanity check logs nothing the callback sees: `EarlyStopping` skips it); the
-#     progress bar and the model summary are on when the program runs from the command line
-#     and off in the quiet, timed runs.
-#
 # ## Executed in this build
 #
-# Each program ran once with its log captured, then under a memory probe, then in timed
-# rounds alternating the order of the programs.
+# --8<-- "gallery/shared/executed.md"
 
 from evidence import load
-from evidence.views.topics import early_stopping as views
+from evidence.views import figures
 
-result = load("early_stopping").headline
-result.stamp()
-
-# %%
-# ### What each program printed
-#
-# With `verbose=True`, Lightning's callback reports each improvement and the stop.
-
-result.logs()
+runs = load("early_stopping")
+result = runs.headline
+result.executed()
 
 # %%
 # ### Where each implementation stopped
 #
-# `stopped_epoch` is the zero-based epoch after which training stopped (Lightning's
-# `EarlyStopping.stopped_epoch`); the best score is the value the rule compares against.
+# One row per implementation of the headline run (`patience=3`, `min_delta=0.002`, at most
+# 20 epochs); the epochs run are the length of the validation history each one kept or logged.
 
-views.stop_summary(result)
+result.per_implementation({
+    "stopped_epoch": "stopped_epoch",
+    "epochs run": lambda r: len(r["history"]["val_loss"]),
+    "optimizer steps": "steps",
+    "best score kept": "best_score",
+})
 
 # %%
-
-views.stops_table(result)
-
-# %%
-# ### Did they stop at the same epoch?
+# ### Which epochs decided it
 #
-# The headline compares `stopped_epoch` (an integer: any difference would be at least 1); the
-# number of epochs run, the final weights and the validation losses are compared too.
+# The expected outcome, declared in the topic's `runs.toml` and checked against every
+# implementation: the best score comes from epoch 4; epochs 5 to 7 do not beat it by more than
+# `min_delta`, epoch 7 although it comes lower; the count reaches `patience` at epoch 7. The
+# variant `no_min_delta` reruns the same training with `min_delta=0`: epoch 7 then counts as
+# an improvement and training goes on.
 
-result.parity()
+runs.verdicts("stops_after_epoch_7", "steps_of_8_epochs", "best_is_epoch_4", "epoch_7_lower",
+              "epoch_7_within_min_delta", "no_min_delta_adopts_epoch_7", "no_min_delta_trains_longer")
 
 # %%
-# ### What each program did, call by call
+# The validation loss of every implementation in both runs, with the best score the rule kept,
+# the level an epoch had to get below to improve on it, and the epoch after which training stopped.
+
+fig, axes = figures.panels(2)
+for ax, name in zip(axes, runs.names):
+    run = runs[name]
+    for kind, losses in run.values("history.val_loss").items():
+        figures.overlay(ax, kind, range(len(losses)), losses)
+    best, delta = run.value("pytorch", "best_score"), run.params["min_delta"]
+    ax.axhline(best, color="gray", linestyle=":", label="best score kept")
+    if delta:
+        ax.axhline(best - delta, color="black", linewidth=0.8, label="best − min_delta")
+    ax.axvline(run.value("pytorch", "stopped_epoch"), color="red", linestyle="--", label="stopped")
+    ax.set_ylim(0.5 * best, 2.0 * best)
+    figures.finish(ax, title=f"run {name}: min_delta = {delta}", xlabel="epoch (zero-based)",
+                   ylabel="validation loss")
+fig.suptitle("Validation loss, the best score kept and the stopping epoch, with and without min_delta")
+fig.tight_layout()
+
+# %%
+# --8<-- "gallery/shared/costs.md"
 #
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
+# Every implementation ran the epochs stated above, not the full budget of 20.
 
-result.trace()
-
-# %%
-# ### The rule, epoch by epoch
-#
-# The validation losses that plain PyTorch recorded, fed through the rule again: the threshold
-# an epoch had to beat (`best − min_delta`), whether it did, and the waiting count. A loss can
-# be lower than the best without being below the threshold; then it does not reset the count.
-
-views.rule_table(result)
-
-# %%
-# The same on a plot: the validation loss of every implementation, the threshold each epoch had
-# to beat, and the stop.
-
-views.rule_figure(result)
-
-# %%
-# ### Time and memory
-#
-# Every implementation ran the epochs stated above, not the full budget.
-
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -126,15 +106,19 @@ result.loc()
 #     Either way `patience` counts *checks*, so with `check_val_every_n_epoch=2` a patience of
 #     3 means six epochs.
 #
+# !!! note "`stopped_epoch` is 0 when training did not stop"
+#     Lightning's `EarlyStopping.stopped_epoch` starts at 0 and is set only when the callback
+#     stops training; the plain and Fabric programs return `None` in that case. Read
+#     `trainer.should_stop` to tell "stopped after epoch 0" from "never stopped".
+#
 # !!! note "`min_epochs` wins"
 #     `Trainer(min_epochs=...)` keeps training even when the callback asks to stop; the plain
 #     loop here has no such floor.
 #
 # ??? info "float32 against float64"
 #     The validation losses are the same float32 values on every side (each loop sums
-#     `loss * len(x)` on the device in float32, as Lightning's epoch mean does; the parity
-#     table shows the difference). The comparison is not: Lightning computes
-#     `current + min_delta < best` on float32 tensors, the plain rule `value + min_delta < best`
-#     on Python floats (float64). A loss within rounding distance of the threshold could
-#     decide differently; none here is that close (compare the "val_loss" and "must be below"
-#     columns above).
+#     `loss * len(x)` on the device in float32, as Lightning's epoch mean does). The comparison
+#     is not: Lightning computes `current - min_delta < best` on float32 tensors, the plain
+#     rule `value + min_delta < best` on Python floats (float64). A loss within rounding
+#     distance of the threshold could decide differently; the checks above show whether every
+#     implementation stopped at the same epoch in this build.
