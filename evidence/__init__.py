@@ -9,13 +9,14 @@ views (`evidence.views`); ``summary.json`` is built from each topic's headline r
     from evidence import load
 
     result = load("minimal_loop").headline
-    result.stamp()
-    result.parity()
+    result.executed()
+    result.costs()
 """
 
 from __future__ import annotations
 
-from evidence.results import RunResult, TopicRuns, load
+from evidence.results import RunResult, TopicRuns
 from evidence.running.runner import TopicError
+from evidence.views.topic import load
 
 __all__ = ["RunResult", "TopicError", "TopicRuns", "load"]

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from evidence.source import count_loc, requires
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 """The repository root (the folder holding ``mkdocs.yml``)."""
 
@@ -50,15 +52,11 @@ class Program:
     @property
     def loc(self) -> int:
         """Lines of code, counted by `evidence.source.count_loc`."""
-        from evidence.source import count_loc
-
         return count_loc(self.source)
 
     @property
     def requires(self) -> list[str]:
         """The packages a downloaded copy needs, by `evidence.source.requires`."""
-        from evidence.source import requires
-
         return requires(self.source)
 
     @property

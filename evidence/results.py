@@ -1,4 +1,4 @@
-"""Results by run name: what a page loads.
+"""Results by run name: the data a page loads (`evidence.load` adds the views).
 
 A page does::
 
@@ -18,10 +18,9 @@ from __future__ import annotations
 from evidence import declared
 from evidence.running import measure, runner
 from evidence.running.runner import TopicError
-from evidence.views.topic import RunViews
 
 
-class RunResult(RunViews):
+class RunResult:
     """One run's executed result: every implementation's values, parity and timings."""
 
     def __init__(self, run: declared.Run, report: dict):
@@ -97,15 +96,6 @@ class TopicRuns:
         keys = {name: runner.run_key(self.declared[name]) for name in present}
         return checks.topic_checks(self.topic, reports, keys, runner.cache_dir())
 
-    def verdicts(self, *names: str):
-        """The topic's checks as a table: every one, or those named (`evidence.views.checks`)."""
-        from evidence.views.checks import checks_table
-
-        found = self.checks()
-        if names:
-            found = [c for c in found if c["name"] in names]
-        return checks_table(found)
-
 
 def stored_checks(topic: str) -> list[dict] | None:
     """The topic's evaluated checks from the results stored for its current inputs, or None
@@ -122,11 +112,12 @@ def stored_checks(topic: str) -> list[dict] | None:
     return checks.topic_checks(topic, reports, {r.name: runner.run_key(r) for r in present}, runner.cache_dir())
 
 
-def load(topic: str, result_class: type = RunResult) -> TopicRuns:
-    """The declared runs of ``topic``, whose results a page shows by run name.
+def load(topic: str, result_class: type = RunResult, runs_class: type = TopicRuns) -> TopicRuns:
+    """The declared runs of ``topic``, whose results are read by run name (data only: a page
+    uses `evidence.load`, which adds the views).
 
     A page names its topics literally (``load("minimal_loop")``): the build reads those names
     from the page's source to know which results the page depends on
     (`evidence.hooks.pages.GalleryScript.loaded_topics`).
     """
-    return TopicRuns(topic, result_class)
+    return runs_class(topic, result_class)

@@ -12,9 +12,7 @@ import functools
 import io
 import sys
 import tokenize
-from pathlib import Path
 
-from evidence.programs import SNIPPETS_DIR, programs
 
 LOC_RULE = ("Lines of code of the whole file, as downloaded: every line holding code, without blank lines, "
             "comments and docstrings; the command line (main()) included. The same rule applies to every "
@@ -67,21 +65,6 @@ def distinct_lines(source: str, other: str) -> list[int]:
     for block in matcher.get_matching_blocks():
         shared.update(range(block.a, block.a + block.size))
     return [i + 1 for i, line in enumerate(a) if line and i not in shared]
-
-
-def counterpart(kind: str) -> str:
-    """The program a kind is compared with: plain PyTorch for the others, Lightning for PyTorch."""
-    return "lightning" if kind == "pytorch" else "pytorch"
-
-
-def highlight_lines(topic: str, root: Path = SNIPPETS_DIR) -> dict[str, list[int]]:
-    """The lines each implementation does not share with its `counterpart`."""
-    found = {p.kind: p.source for p in programs(topic, root)}
-    result = {}
-    for kind, source in found.items():
-        other = found.get(counterpart(kind))
-        result[kind] = distinct_lines(source, other) if other is not None else []
-    return result
 
 
 def compress_ranges(lines: list[int]) -> str:

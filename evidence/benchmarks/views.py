@@ -15,9 +15,9 @@ view asked of the wrong benchmark says so. ``DOCS_BENCHMARK=full`` selects the f
 configuration (more sizes and rounds), ``quick`` or nothing the quick one, and the worker
 rejects any other value; it is part of every result's key, so the two never share a result.
 
-Results from other machines (a CUDA GPU in particular) can be committed as JSON files (a
-stored result of one run, as the build keeps it) under ``evidence/benchmarks/results/``;
-`Benchmark.committed` lists those of its benchmark, or says that none is committed.
+Results from a CUDA GPU are recorded by ``tools/gpu_evidence.py`` (the overhead benchmark among
+them) into the files committed under ``evidence/recorded/gpu/``; `Benchmark.committed` lists
+those of its benchmark, or says that none is committed.
 """
 
 from __future__ import annotations
@@ -31,14 +31,14 @@ import statistics
 from pathlib import Path
 
 from evidence.programs import LABELS
+from evidence.recorded import GPU_DIR as RESULTS_DIR
 from evidence.results import RunResult, load
 from evidence.views import Code, Em, Html, Joined, Strong, admonition, count, figures, nbytes, paragraph, table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-"""Committed results files (for instance from a GPU machine), shown beside this build's."""
+
 
 MLP_KINDS = ("pytorch", "lightning", "fabric")
 """The three programs of the MLP benchmarks, in table order."""
@@ -414,13 +414,12 @@ class Benchmark(RunResult):
 # -- results committed from other machines -----------------------------------------------------------
 
 def committed_results(folder: Path = RESULTS_DIR) -> list[dict]:
-    """Results files committed under ``evidence/benchmarks/results/``, each with its file name as ``_file``."""
-    found = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        data = json.loads(path.read_text())
-        data["_file"] = path.name
-        found.append(data)
-    return found
+    """The benchmark reports of every GPU results file ``tools/gpu_evidence.py`` wrote and that
+    is committed under ``evidence/recorded/gpu/``, each with the file's name (``_file``) and machine."""
+    from evidence.recorded import gpu_records
+
+    return [{**report, "environment": record["environment"], "_file": record["file"]}
+            for record in gpu_records(folder) for report in record.get("benchmarks", {}).values()]
 
 
 def committed_table(bench: str, folder: Path = RESULTS_DIR) -> Html:
@@ -428,8 +427,8 @@ def committed_table(bench: str, folder: Path = RESULTS_DIR) -> Html:
     found = [d for d in committed_results(folder) if d.get("bench") == bench]
     if not found:
         return admonition("note", "No committed results yet", [
-            "Results from other machines (a CUDA GPU in particular) would be shown here from ",
-            Code("evidence/benchmarks/results/*.json"), ", each with its machine and date. None is committed yet: "
+            "Results recorded on a CUDA GPU by ", Code("tools/gpu_evidence.py"), " would be shown here from ",
+            Code("evidence/recorded/gpu/*.json"), ", with the machine and the date. None holds this benchmark yet: "
             "every number on this page comes from this build's machine."])
     rows = []
     for d in found:

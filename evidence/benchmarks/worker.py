@@ -1,7 +1,8 @@
-"""The benchmark worker: ``python -m evidence.benchmarks.worker SPEC.json RESULT.json``.
+"""The benchmark worker: ``python -m evidence.benchmarks.worker JOB.json RESULTS_DIR``.
 
-Started by `evidence.running.runner.run_spec` (``make_spec(..., worker="evidence.benchmarks.worker")``),
-in a fresh process. ``spec["params"]["bench"]`` names the benchmark (``overhead``, ``defaults``,
+Started by `evidence.running.runner.execute` for the runs ``evidence/benchmarks/runs.toml``
+declares (its ``worker = "evidence.benchmarks.worker"``), in a fresh process.
+``spec["params"]["bench"]`` names the benchmark (``overhead``, ``defaults``,
 ``startup``, ``parity_workload``) and ``spec["params"]["config"]`` its size (``quick`` unless
 given; ``full`` for a published site; ``tiny`` for the tests). Untimed work holds the build's
 timing lock shared, timed work holds it exclusively, as `evidence.running.worker` does.

@@ -24,11 +24,11 @@ from mkdocs.structure.files import File, Files
 from evidence import declared, results
 from evidence.hooks import gallery, pages
 from evidence.programs import KINDS, LABELS, programs, topics
-from evidence.source import LOC_RULE, compress_ranges, count_loc, highlight_lines
+from evidence.source import LOC_RULE, compress_ranges, count_loc
 from evidence.running import runner
 from evidence.recorded import GPU_DIR, gpu_records, gpu_run, latest_gpu
 from evidence.running.environment import stamp
-from evidence.views.changes import changes
+from evidence.views.changes import changes, highlight_lines
 from evidence.views import difference
 
 IMPLEMENTATIONS_MARK = re.compile(r"^(?P<indent>[ \t]*)<!-- implementations(?::\s*(?P<topic>\w+))? -->[ \t]*$",
@@ -118,7 +118,6 @@ RUN_ARGS = "--epochs 3"
 # -- events -----------------------------------------------------------------------------------
 
 def on_files(files: Files, config):
-    files.append(File.generated(config, "reference/topic-views.md", content=topic_views_reference()))
     for topic in topics():
         for program in programs(topic):
             files.append(File.generated(config, download_uri(topic, program.path.name),
@@ -160,14 +159,6 @@ def on_page_markdown(markdown: str, page, config, files):
         return implementation_tabs(topic, src, match.group("indent"), place=page.evidence_blocks.place)
 
     return IMPLEMENTATIONS_MARK.sub(expand, markdown)
-
-
-def topic_views_reference() -> str:
-    """The API reference page of ``evidence/views/topics/``: one section per module there."""
-    folder = Path(__file__).resolve().parents[1] / "views" / "topics"
-    modules = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
-    return "# Topic views\n\n::: evidence.views.topics\n\n" + "".join(
-        f"::: evidence.views.topics.{name}\n\n" for name in modules)
 
 
 # -- the tabs -----------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """Run one topic's implementations in a fresh process: logs, parity, memory and timings.
 
-Started by `evidence.running.runner.run_topic` as
-``python -m evidence.running.worker SPEC.json RESULT.json``. One process per topic keeps
+Started by `evidence.running.runner.execute` as
+``python -m evidence.running.worker JOB.json RESULTS_DIR`` (or forked by its fork server). One process per topic keeps
 topics from sharing global state (seeds, thread counts, warning filters, CUDA memory).
 
-Phases, in order: a logged run of each implementation; parity of their results; one run of
-each under the memory probe; then ``repeats`` timed rounds that alternate the order of the
+Phases, in order: a logged run of each implementation, with what the harness gathers around it
+(`evidence.running.gather`); the headline run once more under the call recorder; parity of
+their results; one run of each under the memory probe; then ``repeats`` timed rounds that alternate the order of the
 implementations. All but the timed phase hold a shared lock; the timed phase holds it
 exclusively, so timings never overlap another topic's work when topics run in parallel.
 """

@@ -16,8 +16,10 @@ import html
 import re
 from dataclasses import dataclass
 
-from evidence.programs import LABELS, programs
-from evidence.source import counted_lines
+from pathlib import Path
+
+from evidence.programs import LABELS, SNIPPETS_DIR, programs
+from evidence.source import counted_lines, distinct_lines
 from evidence.views.code import highlighted
 
 MERGE_GAP = 3
@@ -187,3 +189,18 @@ def changes(topic: str, place=lambda html_block: html_block) -> str:
                  f"`{found['pytorch'].path.name}`; everything else is the same code.\n")
         tabs.append(f'=== "{LABELS[kind]}"\n\n{intro}\n' + "\n\n".join(blocks) + "\n")
     return "\n".join(tabs)
+
+
+def counterpart(kind: str) -> str:
+    """The program a kind is compared with: plain PyTorch for the others, Lightning for PyTorch."""
+    return "lightning" if kind == "pytorch" else "pytorch"
+
+
+def highlight_lines(topic: str, root: Path = SNIPPETS_DIR) -> dict[str, list[int]]:
+    """The lines each implementation does not share with its `counterpart`."""
+    found = {p.kind: p.source for p in programs(topic, root)}
+    result = {}
+    for kind, source in found.items():
+        other = found.get(counterpart(kind))
+        result[kind] = distinct_lines(source, other) if other is not None else []
+    return result

@@ -16,8 +16,6 @@ from evidence.views import Code, Em, Html, Joined, Lines, Link, Strong, admoniti
 PAGE = "generated/explained/02_version_matrix/plot_version_matrix/"
 """Where the matrix page is published (topic pages link to their row)."""
 
-LEGEND = {"identical": "identical", "close": "close", "differs": "differs", "failed": "failed", "ran": "ran"}
-
 
 def _anchor(topic: str, version: str | None = None) -> str:
     return f"m-{topic}" + (f"-{version.replace('.', '-')}" if version else "")
@@ -144,7 +142,7 @@ def topic_row(topic: str) -> Html:
             groups.append((status, [version]))
     text = "; ".join(f"{status} on {vs[0]}" + (f"–{vs[-1]}" if len(vs) > 1 else "") for status, vs in groups)
     missing = matrix.missing()
-    link = "../../../explained/02_version_matrix/plot_version_matrix/#" + _anchor(topic)
+    link = "../../../" + PAGE.removeprefix("generated/") + "#" + _anchor(topic)
     return Html('<p class="env-stamp">' + inline([Strong("Across Lightning versions."), f" {text}"
                 + (f" (no results for {', '.join(missing)})" if missing else "") + ". ",
                 Link("The version matrix", link), " has the details."]) + "</p>")

@@ -1,7 +1,7 @@
 """The views every topic page shows: stamp, logs, curves, parity, timings, lines of code.
 
-They are methods of `evidence.results.RunResult` (through `RunViews`), so a page
-reads ``result.parity()``; each returns an `evidence.views.Html` fragment, prints, or
+They are methods of `ShownResult` (a `evidence.results.RunResult` with `RunViews`), which
+`load` gives a page, so a page reads ``result.executed()``; each returns an `evidence.views.Html` fragment, prints, or
 draws a figure.
 """
 
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from evidence import results
 from evidence.programs import LABELS, programs
+from evidence.results import RunResult, TopicRuns
 from evidence.source import LOC_RULE
 from evidence.running.environment import describe
 from evidence.views import Code, Html, Strong, admonition, difference, inline, nbytes, seconds, table
@@ -61,7 +63,7 @@ def _literal(value) -> str:
 
 
 class RunViews:
-    """View methods of a run's result (mixed into `evidence.results.RunResult`)."""
+    """View methods of a run's result (mixed into `ShownResult`)."""
 
     # -- what ran ---------------------------------------------------------------------------
     def stamp(self) -> Html:
@@ -235,3 +237,28 @@ class RunViews:
         rows = [[LABELS[k], Code(p.path.name), p.loc, "reference" if k == ref else f"{p.loc - found[ref].loc:+d}"]
                 for k, p in found.items()]
         return table(["implementation", "file", "lines of code", "vs " + LABELS[ref]], rows, caption=LOC_RULE)
+
+
+class ShownResult(RunViews, RunResult):
+    """A run's result with its views: what ``load(topic).headline`` gives a page."""
+
+
+class ShownRuns(TopicRuns):
+    """A topic's runs with the views of the topic as a whole (its checks)."""
+
+    def verdicts(self, *names: str) -> Html:
+        """The topic's checks as a table: every one, or those named (`evidence.views.checks`)."""
+        from evidence.views.checks import checks_table
+
+        found = self.checks()
+        if names:
+            unknown = set(names) - {c["name"] for c in found}
+            if unknown:
+                raise KeyError(f"{self.topic!r} has no check named {sorted(unknown)} (see its runs.toml)")
+            found = [c for c in found if c["name"] in names]
+        return checks_table(found)
+
+
+def load(topic: str) -> ShownRuns:
+    """The declared runs of ``topic`` with their views: ``load("minimal_loop").headline.executed()``."""
+    return results.load(topic, ShownResult, ShownRuns)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from evidence.programs import KINDS, SNIPPETS_DIR, programs, topics
-from evidence.source import compress_ranges, count_loc, distinct_lines, highlight_lines, requires
+from evidence.source import compress_ranges, count_loc, distinct_lines, requires
+from evidence.views.changes import highlight_lines
 
 
 def test_count_loc_skips_blank_lines_comments_and_docstrings():

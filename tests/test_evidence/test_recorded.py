@@ -10,7 +10,7 @@ import pytest
 
 from evidence import declared, recorded
 from evidence.programs import PROJECT_DIR
-from evidence.results import RunResult
+from evidence.views.topic import ShownResult as RunResult
 
 SCRIPT = PROJECT_DIR / "tools" / "gpu_evidence.py"
 
