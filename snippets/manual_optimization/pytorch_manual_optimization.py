@@ -28,6 +28,8 @@ def build_networks() -> nn.ModuleDict:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -35,22 +37,21 @@ def resolve_device(name: str) -> torch.device:
 
 def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int = 64,
         lr: float = 2e-3, points: int = 500, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
     torch.manual_seed(seed)
     loader = DataLoader(make_data(seed, points), batch_size=batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed))
     noise = torch.Generator().manual_seed(seed + 1)
-    fixed_z = torch.randn(256, LATENT, generator=torch.Generator().manual_seed(seed + 2))
-
     dev = resolve_device(device)
+    fixed_z = torch.randn(256, LATENT, generator=torch.Generator().manual_seed(seed + 2)).to(dev)
+
     nets = build_networks().to(dev)
     generator, discriminator = nets["generator"], nets["discriminator"]
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
     loss_fn = nn.BCEWithLogitsLoss()
-    # region: not counted (collects what run() returns)
     history = {"d_loss": [], "g_loss": [], "fake_radius": []}
-    steps = 0
-    # endregion
 
     for epoch in range(epochs):
         nets.train()
@@ -59,8 +60,7 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
             real = real.to(dev)
             ones = torch.ones(len(real), 1, device=dev)
             zeros = torch.zeros(len(real), 1, device=dev)
-            z = torch.randn(len(real), LATENT, generator=noise).to(dev)
-            fake = generator(z)
+            fake = generator(torch.randn(len(real), LATENT, generator=noise).to(dev))
 
             d_loss = loss_fn(discriminator(real), ones) + loss_fn(discriminator(fake.detach()), zeros)
             opt_d.zero_grad()
@@ -75,60 +75,33 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
             d_total += d_loss.detach() * len(real)
             g_total += g_loss.detach() * len(real)
             count += len(real)
-            # region: not counted (collects what run() returns)
-            steps += 2
-            # endregion
-        d_mean, g_mean = d_total.item() / count, g_total.item() / count
+        history["d_loss"].append(d_total.item() / count)
+        history["g_loss"].append(g_total.item() / count)
 
         nets.eval()
         with torch.no_grad():
-            fake_radius = generator(fixed_z.to(dev)).norm(dim=1).mean().item()
-        # region: not counted (collects what run() returns)
-        history["d_loss"].append(d_mean)
-        history["g_loss"].append(g_mean)
-        history["fake_radius"].append(fake_radius)
-        # endregion
+            history["fake_radius"].append(generator(fixed_z).norm(dim=1).mean().item())
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  d_loss {d_mean:.4f}  g_loss {g_mean:.4f}"
-                  f"  fake_radius {fake_radius:.4f}")
+            print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {v[-1]:.4f}" for k, v in history.items()))
 
-    # region: not counted (collects what run() returns)
     with torch.no_grad():
-        generated = generator(fixed_z.to(dev)).cpu()
-    state = {k: v.detach().cpu() for k, v in nets.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
-            "generated": generated.tolist()}
-    # endregion
+        samples = generator(fixed_z).cpu()
+    return {"model": nets, "history": history, "samples": samples}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--points", type=int, default=500)
+    args = parser.parse_args(argv)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:
-        return stop.code
-    if args.device not in ("auto", "cpu", "cuda"):
-        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
-        return 2
-    if args.epochs < 1 or args.batch_size < 1 or args.points < 1 or args.lr <= 0:
-        print("error: --epochs, --batch-size and --points must be at least 1 and --lr positive", file=sys.stderr)
-        return 2
-    try:
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.points, verbose=True)
+        run(args.epochs, args.seed, args.device, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps (two per batch) on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

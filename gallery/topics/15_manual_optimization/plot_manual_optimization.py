@@ -6,7 +6,9 @@ discriminator and then a generator on every batch, each with its own optimizer. 
 a small GAN that learns to produce 2-D points on a ring of radius 2 (500 real points, a
 4-dimensional noise input, two small MLPs, Adam with `betas=(0.5, 0.999)` for both). On every
 batch: one discriminator step on real points and on detached fakes, then one generator step
-through the just-updated discriminator.
+through the just-updated discriminator. After each epoch every program measures the mean
+distance from the origin (`fake_radius`) of 256 points the generator makes from a fixed noise
+batch, and `run()` returns the trained networks and those 256 points (`samples`).
 
 - **Plain PyTorch** writes the two updates one after the other. The generator's backward pass
   also fills the discriminator's `.grad` fields; the next `opt_d.zero_grad()` discards them.
@@ -15,7 +17,9 @@ through the just-updated discriminator.
   `self.manual_backward(loss)` instead of `loss.backward()`, and steps each optimizer itself.
   `toggle_optimizer(opt)` / `untoggle_optimizer(opt)` set `requires_grad=False` on every
   parameter that does not belong to `opt` for the duration of its update, so the generator's
-  backward pass computes no gradients for the discriminator's weights.
+  backward pass computes no gradients for the discriminator's weights. The per-epoch
+  measurement is a `validation_step` over a one-batch loader of the fixed noise: Lightning
+  runs it after every training epoch in eval mode without gradients, as the plain loop does by hand.
 - **Fabric** sets up each network with its optimizer (`fabric.setup(generator, opt_g)`,
   `fabric.setup(discriminator, opt_d)`) and leaves the alternating loop as it is, with
   `fabric.backward` for each loss.
@@ -29,105 +33,75 @@ distributed strategies (loss scaling, gradient synchronisation) without changes 
 # %%
 # ## The three programs
 #
-# The highlighted lines are those a program does not share with its counterpart. The blocks
-# marked `# region: not counted` record what `run()` returns (the losses, the radius per epoch,
-# the generated points, the optimizer steps) or hold the command line; they are left out of the
-# line counts.
+# The highlighted lines are those a program does not share with its counterpart.
 #
 # <!-- implementations -->
 #
-# !!! note "Defaults the Lightning program changes"
-#     `logger=False` and `enable_checkpointing=False`: by default the `Trainer` writes logs and a
-#     checkpoint under `lightning_logs/` in the working folder, files the reader did not ask for.
-#     The progress bar and the model summary follow the quiet switch
-#     (`enable_progress_bar=verbose`, `enable_model_summary=verbose`): on when the program runs from
-#     the command line, off in the timed runs, where no program prints. Everything else is
-#     Lightning's default.
-#
 # ## Executed in this build
 #
-# Each program ran once with its log captured, then under a memory probe, then timed rounds
-# alternating the order of the programs. Same seed, same data, same noise, same device and one
-# torch thread for all of them.
-
-from evidence import load
-from evidence.views.topics import manual_optimization as views
-
-result = load("manual_optimization").headline
-result.stamp()
-
-# %%
-# ### What each program printed
-#
-# `fake_radius` is the mean distance from the origin of 256 points the generator makes from a
-# fixed noise batch after each epoch; the real points lie at radius 2.
-
-result.logs()
-
-# %%
-# ### Losses of both players, overlaid
-#
-# The discriminator's loss (real and fake terms summed) and the generator's loss, averaged over
-# each epoch, plus the mean radius of the generated points.
-
-result.plot("history.d_loss", "history.g_loss", "history.fake_radius", ylabel="value")
-
-# %%
-# ### Did they compute the same thing?
+# --8<-- "gallery/shared/executed.md"
 #
 # The headline check is every weight of **both** networks (the state dict of a `ModuleDict`
 # holding the generator and the discriminator), then the generated points, the per-epoch
 # radius and the per-epoch losses. Every program sums `loss * batch size` over the epoch in a
 # float32 tensor on the device; Lightning's `self.log(..., on_epoch=True)` then divides by the
 # sample count in float32, the plain and Fabric loops in Python (float64) after one `.item()`.
-# That is where a last-digit difference in `d_loss` / `g_loss` can come from, while the weights
-# are bitwise identical.
+# That is where a last-digit difference in `d_loss` / `g_loss` can come from.
 
-result.parity()
+from evidence import load
+
+gan = load("manual_optimization")
+result = gan.headline
+result.executed()
 
 # %%
-# ### What each program did, call by call
+# ### Losses of both players, and the radius of what the generator makes
 #
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
+# The discriminator's loss (real and fake terms summed) and the generator's loss, averaged over
+# each epoch, then the mean radius of the generated points (the real points lie at radius 2).
 
-result.trace()
+result.plot("history.d_loss", "history.g_loss", "history.fake_radius", ylabel="value")
+
+# %%
+# Two optimizer steps per batch, one for each network, counted by the harness through PyTorch's
+# optimizer-step hook in every program; and the direction the generator took:
+
+gan.verdicts("two_steps_per_batch", "generator_moves_out")
 
 # %%
 # ### What the generators produce
 #
-# The points each trained generator makes from the same fixed noise, over the ring the real
-# data lie on. The run is kept short on purpose, since the subject is the mechanics of the two
-# updates, and it is far too short for a GAN to learn a ring; the three panels show the same
-# points because the three generators hold the same weights.
+# The points each trained generator makes from the same fixed noise (`samples`), over the ring
+# the real data lie on. The run is kept short on purpose, since the subject is the mechanics of
+# the two updates; the panels agree because the generators hold the same weights.
 
-views.generated_figure(result)
+import math
 
-# %%
-# How far the generator got, from the points it made:
+from evidence.programs import LABELS
+from evidence.views import figures
 
-views.generated_summary(result)
-
-# %%
-# Optimizer steps each program took (two per batch: one for each network), read from the
-# results. Lightning's `trainer.global_step` counts every `step()` of every optimizer under
-# manual optimization.
-
-views.steps_table(result)
-
-# %%
-# ### Time and memory
-
-result.timings()
+ring = [2 * math.pi * i / 120 for i in range(121)]
+fig, axes = figures.panels(len(result.kinds()), width=4.0, height=4.0, sharex=True, sharey=True)
+for kind, ax in zip(result.kinds(), axes):
+    ax.plot([2 * math.cos(t) for t in ring], [2 * math.sin(t) for t in ring], color="0.6", linewidth=6,
+            alpha=0.4, label="real data (radius 2)")
+    xs, ys = zip(*result.value(kind, "samples"))
+    ax.scatter(xs, ys, s=8, color=figures.style(kind)["color"], label="generated")
+    ax.set_aspect("equal")
+    figures.finish(ax, title=LABELS[kind], legend=kind == result.kinds()[0])
+fig.suptitle("Points generated from the same fixed noise by each trained generator")
+fig.tight_layout()
 
 # %%
-# ### Lines of code
+# The numbers behind the figure, per program:
 
-result.loc()
+result.per_implementation({"optimizer steps": "steps", "fake_radius, first epoch": "history.fake_radius.0",
+                           "fake_radius, last epoch": "history.fake_radius.-1"})
+
+# %%
+# --8<-- "gallery/shared/costs.md"
+
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -161,3 +135,8 @@ result.loc()
 #     same weights: the discriminator gradients it computes during the generator step are
 #     thrown away by `opt_d.zero_grad()` before they are used. Toggling saves computing them.
 #     `with self.toggled_optimizer(opt):` is the context-manager form of the pair.
+#
+# ??? info "The sanity check runs the generator once more"
+#     Before the first epoch the `Trainer` runs up to two validation batches (here the one batch
+#     of fixed noise) as a sanity check, and discards what they log. It runs without gradients
+#     inside `isolate_rng()`, so it changes neither the weights nor any random number generator.
