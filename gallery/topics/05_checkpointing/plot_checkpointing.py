@@ -14,12 +14,11 @@ the loop state, each callback's state and the hyperparameters (the tables below 
 **Fabric** keeps your ranking code; `fabric.save` / `fabric.load` turn the model and optimizer
 into state dicts and back (and would gather sharded states on several devices).
 
-Each program is written the way a user of its style writes it: the plain and Fabric programs
-rank the epochs by hand (a checkpoint enters the top *k* if its loss is strictly lower than the
-worst one kept, as in Lightning) and write `last.ckpt` after every epoch; the Lightning program
-configures `ModelCheckpoint`. The kept files, their epochs and the best model's predictions
-must come out the same, and are compared below; `last.ckpt` does not, and the page shows which
-epoch each one holds.
+The plain and Fabric programs rank the epochs by hand (a checkpoint enters the top *k* if its
+loss is strictly lower than the worst one kept, as in Lightning) and write `last.ckpt` after
+every epoch; the Lightning program configures `ModelCheckpoint`. Each returns the trained
+network, the path of its best checkpoint and the best model's predictions on the validation
+set; the files each one left in its folder are read back by the site after the run.
 """
 
 # %%
@@ -31,110 +30,118 @@ epoch each one holds.
 #
 # <!-- implementations -->
 #
-# !!! note "Defaults the Lightning program changes"
-#     Only `logger=False`: the default logger would write a `lightning_logs/` folder the reader
-#     did not ask for. Checkpointing, the sanity-check validation (`num_sanity_val_steps=2`) and
-#     the rest stay at their defaults; the progress bar and the model summary are on when the
-#     program runs from the command line and off in the quiet, timed runs
-#     (`enable_progress_bar=verbose`, `enable_model_summary=verbose`).
-#
 # ## Executed in this build
 #
-# Each program ran once with its log captured, then under a memory probe, then in timed rounds
-# (every run writes its checkpoints again).
+# --8<-- "gallery/shared/executed.md"
+#
+# Here the run's checks compare the best model's predictions on the validation set, the names
+# of the files left in each folder, the final weights and the validation losses that decided
+# the ranking. Every run, timed ones included, writes its checkpoints again.
+
+import os
 
 from evidence import load
-from evidence.views.topics import checkpointing as views
+from evidence.programs import LABELS
+from evidence.views import Code, Lines, codes, figures, table
 
-result = load("checkpointing").headline
-result.stamp()
-
-# %%
-# ### What each program printed
-
-result.logs()
+runs = load("checkpointing")
+result = runs.headline
+result.executed()
 
 # %%
 # ### Which epochs were kept
 #
-# The validation loss of every epoch, with the epochs whose checkpoints survived marked. The
-# three implementations' curves lie on top of each other.
+# The validation loss of every epoch, with the epochs whose checkpoint files are left in the
+# plain program's folder circled (the run's checks compare the other folders' file names with
+# it). The three implementations' curves lie on top of each other.
 
-views.kept_figure(result)
-
-# %%
-# The files left in each folder at the end, the epochs they hold, the file the best score
-# points to, and the epoch inside each `last.ckpt`, as each program read it back (names
-# relative to its checkpoint folder):
-
-views.kept_table(result)
-
-# %%
-# ### Same top-k files, same best model
-#
-# The headline check loads each program's best checkpoint into a fresh network and compares
-# its predictions on the validation set; the kept epochs, the file names, the final weights and
-# the validation losses that decided the ranking are compared as well. `last.ckpt` is not
-# compared: the programs differ there on purpose.
-
-result.parity()
+folder = result.value("pytorch", "checkpoints")
+top_k = sorted(entry["keys"]["epoch"]["value"] for name, entry in folder.items() if name != "last.ckpt")
+fig, (ax,) = figures.panels(1, width=7)
+for kind, losses in result.values("history.val_loss").items():
+    figures.overlay(ax, kind, range(len(losses)), losses)
+    if kind == "pytorch":
+        ax.scatter(top_k, [losses[e] for e in top_k], s=250, facecolors="none", edgecolors="red",
+                   linewidths=2, zorder=5, label=f"kept (top {len(top_k)})")
+figures.finish(ax, xlabel="epoch (from 0, as in the file names)", ylabel="validation loss")
+fig.suptitle("checkpointing: validation loss per epoch and the checkpoints kept")
+fig.tight_layout()
 
 # %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
+# The files left in each folder, the file each program names as its best, and the epoch inside
+# each `last.ckpt`, as read back from the file:
 
-result.trace()
+result.per_implementation({
+    "files kept": lambda impl: codes(impl["kept_files"]),
+    "best": lambda impl: Code(os.path.basename(impl["best_model_path"])),
+    "epoch inside last.ckpt": 'checkpoints["last.ckpt"].keys.epoch.value',
+})
 
 # %%
 # ### What `last.ckpt` holds
 #
 # The plain and Fabric programs refresh `last.ckpt` after every epoch, as a loop written by
-# hand does; Lightning's `ModelCheckpoint(save_last=True)` follows its own rule, which changed
-# in Lightning 2.6.0. In this build:
+# hand does. Since Lightning 2.6.0, `ModelCheckpoint(save_last=True)` writes it only when it
+# has saved a top-*k* checkpoint in the same step, so when the final epochs do not enter the
+# top *k*, Lightning's `last.ckpt` holds an older epoch. The expected outcome, declared in
+# the topic's `runs.toml`:
 
-views.last_ckpt_finding(result)
+runs.verdicts("plain_last_is_final", "fabric_last_as_plain", "lightning_last_is_earlier")
 
 # %%
 # ### What is inside a checkpoint
 #
-# Every top-level key of the best checkpoint (the same epoch in every implementation), as each
-# program described it after reading the file back: the type, and for containers the number of
-# tensors and their bytes. The plain and Fabric programs hold exactly what they were given;
-# Lightning adds the rest.
+# Every top-level key of the best checkpoint (the same epoch in every implementation), read
+# back with `torch.load(weights_only=True)`: its value, or for containers the number of tensors
+# and their bytes. The plain and Fabric programs hold exactly what they were given; Lightning
+# adds the rest.
 
-views.contents_table(result)
+best = os.path.basename(result.value("pytorch", "best_model_path"))
+files = {kind: result.value(kind, "checkpoints")[best] for kind in result.kinds()}
+names = dict.fromkeys([*files["lightning"]["keys"], *files["pytorch"]["keys"]])
+
+
+def entry(found):
+    if found is None:
+        return None
+    if "value" in found:
+        return Code(f"{found['value']:.5g}" if isinstance(found["value"], float) else found["value"])
+    return f"{found['type']}, {found['tensors']} tensors, {found['tensor_bytes']:,} B"
+
+
+rows = [[Code(name)] + [entry(files[kind]["keys"].get(name)) for kind in files] for name in names]
+rows.append(["file size"] + [f"{files[kind]['file_bytes']:,} B" for kind in files])
+table(["key", *(LABELS[kind] for kind in files)], rows)
 
 # %%
-# The weights themselves are the same tensors in every file; Lightning stores them under the
-# attribute name of the network in the `LightningModule` (`model.0.weight` rather than
-# `0.weight`). The model's tensors, as recorded:
+# The weights are the same tensors in every file; Lightning stores them under the attribute
+# name of the network in the `LightningModule` (`model.0.weight` rather than `0.weight`):
 
-views.weights_table(result)
+plain = files["pytorch"]["keys"]["model"]["shapes"]
+wrapped = files["lightning"]["keys"]["state_dict"]["shapes"]
+table(["plain and Fabric key", "Lightning key", "shape"],
+      [[Code(key), Code(other), str(shape)] for (key, shape), other in zip(plain.items(), wrapped)])
 
 # %%
 # What Lightning's extra entries hold, one level down:
 
-views.lightning_extras_table(result)
+extras = files["lightning"]["keys"]
+table(["key", "holds"], [[Code(key), Lines(Code(sub) for sub in extras[key]["keys"])]
+                         for key in ("loops", "callbacks", "hyper_parameters")])
 
 # %%
-# ### Time and memory
+# All that is written to disk again at every save; compared on the `last.ckpt` files:
+
+runs.verdicts("lightning_file_is_larger")
+
+# %%
+# --8<-- "gallery/shared/costs.md"
 #
-# Every run writes and deletes checkpoint files, so disk speed is part of these numbers. The
-# plain and Fabric programs write `last.ckpt` every epoch, Lightning only when a top-k file is
-# written: that is part of the difference too.
+# Every run writes and deletes checkpoint files, so disk speed is part of these numbers; the
+# plain and Fabric programs write `last.ckpt` every epoch, Lightning only beside a new top-*k*
+# file.
 
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -145,7 +152,7 @@ result.loc()
 #     only when it has saved another checkpoint in the same step, as its docstring had always
 #     said ("saves a `last.ckpt` copy whenever a checkpoint file gets saved"). From 2.0 to 2.5
 #     it wrote `last.ckpt` at every check, that is after every epoch here. When the final epoch
-#     does not enter the top *k*, `last.ckpt` now holds an older epoch (the finding above).
+#     does not enter the top *k*, `last.ckpt` now holds an older epoch (the checks above).
 #     To keep the final state as well, add a second `ModelCheckpoint(dirpath=...,
 #     filename="latest")` without a monitor (it keeps one file, rewritten every epoch) or
 #     call `trainer.save_checkpoint(path)` after `fit`; the tests check the first.
@@ -160,18 +167,18 @@ result.loc()
 #
 # !!! warning "Absolute paths inside the file"
 #     Lightning's callback state stores `dirpath`, `best_model_path` and the paths of the kept
-#     files as absolute paths. Moving the folder does not break loading the weights, but a
-#     resumed run will look for (and try to delete) files at the old paths. The programs here
-#     return names relative to their folder.
+#     files as absolute paths, and `checkpoint.best_model_path` is absolute too (the table
+#     above shows only the file name). Moving the folder does not break loading the weights,
+#     but a resumed run will look for (and try to delete) files at the old paths.
 #
 # ??? info "Loading back, and `weights_only`"
 #     `Classifier.load_from_checkpoint(path)` rebuilds the module by calling `__init__` with
-#     the values `self.save_hyperparameters("lr")` recorded, then loads the weights. It hands
+#     the values `self.save_hyperparameters()` recorded, then loads the weights. It hands
 #     its `weights_only` argument (default `None`) down to `torch.load`, so torch decides:
 #     since torch 2.6, `weights_only=True` for a local file, the restricted unpickler that
 #     accepts tensors and plain values (numbers, strings, lists, dicts) only. That is the
 #     behaviour since Lightning 2.6.0; Lightning 2.4 and 2.5 passed `weights_only=False`.
-#     Every file the three programs write holds only such values (the tables above), so each
-#     loads with `torch.load(path, weights_only=True)`: the tests load every one of them that
-#     way. The plain program passes `weights_only=True` itself, so it does not depend on the
-#     torch version; `fabric.load` also leaves the default to torch.
+#     Every file the three programs write holds only such values (the site read each one back
+#     with `torch.load(path, weights_only=True)` for the tables above). The plain program
+#     passes `weights_only=True` itself, so it does not depend on the torch version;
+#     `fabric.load` also leaves the default to torch.
