@@ -28,20 +28,27 @@ pytestmark = pytest.mark.site
 
 PROGRAM = '''"""Fake topic {name} for the build tests."""
 
-import json
 import os
 
 import torch
 
 
-def run(epochs: int = 2, seed: int = 0, device: str = "auto", verbose: bool = False) -> dict:
+def run(epochs: int = 2, seed: int = 0, device: str = "auto", lr: float = 0.1, verbose: bool = False) -> dict:
     torch.manual_seed(seed)
     with open(os.environ["EXEC_LOG"], "a") as log:
         log.write("{name}\\n")
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    history = {{"train_loss": []}}
+    for _ in range(epochs):
+        loss = model(torch.ones(3)).pow(2).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history["train_loss"].append(loss.item())
     if verbose:
         print("VALUE {value}")
-    return {{"history": {{"train_loss": [1.0, 0.5]}}, "state_dict": {{"w": torch.randn(3)}},
-            "steps": epochs, "device": "cpu"}}
+    return {{"model": model, "history": history}}
 '''
 
 SCRIPT = '''"""
@@ -66,11 +73,38 @@ params = { epochs = 2 }
 repeats = 1
 '''
 
-TEST = '''from tests.conftest import load_program
+RUNS_WITH_CHECK = RUNS + '''
+[runs.slower]
+params = { lr = 0.01 }
+repeats = 0
+
+[[checks]]
+name = "smaller_steps_learn_less"
+say = "with a tenth of the learning rate the last loss is higher"
+a = "main/pytorch/history.train_loss.-1"
+b = "slower/pytorch/history.train_loss.-1"
+expect = "less"
+'''
+
+FIGURE = '''
+# %%
+from evidence.views import figures
+
+runs = load("{name}")
+fig, (ax,) = figures.panels(1)
+for run in ("main", "slower"):
+    figures.overlay(ax, "pytorch", [1, 2], runs[run].value("pytorch", "history.train_loss"))
+fig.suptitle("{name}: loss of both runs")
+
+# %%
+runs.verdicts()
+'''
+
+TEST = '''from tests.conftest import run_program
 
 
 def test_{name}_runs():
-    assert load_program("{name}", "pytorch").run(epochs=1)["steps"] == 1
+    assert run_program("{name}", "pytorch", epochs=1)["steps"] == 1  # counted by the harness
 '''
 
 
@@ -82,12 +116,12 @@ class Project:
         self.exec_log = root / "exec.log"
 
     def write_topic(self, name: str, number: int, value: int = 1, extra: str = "", program_extra: str = "",
-                    before: str = "") -> set[str]:
+                    before: str = "", runs: str = RUNS) -> set[str]:
         """Add (or rewrite) a topic with the files the contributing page lists; returns them."""
         files = {
             f"snippets/{name}/__init__.py": "",
             f"snippets/{name}/pytorch_{name}.py": PROGRAM.format(name=name, value=value) + program_extra,
-            f"snippets/{name}/runs.toml": RUNS,
+            f"snippets/{name}/runs.toml": runs,
             f"gallery/topics/{number:02d}_{name}/README.md": f"## {name}\n",
             f"gallery/topics/{number:02d}_{name}/plot_{name}.py": SCRIPT.format(name=name, extra=extra, before=before),
             f"tests/test_{name}/__init__.py": "",
@@ -281,15 +315,22 @@ def contributing_file_list() -> set[str]:
 def test_a_topic_added_as_the_contributing_page_says_is_built_published_and_tested(project):
     """Files added in the places the contributing page names, nothing edited: the build runs the
     topic, publishes its page, downloads and summary entry, and its tests run."""
-    written = project.write_topic("gamma", 3)
+    written = project.write_topic("gamma", 3, runs=RUNS_WITH_CHECK, extra=FIGURE.format(name="gamma"))
     listed = {path.replace("<topic>", "gamma").replace("NN", "03") for path in contributing_file_list()}
     optional = {"snippets/gamma/lightning_gamma.py", "snippets/gamma/fabric_gamma.py"}  # the toy has plain only
     assert written == listed - optional
     built = project.build()
     assert built.returncode == 0, built.stderr[-3000:]
-    assert "VALUE 1" in page(project, "gamma", 3)
+    shown = page(project, "gamma", 3)
+    assert "VALUE 1" in shown
+    assert "with a tenth of the learning rate the last loss is higher" in shown  # the declared check...
+    assert 'alt="gamma: loss of both runs"' in shown  # ...and the figure only this topic draws
+    assert re.search(r"Checks per topic: .*gamma 1 \(1 across runs\)", built.stderr)  # counted by the build
     summary = json.loads((project.root / "site" / "results" / "summary.json").read_text())
     assert [t["slug"] for t in summary["topics"]] == ["alpha", "beta", "gamma"]
+    check = summary["topics"][2]["checks"][0]
+    assert check["name"] == "smaller_steps_learn_less" and check["verdict"] == "less" and check["expected"]
+    assert check["value"] < 0 and check["say"].startswith("with a tenth")
     assert (project.root / "site" / "downloads" / "gamma" / "pytorch_gamma.py").exists()
     tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_gamma"],
                             cwd=project.root, env=project.env(), capture_output=True, text=True, timeout=300)
