@@ -1,4 +1,4 @@
-"""snippets/grad_clipping: clipping by norm and by value, gradients measured before clipping, parity, command lines."""
+"""snippets/grad_clipping: clipping by norm and by value, gradient norms watched before clipping, parity."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program
+from tests.conftest import load_program, run_program
 
 TOPIC = "grad_clipping"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -14,20 +14,22 @@ EPOCHS = 2  # 409 training samples in batches of 32: 13 steps per epoch
 CLIP = {"norm": 0.2, "value": 0.05}
 
 
+def _run(kind, algorithm="norm", clip_val=None, epochs=EPOCHS):
+    return run_program(TOPIC, kind, epochs=epochs, seed=0, device="cpu", algorithm=algorithm,
+                       clip_val=CLIP[algorithm] if clip_val is None else clip_val)
+
+
 @pytest.fixture(scope="module")
 def results():
-    return {(kind, algorithm): load_program(TOPIC, kind).run(epochs=EPOCHS, seed=0, device="cpu",
-                                                             algorithm=algorithm, clip_val=clip_val)
-            for algorithm, clip_val in CLIP.items() for kind in KINDS}
+    return {(kind, algorithm): _run(kind, algorithm) for algorithm in CLIP for kind in KINDS}
 
 
 @pytest.mark.parametrize("algorithm", list(CLIP))
 @pytest.mark.parametrize("kind", KINDS)
-def test_run_records_gradients_at_every_step(results, kind, algorithm):
+def test_run_trains_and_keeps_the_largest_gradient_norm_per_epoch(results, kind, algorithm):
     result = results[kind, algorithm]
     assert result["steps"] == EPOCHS * 13
-    assert len(result["grad_norm"]) == len(result["grad_max"]) == result["steps"]
-    assert all(largest <= norm for largest, norm in zip(result["grad_max"], result["grad_norm"]))
+    assert len(result["history"]["max_grad_norm"]) == len(result["history"]["val_loss"]) == EPOCHS
     assert result["history"]["val_loss"][-1] < result["history"]["val_loss"][0]
 
 
@@ -36,31 +38,49 @@ def test_run_records_gradients_at_every_step(results, kind, algorithm):
 def test_weights_and_gradient_norms_match_plain_pytorch(results, kind, algorithm):
     reference = results["pytorch", algorithm]
     assert max_abs_difference(results[kind, algorithm]["state_dict"], reference["state_dict"]) == 0.0
-    assert max_abs_difference(results[kind, algorithm]["grad_norm"], reference["grad_norm"]) <= 1e-6
-    assert max_abs_difference(results[kind, algorithm]["grad_max"], reference["grad_max"]) <= 1e-6
+    assert max_abs_difference(results[kind, algorithm]["history"]["max_grad_norm"],
+                              reference["history"]["max_grad_norm"]) <= 1e-6
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_norms_are_measured_before_clipping(results, kind):
-    """Measured after clipping by norm, no value could exceed the threshold."""
-    norms = results[kind, "norm"]["grad_norm"]
-    assert sum(norm > CLIP["norm"] for norm in norms) > len(norms) // 2
-    largest = results[kind, "value"]["grad_max"]
-    assert sum(value > CLIP["value"] for value in largest) > len(largest) // 2
+    """Measured after clipping by norm, no epoch's largest norm could exceed the threshold."""
+    assert all(norm > CLIP["norm"] for norm in results[kind, "norm"]["history"]["max_grad_norm"])
+
+
+def test_the_largest_norm_is_the_largest_of_the_steps(monkeypatch, results):
+    """The plain loop's per-epoch value is the maximum of the norms clip_grad_norm_ saw at each step."""
+    seen = []
+    clip_norm = torch.nn.utils.clip_grad_norm_
+
+    def watched(parameters, max_norm):
+        seen.append(float(clip_norm(parameters, max_norm=max_norm)))
+        return seen[-1]
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", watched)
+    run_program(TOPIC, "pytorch", epochs=EPOCHS, seed=0, device="cpu", algorithm="norm", clip_val=CLIP["norm"])
+    per_epoch = [max(seen[13 * e:13 * (e + 1)]) for e in range(EPOCHS)]
+    assert max_abs_difference(per_epoch, results["pytorch", "norm"]["history"]["max_grad_norm"]) <= 1e-6
 
 
 @pytest.mark.parametrize("algorithm", list(CLIP))
-def test_clipping_changes_the_weights(results, algorithm):
+@pytest.mark.parametrize("kind", ["pytorch", "lightning"])
+def test_clipping_changes_the_weights(results, kind, algorithm):
     """A threshold far above every gradient leaves them alone; the real threshold does not."""
-    unclipped = load_program(TOPIC, "pytorch").run(epochs=EPOCHS, seed=0, device="cpu", algorithm=algorithm,
-                                                   clip_val=1e9)
-    assert max_abs_difference(unclipped["state_dict"], results["pytorch", algorithm]["state_dict"]) > 1e-3
-    assert max_abs_difference(unclipped["state_dict"], results["lightning", algorithm]["state_dict"]) > 1e-3
+    unclipped = _run(kind, algorithm, clip_val=1e9)
+    assert max_abs_difference(unclipped["state_dict"], results[kind, algorithm]["state_dict"]) > 1e-3
 
 
 def test_the_two_algorithms_differ(results):
     assert max_abs_difference(results["pytorch", "norm"]["state_dict"],
                               results["pytorch", "value"]["state_dict"]) > 1e-3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_clipping_arguments_are_refused(kind):
+    for bad in ({"algorithm": "max"}, {"clip_val": 0.0}):
+        with pytest.raises(ValueError, match="--algorithm must be norm or value"):
+            load_program(TOPIC, kind).run(**{"epochs": 1, "device": "cpu", **bad})
 
 
 # -- clipping by hand while the Trainer clips: where it clips twice and where it does not ---------------------
@@ -74,12 +94,11 @@ def _clip_value_by_hand(module, threshold=CLIP["value"]):
 
 
 def _lightning_with(monkeypatch, hooks):
-    """The Lightning program with its Classifier replaced by a subclass: ``hooks(Classifier)`` gives the
-    methods it overrides."""
+    """Replace the Lightning program's Classifier by a subclass: ``hooks(Classifier)`` gives the methods
+    it overrides."""
     lightning = load_program(TOPIC, "lightning")
     base = lightning.Classifier
     monkeypatch.setattr(lightning, "Classifier", type("Patched", (base,), hooks(base)))
-    return lightning
 
 
 def test_clipping_by_hand_in_training_step_changes_nothing(monkeypatch, results):
@@ -98,8 +117,8 @@ def test_clipping_by_hand_in_training_step_changes_nothing(monkeypatch, results)
             return loss
         return {"training_step": training_step}
 
-    lightning = _lightning_with(monkeypatch, hooks)
-    clipped = lightning.run(epochs=EPOCHS, seed=0, device="cpu", algorithm="norm", clip_val=CLIP["norm"])
+    _lightning_with(monkeypatch, hooks)
+    clipped = _run("lightning")
     assert [i for i, none in enumerate(seen) if none] == [13 * epoch for epoch in range(EPOCHS)]
     assert max_abs_difference(clipped["state_dict"], results["lightning", "norm"]["state_dict"]) == 0.0
 
@@ -113,14 +132,13 @@ def test_manual_optimization_refuses_gradient_clip_val(monkeypatch):
             self.automatic_optimization = False
         return {"__init__": __init__}
 
-    lightning = _lightning_with(monkeypatch, hooks)
+    _lightning_with(monkeypatch, hooks)
     with pytest.raises(MisconfigurationException, match="Automatic gradient clipping is not supported for manual"):
-        lightning.run(epochs=1, seed=0, device="cpu", algorithm="norm", clip_val=CLIP["norm"])
+        _run("lightning", epochs=1)
 
 
 def _plain_value_then_norm(monkeypatch):
     """The plain program clipping each element at CLIP['value'] and then the norm at CLIP['norm']."""
-    plain = load_program(TOPIC, "pytorch")
     clip_norm = torch.nn.utils.clip_grad_norm_
 
     def twice(parameters, max_norm):
@@ -130,7 +148,7 @@ def _plain_value_then_norm(monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(torch.nn.utils, "clip_grad_norm_", twice)
-        return plain.run(epochs=EPOCHS, seed=0, device="cpu", algorithm="norm", clip_val=CLIP["norm"])
+        return _run("pytorch")
 
 
 def test_clipping_by_hand_in_on_before_optimizer_step_clips_twice(monkeypatch, results):
@@ -151,8 +169,8 @@ def test_clipping_by_hand_in_on_before_optimizer_step_clips_twice(monkeypatch, r
         return {"on_before_optimizer_step": on_before_optimizer_step,
                 "configure_gradient_clipping": configure_gradient_clipping}
 
-    lightning = _lightning_with(monkeypatch, hooks)
-    twice = lightning.run(epochs=EPOCHS, seed=0, device="cpu", algorithm="norm", clip_val=CLIP["norm"])
+    _lightning_with(monkeypatch, hooks)
+    twice = _run("lightning")
     assert all(norm <= CLIP["norm"] * (1 + 1e-6) and largest <= CLIP["value"] for norm, largest in after)
     assert max_abs_difference(twice["state_dict"], _plain_value_then_norm(monkeypatch)["state_dict"]) == 0.0
     for algorithm in CLIP:  # neither clipping alone
@@ -167,8 +185,8 @@ def test_overriding_configure_gradient_clipping_replaces_the_trainers_clipping(m
             _clip_value_by_hand(self)
         return {"configure_gradient_clipping": configure_gradient_clipping}
 
-    lightning = _lightning_with(monkeypatch, hooks)
-    replaced = lightning.run(epochs=EPOCHS, seed=0, device="cpu", algorithm="norm", clip_val=CLIP["norm"])
+    _lightning_with(monkeypatch, hooks)
+    replaced = _run("lightning")
     assert max_abs_difference(replaced["state_dict"], results["lightning", "value"]["state_dict"]) == 0.0
 
 
@@ -182,8 +200,8 @@ def test_an_override_that_also_calls_clip_gradients_clips_twice(monkeypatch):
                                 gradient_clip_algorithm=gradient_clip_algorithm)
         return {"configure_gradient_clipping": configure_gradient_clipping}
 
-    lightning = _lightning_with(monkeypatch, hooks)
-    twice = lightning.run(epochs=EPOCHS, seed=0, device="cpu", algorithm="norm", clip_val=CLIP["norm"])
+    _lightning_with(monkeypatch, hooks)
+    twice = _run("lightning")
     assert max_abs_difference(twice["state_dict"], _plain_value_then_norm(monkeypatch)["state_dict"]) == 0.0
 
 
@@ -195,6 +213,6 @@ def test_clip_gradients_with_another_threshold_than_the_trainers_is_refused(monk
             self.clip_gradients(optimizer, gradient_clip_val=CLIP["value"])
         return {"on_before_optimizer_step": on_before_optimizer_step}
 
-    lightning = _lightning_with(monkeypatch, hooks)
+    _lightning_with(monkeypatch, hooks)
     with pytest.raises(MisconfigurationException, match="Please use only one of them"):
-        lightning.run(epochs=1, seed=0, device="cpu", algorithm="norm", clip_val=CLIP["norm"])
+        _run("lightning", epochs=1)

@@ -11,19 +11,19 @@ unusually large gradient. Two algorithms, applied between `backward()` and `opti
   the direction (`torch.nn.utils.clip_grad_value_`).
 
 The model and data are those of the minimal loop; the optimizer is SGD (learning rate 0.1,
-momentum 0.9). Every program records, at each optimizer step and **before** clipping, the global
-L2 norm of the gradients and their largest absolute element, the same way in all three
-(`torch.nn.utils.get_total_norm`, kept on the device and read once at the end); in Lightning
-that happens in `on_before_optimizer_step`, which runs before the Trainer clips.
+momentum 0.9). Whoever clips also watches the gradient norm, so each program keeps, per
+epoch, the largest global L2 norm of the gradients **before** clipping: the plain and Fabric
+loops with `torch.nn.utils.get_total_norm` on the device (read once per epoch), the Lightning
+module with Lightning's `grad_norm` utility in `on_before_optimizer_step` (which runs before the
+Trainer clips), logged with `reduce_fx="max"`.
 
 **What Lightning takes off your hands here:** `Trainer(gradient_clip_val=...,
 gradient_clip_algorithm="norm" | "value")` clips at the right moment, after the gradients are
 complete (and unscaled, under mixed precision) and before the step; the hook
 `on_before_optimizer_step` sees the gradients before clipping, and
-`pytorch_lightning.utilities.grad_norm` gives their norms per parameter and in total, ready for
-`self.log_dict(grad_norm(self, norm_type=2))`. **Fabric** gives you
-`fabric.clip_gradients(model, optimizer, max_norm=...)` or `clip_val=...`, which unscales
-mixed-precision gradients first and works with sharded models, where calling
+`pytorch_lightning.utilities.grad_norm` gives their norms per parameter and in total.
+**Fabric** gives you `fabric.clip_gradients(model, optimizer, max_norm=...)` or `clip_val=...`,
+which unscales mixed-precision gradients first and works with sharded models, where calling
 `clip_grad_norm_` yourself would see only your shard.
 """
 
@@ -32,41 +32,23 @@ mixed-precision gradients first and works with sharded models, where calling
 #
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
 # Fabric against plain PyTorch; PyTorch against Lightning). `--algorithm norm|value` and
-# `--clip-val` choose the clipping. The blocks marked `# region: not counted` record what
-# `run()` returns (the losses, the gradient sizes before clipping) or hold the command line; they
-# are left out of the line counts.
+# `--clip-val` choose the clipping.
 #
 # <!-- implementations -->
 #
-# !!! note "Defaults the Lightning program changes"
-#     `logger=False` and `enable_checkpointing=False`: by default the `Trainer` writes logs and a
-#     checkpoint under `lightning_logs/` in the working folder, files the reader did not ask for.
-#     The progress bar and the model summary follow the quiet switch
-#     (`enable_progress_bar=verbose`, `enable_model_summary=verbose`): on when the program runs from
-#     the command line, off in the timed runs, where no program prints. Everything else is
-#     Lightning's default, including the sanity check of two validation batches before training,
-#     which leaves the numbers unchanged (the parity below).
+# ## Executed in this build
 #
-# ## Executed in this build: clipping by norm
+# --8<-- "gallery/shared/executed.md"
 #
-# The threshold (`max_norm`) is in the table further down. Each program ran once with its log
-# captured, then under a memory probe, then timed rounds alternating the order of the programs.
-# This is the page's headline run: the overview lists it.
+# The headline run clips the total norm at 0.2. All three clip in the same function of
+# `torch.nn.utils`: the plain loop calls `clip_grad_norm_` / `clip_grad_value_` itself,
+# Lightning's precision plugin and `fabric.clip_gradients` call them after unscaling.
 
 from evidence import load
-from evidence.views.topics import grad_clipping as views
 
 runs = load("grad_clipping")
 result = runs.headline
-result.stamp()
-
-# %%
-# ### What each program printed
-#
-# The epoch losses. Run from the command line, each program also prints how many steps clipping
-# changed; the table further down counts them from the gradient sizes the programs recorded.
-
-result.logs()
+result.executed()
 
 # %%
 # ### Loss curves, overlaid
@@ -74,63 +56,47 @@ result.logs()
 result.plot("history.train_loss", "history.val_loss")
 
 # %%
-# ### Did they compute the same thing?
+# ### Clipping by value
 #
-# Final weights element by element, the gradient norm measured before clipping at every step,
-# and the per-epoch validation loss. The clipping ends in the same function of `torch.nn.utils`
-# in all three: the plain loop calls `clip_grad_norm_` / `clip_grad_value_` itself, Lightning's
-# precision plugin and `fabric.clip_gradients` call them after unscaling.
+# The same three programs with `--algorithm value --clip-val 0.05`; logged run and memory run
+# only, no timed rounds. A third run (`loose`) clips by norm at `1e9`, a threshold no gradient
+# norm comes near (the figure below): the same training with clipping that never acts.
 
-result.parity()
+runs["value"].parity()
 
 # %%
-# ### What each program did, call by call
+# ### The largest gradient norm of each epoch, before clipping
 #
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
+# One panel per run, the three implementations overlaid; the dashed line in the first panel is
+# the threshold of clipping by norm. A point above it is an epoch in which clipping changed at
+# least one step. Clipping by value does not look at the norm: its threshold bounds each element.
 
-result.trace()
+from evidence.views import figures
 
-# %%
-# ### Time and memory
-
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
-
-# %%
-# ## Executed in this build: clipping by value
-#
-# The same three programs with `--algorithm value` and its own threshold (`clip_val`, in the
-# table further down); logged run and memory run only, no timed rounds.
-
-by_value = runs["value"]
-by_value.parity()
-
-# %%
-# ### Gradients before clipping, at every step
-#
-# Left: the global L2 norm under clipping by norm, with the threshold. Right: the largest
-# absolute gradient element under clipping by value, with its threshold. Every point above the
-# dashed line is a step that clipping changed.
-
-views.sizes_figure(result, by_value)
+fig, axes = figures.panels(3)
+for ax, name in zip(axes, ("norm", "value", "loose")):
+    run = runs[name]
+    for kind, norms in run.values("history.max_grad_norm").items():
+        figures.overlay(ax, kind, range(1, len(norms) + 1), norms)
+    figures.finish(ax, title=f"{name}, clip_val={run.params['clip_val']:g}", xlabel="epoch",
+                   ylabel="largest L2 norm before clipping")
+axes[0].axhline(result.params["clip_val"], color="black", linestyle=(0, (4, 3)), linewidth=1.2)
+fig.suptitle("Largest gradient norm per epoch, before clipping, three implementations overlaid")
+fig.tight_layout()
 
 # %%
 # ### Did clipping change anything?
 #
 # A threshold above every gradient would make clipping a no-op and the parity above
-# meaningless. The table counts, from the values each program recorded, the steps where the
-# measured size was above the threshold, and gives the median size.
+# meaningless. These checks compare the runs with each other.
 
-views.clipped_table(result, by_value)
+runs.verdicts("norm_threshold_reached", "norm_clipping_changes_training", "value_clipping_changes_training",
+              "norm_and_value_differ")
+
+# %%
+# --8<-- "gallery/shared/costs.md"
+
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -142,7 +108,7 @@ views.clipped_table(result, by_value)
 #     ones.
 #
 # !!! warning "Clipping by hand while the Trainer clips"
-#     Per optimizer step, Lightning (2.6.6 here) runs `training_step`, `zero_grad`, `backward`,
+#     Per optimizer step, Lightning runs `training_step`, `zero_grad`, `backward`,
 #     `on_before_optimizer_step`, then `configure_gradient_clipping`, whose default calls
 #     `self.clip_gradients` with the Trainer's `gradient_clip_val`, then the optimizer step. So:
 #
@@ -169,10 +135,15 @@ views.clipped_table(result, by_value)
 #     compared with scaled values. Lightning and `fabric.clip_gradients` unscale first.
 #
 # !!! note "Defaults and limits"
-#     `gradient_clip_val=None` (the default) means no clipping; `gradient_clip_algorithm`
-#     defaults to `"norm"`. With manual optimization (`self.automatic_optimization = False`)
+#     `gradient_clip_val=None` (the default) means no clipping; `gradient_clip_algorithm=None`
+#     (the default) clips by norm. With manual optimization (`self.automatic_optimization = False`)
 #     the Trainer refuses `gradient_clip_val`; call `self.clip_gradients(optimizer, ...)` in
 #     `training_step` instead.
+#
+# !!! note "Logging a maximum"
+#     `self.log(..., on_epoch=True)` averages by default, weighting each value by the batch
+#     size; `reduce_fx="max"` keeps the epoch's largest value instead, which is what a loop
+#     that tracks `torch.maximum` computes.
 #
 # ??? info "Norm versus value"
 #     Clipping by norm rescales all gradients by one factor, so the update keeps its
