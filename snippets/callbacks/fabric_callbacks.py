@@ -1,9 +1,7 @@
 """Per-step gradient norms and per-epoch weight norms recorded by a callback object that Fabric calls."""
 
-# region: not counted (the command line)
 import argparse
 import sys
-# endregion
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -48,6 +46,10 @@ class NormTracker:
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
         lr: float = 1e-3, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
     tracker = NormTracker()
     fabric = Fabric(accelerator=device, devices=1, callbacks=[tracker])
     seed_everything(seed)
@@ -62,9 +64,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
     loss_fn = nn.CrossEntropyLoss()
     step_losses = []
-    # region: not counted (collects what run() returns)
     history = {"train_loss": [], "val_loss": []}
-    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -78,7 +78,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
             step_losses.append(loss.detach())
             total += loss.detach() * len(x)
             count += len(x)
-        train_loss = total.item() / count
+        history["train_loss"].append(total.item() / count)
 
         model.eval()
         total, count = 0.0, 0
@@ -86,47 +86,29 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
             for x, y in val_loader:
                 total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        val_loss = total.item() / count
+        history["val_loss"].append(total.item() / count)
         fabric.call("on_train_epoch_end", model=model)
         if verbose:
-            fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}"
+            fabric.print(f"epoch {epoch + 1}/{epochs}  val_loss {history['val_loss'][-1]:.4f}"
                          f"  last grad norm {tracker.grad_norms[-1]:.4f}  weight norm {tracker.weight_norms[-1]:.4f}")
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        # endregion
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader),
-            "device": str(fabric.device), "grad_norms": torch.stack(tracker.grad_norms).tolist(),
-            "weight_norms": torch.stack(tracker.weight_norms).tolist(), "step_losses": torch.stack(step_losses).tolist()}
-    # endregion
+    return {"model": model, "history": history, "grad_norms": torch.stack(tracker.grad_norms).tolist(),
+            "weight_norms": torch.stack(tracker.weight_norms).tolist(),
+            "step_losses": torch.stack(step_losses).tolist()}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, verbose=True)
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}, "
-          f"{len(result['grad_norms'])} gradient norms recorded")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

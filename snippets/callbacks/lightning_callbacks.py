@@ -1,14 +1,11 @@
 """Per-step gradient norms and per-epoch weight norms recorded by a Lightning Callback, per-step losses by a hook."""
 
-# region: not counted (the command line)
 import argparse
 import sys
 
-from pytorch_lightning.utilities.exceptions import MisconfigurationException
-# endregion
-
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -73,27 +70,12 @@ class Classifier(pl.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
 
-# region: not counted (collects what run() returns and prints it for the page's log)
-class History(pl.Callback):
-    def __init__(self, verbose: bool, tracker: NormTracker):
-        self.verbose = verbose
-        self.tracker = tracker
-        self.history = {"train_loss": [], "val_loss": []}
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        for key in self.history:
-            self.history[key].append(trainer.callback_metrics[key].item())
-        if self.verbose:
-            pl_module.print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
-                            f"  train_loss {self.history['train_loss'][-1]:.4f}"
-                            f"  val_loss {self.history['val_loss'][-1]:.4f}"
-                            f"  last grad norm {self.tracker.grad_norms[-1]:.4f}"
-                            f"  weight norm {self.tracker.weight_norms[-1]:.4f}")
-# endregion
-
-
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
         lr: float = 1e-3, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
     pl.seed_everything(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -102,53 +84,27 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
 
     module = Classifier(lr=lr)
     tracker = NormTracker()
-    # region: not counted (collects what run() returns)
-    history = History(verbose, tracker)
-    # endregion
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator=device,
-        devices=1,
-        callbacks=[tracker, history],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=verbose,
-        enable_model_summary=verbose,
-    )
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, callbacks=[tracker], logger=False,
+                         enable_checkpointing=False, enable_progress_bar=verbose, enable_model_summary=verbose)
     trainer.fit(module, train_loader, val_loader)
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
-    return {"history": history.history, "state_dict": state, "steps": trainer.global_step,
-            "device": str(module.device), "grad_norms": torch.stack(tracker.grad_norms).tolist(),
+    return {"model": module.model, "grad_norms": torch.stack(tracker.grad_norms).tolist(),
             "weight_norms": torch.stack(tracker.weight_norms).tolist(),
             "step_losses": torch.stack(module.step_losses).tolist()}
-    # endregion
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, verbose=True)
     except (ValueError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}, "
-          f"{len(result['grad_norms'])} gradient norms recorded")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

@@ -1,9 +1,7 @@
 """Per-step gradient norms and per-epoch weight norms recorded inline in a plain PyTorch loop."""
 
-# region: not counted (the command line)
 import argparse
 import sys
-# endregion
 
 import torch
 from torch import nn
@@ -36,6 +34,8 @@ def weight_norm(model: nn.Module) -> torch.Tensor:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -43,6 +43,8 @@ def resolve_device(name: str) -> torch.device:
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
         lr: float = 1e-3, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
     torch.manual_seed(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -54,9 +56,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     grad_norms, weight_norms, step_losses = [], [], []
-    # region: not counted (collects what run() returns)
     history = {"train_loss": [], "val_loss": []}
-    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -71,7 +71,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
             step_losses.append(loss.detach())
             total += loss.detach() * len(x)
             count += len(x)
-        train_loss = total.item() / count
+        history["train_loss"].append(total.item() / count)
 
         model.eval()
         total, count = 0.0, 0
@@ -80,47 +80,28 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
                 x, y = x.to(dev), y.to(dev)
                 total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        val_loss = total.item() / count
+        history["val_loss"].append(total.item() / count)
         weight_norms.append(weight_norm(model))
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}"
+            print(f"epoch {epoch + 1}/{epochs}  val_loss {history['val_loss'][-1]:.4f}"
                   f"  last grad norm {grad_norms[-1]:.4f}  weight norm {weight_norms[-1]:.4f}")
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        # endregion
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader), "device": str(dev),
-            "grad_norms": torch.stack(grad_norms).tolist(), "weight_norms": torch.stack(weight_norms).tolist(),
-            "step_losses": torch.stack(step_losses).tolist()}
-    # endregion
+    return {"model": model, "history": history, "grad_norms": torch.stack(grad_norms).tolist(),
+            "weight_norms": torch.stack(weight_norms).tolist(), "step_losses": torch.stack(step_losses).tolist()}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}, "
-          f"{len(result['grad_norms'])} gradient norms recorded")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

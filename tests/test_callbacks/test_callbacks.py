@@ -7,7 +7,7 @@ import torch
 
 from evidence import declared
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program
+from tests.conftest import load_program, run_program
 
 TOPIC = "callbacks"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -19,11 +19,12 @@ STEPS_PER_EPOCH = 13  # 409 training samples in batches of 32
 
 @pytest.fixture(scope="module")
 def results():
-    return {kind: load_program(TOPIC, kind).run(**PUBLISHED, device="cpu") for kind in KINDS}
+    return {kind: run_program(TOPIC, kind, **PUBLISHED, device="cpu") for kind in KINDS}
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_one_gradient_norm_per_step_and_one_weight_norm_per_epoch(results, kind):
+    """Lightning's sanity-check validation (on by default) takes no optimizer step and adds no norm."""
     result = results[kind]
     assert result["steps"] == EPOCHS * STEPS_PER_EPOCH
     assert len(result["grad_norms"]) == len(result["step_losses"]) == result["steps"]
@@ -86,5 +87,5 @@ def test_fabric_calls_its_callbacks_by_name():
 
 
 def test_different_seed_gives_different_norms(results):
-    other = load_program(TOPIC, "pytorch").run(epochs=1, seed=1, device="cpu")
+    other = run_program(TOPIC, "pytorch", epochs=1, seed=1, device="cpu")
     assert other["grad_norms"][0] != results["pytorch"]["grad_norms"][0]

@@ -28,41 +28,34 @@ with any LightningModule.
 # The highlighted lines are those a program does not share with its counterpart. The callback
 # in the Lightning and Fabric programs calls the same `grad_norm` and `weight_norm` functions
 # the plain loop calls inline. Every recorded value stays a tensor on the device until `run()`
-# returns. Code that exists only so this site can run and compare the programs (the command
-# line, the per-epoch `history` the page plots) sits between `# region: not counted` and
-# `# endregion` and is left out of the line counts; the recording itself is the task and counts.
+# returns the three records as lists, beside the trained network.
 #
 # <!-- implementations -->
 #
 # ## Executed in this build
 #
-# Each program ran once with its log captured, then under a memory probe, then timed rounds
-# alternating the order of the programs. Same seed, same data, same device and one torch
-# thread for all of them.
+# --8<-- "gallery/shared/executed.md"
+#
+# The plain and Fabric loops print the last gradient norm of each epoch and the weight norm at
+# its end, read back from what the inline code or the callback stored; Lightning shows its
+# progress bar instead.
 
 from evidence import load
-from evidence.views.topics import callbacks as views
 
-result = load("callbacks").headline
-result.stamp()
-
-# %%
-# ### What each program printed
-#
-# Each epoch line includes the last gradient norm recorded in that epoch and the weight norm at
-# its end, read back from what the callback (or the inline code) stored. Lightning also shows
-# its model summary and progress bar; its epoch lines come from the callback that collects its
-# `history` (not counted).
-
-result.logs()
+runs = load("callbacks")
+result = runs.headline
+result.executed()
 
 # %%
-# ### The recorded gradient norms, step by step
+# ### The recorded values, step by step
 #
-# One point per optimizer step, from each implementation's own recording, overlaid. Where the
-# markers sit on the same line, the hook saw exactly the gradients the plain loop saw.
+# One point per optimizer step from each implementation's own record, overlaid: where the
+# markers sit on the same line, the hook saw exactly the gradients the plain loop saw, after
+# the backward pass and before the optimizer changed the weights. The `compare` checks above
+# put a number on it (`grad_norms`, `step_losses`).
 
-views.per_step_figure(result)
+result.plot("grad_norms", "step_losses", xlabel="optimizer step", ylabel="value",
+            title="Per-step records of the inline code, the Lightning callback and the Fabric callback")
 
 # %%
 # ### The per-epoch record, and the loss curves
@@ -74,49 +67,30 @@ result.plot("weight_norms", "history.train_loss", "history.val_loss",
             title="Per-epoch values of every implementation, overlaid", ylabel="value")
 
 # %%
-# ### Did they record the same thing?
-#
-# The headline check is the list of per-step gradient norms; then the final weights, the
-# per-epoch weight norms, the per-step losses and the validation loss. Identical gradient norms
-# at every step mean the Lightning and Fabric hooks fire at the same point of the step as the
-# inline code: after the backward pass, before the optimizer changes the weights. The
-# validation loss is the one value Lightning computes differently: `self.log(...)` divides its
-# batch-size weighted float32 sum in float32, where the plain loop reads the float32 sum with
-# `.item()` and divides in Python (float64), which can move the last digit.
+# How many values each program recorded, with the first and the last of them. The sanity-check
+# validation Lightning runs before training takes no optimizer step, so it adds no gradient
+# norm: the counts stay one per step.
 
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
+result.per_implementation({
+    "optimizer steps": "steps",
+    "gradient norms": lambda r: len(r["grad_norms"]),
+    "first": "grad_norms.0",
+    "last": "grad_norms.-1",
+    "weight norms": lambda r: len(r["weight_norms"]),
+    "last weight norm": "weight_norms.-1",
+})
 
 # %%
-# How many values each program recorded, and where the first and the last of them are:
 
-views.records_table(result)
+runs.verdicts("steps_of_6_epochs")
 
 # %%
-# ### Time and memory
+# --8<-- "gallery/shared/costs.md"
 #
 # Calling a hook is a Python function call per step; on a network this small the fixed cost of
-# the Trainer's loop dominates any difference the callback makes. The timed runs are quiet
-# (`verbose=False`): no program prints, and the `Trainer` shows no progress bar or model
-# summary; its sanity check is included.
+# the Trainer's loop dominates any difference the callback makes.
 
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -139,14 +113,6 @@ result.loc()
 #     - The old `on_epoch_end` / `on_batch_end` hooks were deprecated in Lightning 1.6 and the
 #       callback versions removed in 1.8; neither `Callback` nor `LightningModule` has them in
 #       2.x. Use the `on_train_*` / `on_validation_*` forms.
-#
-# !!! note "Defaults the Lightning program changes"
-#     `logger=False` and `enable_checkpointing=False` (by default a `Trainer` writes a
-#     `lightning_logs/` folder this program's reader did not ask for), and the progress bar and
-#     model summary follow the program's `verbose` switch: on from the command line, off in the
-#     quiet timed runs. The sanity check stays on: it validates in eval mode without gradients
-#     and takes no optimizer step, so no gradient norm is recorded during it and the counts in
-#     the table above stay one per step.
 #
 # ??? info "Fabric's callbacks are plain objects"
 #     `fabric.call(name, **kwargs)` calls `name` on every callback that has such a method and
