@@ -24,14 +24,12 @@ def build_model() -> nn.Module:
     return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
 
 
-def make_scheduler(optimizer, schedule: str, lr: float, total_steps: int):
-    if schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps)
-
-
 def run(epochs: int = 8, seed: int = 0, device: str = "auto", schedule: str = "onecycle",
         batch_size: int = 32, lr: float = 0.1, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}: use step or onecycle")
     fabric = Fabric(accelerator=device, devices=1)
@@ -43,26 +41,24 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", schedule: str = "o
 
     model = build_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    scheduler = make_scheduler(optimizer, schedule, lr, total_steps=epochs * len(train_loader))
+    if schedule == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    else:
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr,
+                                                        total_steps=epochs * len(train_loader))
     model, optimizer = fabric.setup(model, optimizer)
     train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
     loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns)
-    history = {"train_loss": [], "val_loss": []}
-    lr_trace, steps = [], 0
-    # endregion
+    history = {"lr": [], "train_loss": [], "val_loss": []}
 
     for epoch in range(epochs):
+        history["lr"].append(scheduler.get_last_lr()[0])
         model.train()
         total, count = 0.0, 0
         for x, y in train_loader:
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             fabric.backward(loss)
-            # region: not counted (collects what run() returns)
-            lr_trace.append(optimizer.param_groups[0]["lr"])
-            steps += 1
-            # endregion
             optimizer.step()
             if schedule == "onecycle":
                 scheduler.step()
@@ -70,7 +66,7 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", schedule: str = "o
             count += len(x)
         if schedule == "step":
             scheduler.step()
-        train_loss = total.item() / count
+        history["train_loss"].append(total.item() / count)
 
         model.eval()
         total, count = 0.0, 0
@@ -78,22 +74,13 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", schedule: str = "o
             for x, y in val_loader:
                 total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        val_loss = total.item() / count
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        # endregion
+        history["val_loss"].append(total.item() / count)
         if verbose:
-            fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": steps, "device": str(fabric.device),
-            "lr_trace": lr_trace, "schedule": schedule}
-    # endregion
+            fabric.print(f"epoch {epoch + 1}/{epochs}  lr {history['lr'][-1]:.5f}"
+                         f"  train_loss {history['train_loss'][-1]:.4f}  val_loss {history['val_loss'][-1]:.4f}")
+    return {"model": model, "history": history}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=8)
@@ -101,27 +88,14 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--schedule", default="onecycle", choices=SCHEDULES,
                         help="step (StepLR, per epoch) or onecycle (OneCycleLR, per step)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.1)
+    args = parser.parse_args(argv)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:
-        return stop.code
-    if args.device not in ("auto", "cpu", "cuda"):
-        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
-        return 2
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-        print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
-        return 2
-    try:
-        result = run(args.epochs, args.seed, args.device, args.schedule, args.batch_size, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, args.schedule, verbose=True)
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

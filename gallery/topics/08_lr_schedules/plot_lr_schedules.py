@@ -9,18 +9,17 @@ momentum 0.9), trained under two kinds of schedule:
 - **per step**: `OneCycleLR(max_lr=0.1)` warms the rate up and anneals it again over the whole
   run, so the scheduler is stepped after every optimizer step.
 
-Each program records the learning rate used at every optimizer step the same way:
-`optimizer.param_groups[0]["lr"]` appended to a list just before the step (in the Lightning
-program, inside `training_step`, which runs before the Trainer steps the optimizer and the
-scheduler). Lightning's own tool for watching the rate, `LearningRateMonitor`, needs a logger and
-writes files; it runs only in two extra, untimed runs further down, where the page compares what it
-logged with the loops' records. The timed runs do the same work on every side.
+Each program keeps the rate each epoch starts with, as a user who wants to see the schedule
+does: the plain and Fabric loops read `scheduler.get_last_lr()[0]` at the top of the epoch and
+print it, the Lightning program logs the same value with `self.log("lr", ...)` in
+`on_train_epoch_start` and shows it in the progress bar. The rate of every single optimizer
+step needs no code in any program: the build reads it from the optimizer at each step while it
+records the calls of the headline run.
 
 **What Lightning takes off your hands here:** calling `scheduler.step()` in the right place.
 `configure_optimizers` returns the scheduler together with its `"interval"` (`"epoch"` or
 `"step"`) and the `Trainer` steps it at that rhythm; `trainer.estimated_stepping_batches` gives
-OneCycleLR its total number of steps without counting batches yourself; and
-`LearningRateMonitor` logs the rate without any code in the training step. **Fabric** does not
+OneCycleLR its total number of steps without counting batches yourself. **Fabric** does not
 touch schedulers: you create and step them yourself, exactly as in plain PyTorch.
 """
 
@@ -29,40 +28,20 @@ touch schedulers: you create and step them yourself, exactly as in plain PyTorch
 #
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
 # Fabric against plain PyTorch; PyTorch against Lightning). `--schedule step` or
-# `--schedule onecycle` picks the schedule. The blocks marked `# region: not counted` record
-# what `run()` returns (the losses, the rate at every step), hold the command line, or, in the
-# Lightning program, add the monitor for the page's check; they are left out of the line counts.
+# `--schedule onecycle` picks the schedule.
 #
 # <!-- implementations -->
 #
-# !!! note "Defaults the Lightning program changes"
-#     `logger=False` and `enable_checkpointing=False`: by default the `Trainer` writes logs and a
-#     checkpoint under `lightning_logs/` in the working folder, files the reader did not ask for.
-#     The progress bar and the model summary follow the quiet switch
-#     (`enable_progress_bar=verbose`, `enable_model_summary=verbose`): on when the program runs from
-#     the command line, off in the timed runs, where no program prints. Everything else is
-#     Lightning's default, including the sanity check of two validation batches before training,
-#     which leaves the numbers unchanged (the parity below). With `lr_monitor=True` (the monitor
-#     runs only) the logger is a `CSVLogger` in a temporary folder, deleted afterwards, with
-#     `log_every_n_steps=1`.
-#
 # ## Executed in this build: the per-step schedule (OneCycleLR)
 #
-# Each program ran once with its log captured, then under a memory probe, then timed rounds
-# alternating the order of the programs. Same seed, same data, same device and one torch
-# thread for all of them. This is the page's headline run: the overview lists it.
+# --8<-- "gallery/shared/executed.md"
 
 from evidence import load
-from evidence.views.topics import lr_schedules as views
+from evidence.views import figures
 
 runs = load("lr_schedules")
 result = runs.headline
-result.stamp()
-
-# %%
-# ### What each program printed
-
-result.logs()
+result.executed()
 
 # %%
 # ### Loss curves, overlaid
@@ -72,82 +51,60 @@ result.logs()
 result.plot("history.train_loss", "history.val_loss")
 
 # %%
-# ### Did they compute the same thing?
+# ### The rate at every optimizer step, and at the start of every epoch
 #
-# The headline check is the learning-rate trace: one value per optimizer step, read from the
-# optimizer just before each step. The final weights and the validation losses are compared as
-# well: a rate that was recorded correctly but applied at another step would show up there.
-
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
-
-# %%
-# ### Time and memory
-#
-# In these timed runs every program records the rate by appending to a list; none has a logger
-# or a monitor.
-
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
-
-# %%
-# ## Executed in this build: the per-epoch schedule (StepLR)
-#
-# The same three programs with `--schedule step` (logged run and memory run only, no timed
-# rounds). Lightning gets `"interval": "epoch"`, the plain and Fabric loops call
-# `scheduler.step()` after the last batch of each epoch. In this run the Lightning program also
-# has `LearningRateMonitor` (next sections).
+# Left, the one-cycle run: the rate each implementation's optimizer held when it stepped, read
+# by the recording of the calls (one point per optimizer step). It climbs from `max_lr / 25` to
+# `max_lr` over the first 30 % of the steps (OneCycleLR's default `pct_start`) and anneals to
+# almost zero. Right, the step schedule's run (`--schedule step`, logged run only, no timed
+# rounds): the rate each epoch started with, as each program kept it. Lightning gets
+# `"interval": "epoch"` there, the plain and Fabric loops call `scheduler.step()` after the last
+# batch of each epoch.
 
 step = runs["step"]
+fig, (per_step, per_epoch) = figures.panels(2)
+for kind in result.kinds():
+    rates = [event["lr"] for event in result.value(kind, "trace.events") if event["op"] == "optimizer.step"]
+    figures.overlay(per_step, kind, range(1, len(rates) + 1), rates, marker="")
+    kept = step.value(kind, "history.lr")
+    figures.overlay(per_epoch, kind, range(1, len(kept) + 1), kept, drawstyle="steps-post")
+figures.finish(per_step, title="OneCycleLR, stepped per step", xlabel="optimizer step", ylabel="learning rate")
+figures.finish(per_epoch, title="StepLR, stepped per epoch", xlabel="epoch", ylabel="learning rate at its start")
+fig.suptitle("Learning rate under both schedules, three implementations overlaid")
+fig.tight_layout()
+
+# %%
+# What the schedules were declared to do, checked against what every implementation kept, and the
+# step schedule's run against plain PyTorch's (the final weights, then the validation losses and
+# rates of every epoch):
+
+runs.verdicts("step_halves_every_two_epochs", "onecycle_starts_at_max_lr_over_25")
+
+# %%
+
 step.parity()
 
 # %%
-# ### The learning-rate traces, overlaid
-#
-# One point per optimizer step. The step schedule is flat within an epoch and drops at every
-# second epoch boundary; the one-cycle schedule changes at every step.
+# --8<-- "gallery/shared/costs.md"
 
-views.traces_figure(step, result)
-
-# %%
-# ### What LearningRateMonitor logs
-#
-# Two untimed runs, the step schedule above and the one-cycle schedule again, in which the
-# Lightning program adds `LearningRateMonitor(logging_interval="step")` and a `CSVLogger`
-# (`lr_monitor=True`) and reads the logged column back from the CSV file. The table counts the
-# values the monitor logged and gives their largest difference from the rates each program
-# recorded at the same steps.
-
-views.monitor_table(step, runs["onecycle_monitor"])
+result.costs()
 
 # %%
 # ## Pitfalls
 #
 # !!! warning "A per-step scheduler has to say so"
-#     Returning a scheduler from `configure_optimizers`, bare or in a dictionary without
-#     `"interval"`, means `"interval": "epoch"`: Lightning steps it once per epoch. For
-#     OneCycleLR, built for `total_steps` optimizer steps, the rate then advances one position
-#     per epoch: it stays in the early part of its warm-up and never anneals. Lightning (since
-#     1.5.0) warns `A OneCycleLR scheduler is using 'interval': 'epoch'` only for the dictionary
-#     form; returned bare (`return [optimizer], [scheduler]`, the form the docstring of
-#     `Trainer.estimated_stepping_batches` shows with OneCycleLR) it is stepped per epoch without a
-#     warning. The tests of this topic run both mistakes and see the trace and the weights move
-#     away from the plain loop's.
+#     Returning a scheduler from `configure_optimizers` without `"interval"` means
+#     `"interval": "epoch"`: Lightning steps it once per epoch. For OneCycleLR, built for
+#     `total_steps` optimizer steps, the rate then advances one position per epoch: it stays in the
+#     early part of its warm-up and never anneals. Lightning (since 1.5.0) warns `A OneCycleLR
+#     scheduler is using 'interval': 'epoch'` only when the scheduler comes in its own dictionary
+#     (`"lr_scheduler": {"scheduler": scheduler}`); returned bare, in a list
+#     (`return [optimizer], [scheduler]`, the form the docstring of
+#     `Trainer.estimated_stepping_batches` shows with OneCycleLR) or as
+#     `{"optimizer": optimizer, "lr_scheduler": scheduler}`, it is stepped per epoch without a
+#     warning. The tests of this topic run all three mistakes and see the rates and the weights move
+#     away from the plain loop's. [When the scheduler steps](../22_scheduler_interval/plot_scheduler_interval.md)
+#     runs the default interval side by side with the per-step one.
 #
 # !!! note "Where the plain loop steps the scheduler"
 #     `scheduler.step()` goes after `optimizer.step()`. Called before it, PyTorch warns and the
@@ -155,15 +112,15 @@ views.monitor_table(step, runs["onecycle_monitor"])
 #     stepped after the batch loop, not inside it.
 #
 # !!! note "`LearningRateMonitor` needs a logger, and logs on the logger's rhythm"
-#     With `logger=False` the callback stops the run at the start of training
-#     (`MisconfigurationException`: "Cannot use `LearningRateMonitor` callback with `Trainer` that
-#     has no logger"). It writes the rate when the logger writes, every `log_every_n_steps`
-#     optimizer steps (default 50): with the default, a short run logs only a handful of values
-#     and the trace has gaps, and Lightning warns that the number of training batches is smaller
-#     than the logging interval. The monitor runs here use `log_every_n_steps=1` and
-#     `logging_interval="step"` for one value per step; the tests pin both behaviours. A plain
-#     loop that wants the same record appends `optimizer.param_groups[0]["lr"]` to a list or a
-#     log file, as the programs here do.
+#     Lightning's callback for watching the rate, `LearningRateMonitor`, is not used here because
+#     it needs a logger, which writes files: with `logger=False` it stops the run at the start of
+#     training (`MisconfigurationException`: "Cannot use `LearningRateMonitor` callback with
+#     `Trainer` that has no logger"). It writes the rate when the logger writes, every
+#     `log_every_n_steps` optimizer steps (default 50): with the default, a short run logs only a
+#     handful of values, and Lightning warns that the number of training batches is smaller than
+#     the logging interval. With `logging_interval="step"` and `log_every_n_steps=1` it logs the
+#     rate of every optimizer step, the same values the recording above shows; the tests pin all
+#     three behaviours.
 #
 # ??? info "Counting steps for OneCycleLR"
 #     `total_steps` must be at least the number of `scheduler.step()` calls, or OneCycleLR
