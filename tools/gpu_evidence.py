@@ -82,7 +82,8 @@ def summarise(report: dict) -> dict:
         timing = impl.get("timing", {})
         implementations[kind] = {"device": impl.get("device"), "steps": impl.get("steps"),
                                  "per_step_ms": timing.get("per_step_ms"), "median_s": timing.get("median_s"),
-                                 "runs": timing.get("runs", 0), "first_run_s": impl.get("first_run_s"),
+                                 "runs": timing.get("runs", 0), "startup_s": timing.get("startup_s"),
+                                 "vs_reference": timing.get("vs_reference"),
                                  "peak_memory_bytes": impl.get("memory", {}).get("bytes"),
                                  "memory_kind": impl.get("memory", {}).get("kind")}
     parity = report.get("parity")

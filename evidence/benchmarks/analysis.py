@@ -34,8 +34,25 @@ def paired_overhead(reference: list[float], other: list[float]) -> dict:
         raise ValueError("overheads need the same, non-zero number of rounds for both implementations")
     ms = [1000 * (o - r) for r, o in zip(reference, other)]
     pct = [100 * (o / r - 1) for r, o in zip(reference, other)]
-    return {"ms": spread(ms), "pct": spread(pct),
+    low, high = median_interval(pct)
+    verdict = ("no measurable difference" if low <= 0 <= high or len(pct) < 3 else
+               "costs" if low > 0 else "saves")
+    return {"ms": spread(ms), "pct": spread(pct), "pct_interval": [low, high], "verdict": verdict,
             "reference_ms": 1000 * statistics.median(reference), "other_ms": 1000 * statistics.median(other)}
+
+
+def median_interval(values: list[float], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """A 95 % bootstrap interval of the median of ``values`` (paired rounds), with a fixed seed.
+
+    Fewer than three values give no interval worth the name: their whole range is returned.
+    """
+    import random
+
+    if len(values) < 3:
+        return min(values), max(values)
+    rng = random.Random(seed)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
+    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
 def crossover(sizes: list[float], overhead_pct: list[float], threshold: float) -> dict:

@@ -84,13 +84,21 @@ def spread(summary: dict, fmt: Callable[[float], str] = milliseconds) -> Joined:
 
 
 def extra(overhead: dict, pct_digits: int = 1) -> str:
-    """A paired overhead's median in milliseconds and in percent: ``+1.05 ms (+56.7 %)``.
+    """A paired overhead's median in milliseconds and in percent with its 95 % interval
+    (``+1.05 ms (+56.7 %), 95 % interval +50.1 to +60.3 %``), or "no measurable difference" with
+    the interval where it holds zero.
 
     Args:
         overhead: ``{"ms": {...}, "pct": {...}}`` as `evidence.benchmarks.analysis.paired_overhead` makes it.
         pct_digits: decimals of the percentage.
     """
-    return f"{overhead['ms']['median']:+.3g} ms ({overhead['pct']['median']:+.{pct_digits}f} %)"
+    text = f"{overhead['ms']['median']:+.3g} ms ({overhead['pct']['median']:+.{pct_digits}f} %)"
+    if "pct_interval" not in overhead:
+        return text
+    low, high = overhead["pct_interval"]
+    if overhead["verdict"] == "no measurable difference":
+        return f"no measurable difference ({low:+.{pct_digits}f} to {high:+.{pct_digits}f} %)"
+    return f"{text}, 95 % interval {low:+.{pct_digits}f} to {high:+.{pct_digits}f} %"
 
 
 def label(kind: str) -> str:

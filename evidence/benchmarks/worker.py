@@ -37,8 +37,8 @@ SWEEPS = {
 }
 DEFAULTS = {
     "tiny": {"workload": (8, 50, 1, 5, 2), "rounds": 1},
-    "quick": {"workload": (16, 40, 1, 5, 2), "rounds": 2},
-    "full": {"workload": (16, 100, 3, 10, 10), "rounds": 9},
+    "quick": {"workload": (16, 40, 1, 5, 2), "rounds": 7},
+    "full": {"workload": (16, 100, 3, 10, 10), "rounds": 15},
 }
 STARTUP = {"tiny": {"imports": 1, "rounds": 2}, "quick": {"imports": 1, "rounds": 3},
            "full": {"imports": 7, "rounds": 15}}

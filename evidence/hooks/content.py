@@ -217,7 +217,9 @@ def topic_entry(topic: str, report: dict, run: declared.Run, script: pages.Galle
                        "requires": program.requires, "pip_install": program.pip_install,
                        "median_s": t.get("median_s"), "q1_s": t.get("q1_s"), "q3_s": t.get("q3_s"),
                        "runs": t.get("runs", 0), "per_step_ms": t.get("per_step_ms"),
-                       "first_run_s": impl["first_run_s"], "steps": impl["steps"], "device": impl["device"],
+                       "per_step_q1_ms": t.get("per_step_q1_ms"), "per_step_q3_ms": t.get("per_step_q3_ms"),
+                       "startup_s": t.get("startup_s"), "after_s": t.get("after_s"),
+                       "vs_reference": t.get("vs_reference"), "steps": impl["steps"], "device": impl["device"],
                        "peak_memory_bytes": impl.get("memory", {}).get("bytes"),
                        "memory_kind": impl.get("memory", {}).get("kind")}
     parity = report.get("parity")
@@ -285,21 +287,25 @@ def summary_table(summary: dict | None, page_src: str, overhead_page: str | None
                     f'<td data-label="Parity">{verdict}</td>'
                     f'<td data-label="Lines of code">{_triple(impls, kinds, lambda i: str(i["loc"]))}</td>'
                     f'<td data-label="Per step">{_triple(impls, kinds, _per_step)}{_bars(impls)}</td>'
-                    f'<td data-label="First run">{_triple(impls, kinds, lambda i: _seconds(i.get("first_run_s")))}</td>'
+                    f'<td data-label="Start-up">{_triple(impls, kinds, lambda i: _seconds(i.get("startup_s")))}</td>'
                     "</tr>")
     head = " · ".join(LABELS[k] for k in kinds)
     env = summary["environment"]
     table_html = (
         '<div class="md-typeset__table summary-table"><table>'
         f"<thead><tr><th>Topic</th><th>Parity</th><th>Lines of code<br><small>{head}</small></th>"
-        f"<th>Time per step<br><small>{head}</small></th><th>First run<br><small>{head}</small></th></tr></thead>"
+        f"<th>Time per step<br><small>{head}</small></th><th>Start-up<br><small>{head}</small></th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>")
-    notes = (f"*Lines of code*: {LOC_RULE} *Time per step*: median of the timed runs divided by the "
-             "optimizer steps, on tiny models where a framework's fixed cost per step is most of a step "
-             "(the bar shows Lightning and Fabric against plain PyTorch"
+    notes = (f"*Lines of code*: {LOC_RULE} *Time per step*: the steady-state cost of one optimizer step, "
+             "measured the same way for every implementation (the median interval between steps after the first "
+             "3 of each run, over timed rounds that alternate the implementations' order); the bar shows "
+             "Lightning's and Fabric's against plain PyTorch's with its 95 % interval, or says *no measurable "
+             "difference* where the interval holds no difference. These are tiny models, where a framework's "
+             "fixed cost per step is most of a step"
              + (f"; how the difference shrinks as models grow is on the [overhead benchmark]"
                 f"({_relative(overhead_page, page_src)})" if overhead_page else "")
-             + "). *First run*: the untimed first call, start-up included. Measured on "
+             + ". *Start-up*: from the call of `run()` to the end of the first optimizer step, in the same "
+             "rounds (imports excluded). Measured on "
              f"{env['device']} ({env['device_name']}), {env['date']}; torch {env['torch']}, "
              f"pytorch_lightning {env['pytorch_lightning']}. "
              f"[Download the data]({_relative('results/summary.json', page_src)}) as JSON.\n\n"
@@ -355,17 +361,20 @@ def _seconds(value: float | None) -> str:
 
 
 def _bars(impls: dict) -> str:
-    """A small bar per framework: its time per step as a multiple of plain PyTorch's."""
-    base = impls.get("pytorch", {}).get("per_step_ms")
-    if not base:
-        return ""
+    """A small bar per framework: its steady-state time per step as a multiple of plain PyTorch's,
+    with the ratio's interval, or "no measurable difference"."""
     out = []
     for kind in ("lightning", "fabric"):
-        value = impls.get(kind, {}).get("per_step_ms")
-        if value:
-            ratio = value / base
-            width = max(2, min(100, 100 * ratio / 4))  # the bar's full width is 4x plain PyTorch
-            out.append(f'<span class="bar bar-{kind}" style="width:{width:.0f}%" '
-                       f'title="{LABELS[kind]}: {ratio:.2f}x plain PyTorch per step"></span>'
-                       f'<small class="bar-label">{LABELS[kind]} {ratio:.2f}×</small>')
+        vs = impls.get(kind, {}).get("vs_reference")
+        if not vs:
+            continue
+        if vs["verdict"] == "no measurable difference":
+            out.append(f'<small class="bar-label">{LABELS[kind]}: no measurable difference '
+                       f'({vs["low"]:.2f}–{vs["high"]:.2f}×)</small>')
+            continue
+        width = max(2, min(100, 100 * vs["ratio"] / 4))  # the bar's full width is 4x plain PyTorch
+        out.append(f'<span class="bar bar-{kind}" style="width:{width:.0f}%" '
+                   f'title="{LABELS[kind]}: {vs["ratio"]:.2f}x plain PyTorch per step"></span>'
+                   f'<small class="bar-label">{LABELS[kind]} {vs["ratio"]:.2f}× '
+                   f'({vs["low"]:.2f}–{vs["high"]:.2f})</small>')
     return '<span class="bars">' + "".join(out) + "</span>"

@@ -7,7 +7,7 @@ topics from sharing global state (seeds, thread counts, warning filters, CUDA me
 Phases, in order: a logged run of each implementation, with what the harness gathers around it
 (`evidence.running.gather`); the headline run once more under the call recorder; parity of
 their results; one run of each under the memory probe; then ``repeats`` timed rounds that alternate the order of the
-implementations. All but the timed phase hold a shared lock; the timed phase holds it
+implementations, each call's optimizer steps stamped (`evidence.running.timing`). All but the timed phase hold a shared lock; the timed phase holds it
 exclusively, so timings never overlap another topic's work when topics run in parallel.
 """
 
@@ -23,7 +23,7 @@ import time
 import traceback
 from pathlib import Path
 
-from evidence.running import gather, measure, policy, trace
+from evidence.running import gather, measure, policy, timing, trace
 from evidence.running.environment import stamp
 from evidence.programs import programs
 
@@ -166,26 +166,26 @@ def run_spec(spec: dict) -> dict:
                 modules[program.kind].run(verbose=False, **kwargs)
             reports[program.kind]["memory"] = memory
 
-    # 4. timings, alternating the order each round, alone on the machine
+    # 4. timings, alternating the order each round, alone on the machine: every call's optimizer
+    # steps stamped by the same global hook (evidence.running.timing), the programs untouched
     repeats = int(spec.get("repeats", 5))
-    times: dict[str, list[float]] = {p.kind: [] for p in found}
+    rounds: dict[str, list[dict]] = {p.kind: [] for p in found}
     if repeats > 0:
         with phase_lock(spec.get("lock"), exclusive=True, waiting_flag=spec.get("waiting_flag")):
             for round_ in range(repeats):
                 order = found[round_ % len(found):] + found[:round_ % len(found)]
                 for program in order:
                     kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
-                    with measure.captured_output():
-                        _, seconds = measure.timed(modules[program.kind].run, verbose=False,
-                                                   sync_cuda=device == "cuda", **kwargs)
-                    times[program.kind].append(seconds)
+                    with measure.captured_output(), timing.StepClock(cuda=device == "cuda") as clock:
+                        modules[program.kind].run(verbose=False, **kwargs)
+                    rounds[program.kind].append(clock.phases())
     for program in found:
         report = reports[program.kind]
-        report["times_s"] = times[program.kind]
-        if times[program.kind]:
-            report["timing"] = measure.summarize(times[program.kind])
-            if report["steps"]:
-                report["timing"]["per_step_ms"] = 1000 * report["timing"]["median_s"] / report["steps"]
+        report["times_s"] = [r["total_s"] for r in rounds[program.kind]]
+        if rounds[program.kind]:
+            report["timing"] = timing.summarize(rounds[program.kind])
+            if program.kind != found[0].kind:
+                report["timing"]["vs_reference"] = timing.compare(rounds[program.kind], rounds[found[0].kind])
 
     ledger = None
     if recorders:

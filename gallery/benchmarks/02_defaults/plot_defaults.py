@@ -50,7 +50,9 @@ bench.programs_table()
 # ### The cost of each default feature
 #
 # Each row is the matched `Trainer` with one feature on, against the matched `Trainer` of the
-# same round. Negative values mean no cost was measurable above the noise.
+# same round: the median of the rounds' differences, with a 95 % bootstrap interval over the
+# rounds. A row whose interval holds zero says "no measurable difference": on this machine
+# and at this size the feature's cost is within the noise, whatever the sign of the median.
 
 bench.features_table()
 
