@@ -201,6 +201,18 @@ READERS = {"checkpoint_files": checkpoint_files, "file_names": file_names, "csv_
 """What a ``gather`` entry of a ``runs.toml`` may name: ``{ reader = "...", path = "{ckpt_dir}" }``."""
 
 
+def checkpoint_values(path: str) -> dict:
+    """One file read back with ``torch.load(weights_only=True)``, every value as it was saved (the
+    stored result holds tensors as lists): what checks compare across files and across runs, such
+    as the weights a resumed run saved against those of an uninterrupted one."""
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+READERS["checkpoint_values"] = checkpoint_values
+
+
 def gather(declared: dict, arguments: dict, workdir: Path) -> dict:
     """The values a run's ``gather`` table asks for, read after one program's logged run.
 
