@@ -1,14 +1,11 @@
 """Validation, test and prediction loops in PyTorch Lightning: validation_step, test_step and predict_step, run by the Trainer."""
 
-# region: not counted (the command line)
 import argparse
 import sys
 
-from pytorch_lightning.utilities.exceptions import MisconfigurationException
-# endregion
-
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -27,30 +24,12 @@ def build_model() -> nn.Module:
     return nn.Sequential(nn.Linear(10, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 2))
 
 
-# region: not counted (records the modes inside every evaluation pass, for the page)
-def observe(modes: dict, stage: str, model: nn.Module) -> None:
-    seen = modes.setdefault(stage, {"training": [], "grad_enabled": [], "inference_mode": []})
-    for key, value in (("training", model.training), ("grad_enabled", torch.is_grad_enabled()),
-                       ("inference_mode", torch.is_inference_mode_enabled())):
-        if value not in seen[key]:
-            seen[key].append(value)
-
-
-def split_modes(modes: dict) -> tuple[dict, dict]:
-    inference = {stage: seen.pop("inference_mode") for stage, seen in modes.items()}
-    return modes, inference
-# endregion
-
-
 class Classifier(pl.LightningModule):
     def __init__(self, lr: float = 1e-2):
         super().__init__()
         self.model = build_model()
         self.loss_fn = nn.CrossEntropyLoss()
         self.lr = lr
-        # region: not counted (records the modes, for the page)
-        self.modes = {}
-        # endregion
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -60,61 +39,37 @@ class Classifier(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
-        # region: not counted (records the modes, for the page)
-        observe(self.modes, "val" if self.trainer.state.fn == "fit" else "validate", self.model)
-        # endregion
         self.log("val_loss", self.loss_fn(self.model(x), y), prog_bar=True)
 
     def test_step(self, batch, batch_idx):
         x, y = batch
-        # region: not counted (records the modes, for the page)
-        observe(self.modes, "test", self.model)
-        # endregion
         logits = self.model(x)
         self.log("test_loss", self.loss_fn(logits, y))
         self.log("test_acc", (logits.argmax(dim=1) == y).float().mean())
 
     def predict_step(self, batch, batch_idx):
         (x,) = batch
-        # region: not counted (records the modes, for the page)
-        observe(self.modes, "predict", self.model)
-        # endregion
         return self.model(x).softmax(dim=1)
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
 
-# region: not counted (collects what run() returns and prints it for the page's log)
-class History(pl.Callback):
-    def __init__(self, verbose: bool):
-        self.verbose = verbose
-        self.history = {"train_loss": [], "val_loss": []}
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        for key in self.history:
-            self.history[key].append(trainer.callback_metrics[key].item())
-        if self.verbose:
-            pl_module.print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
-                            f"  train_loss {self.history['train_loss'][-1]:.4f}"
-                            f"  val_loss {self.history['val_loss'][-1]:.4f}")
-# endregion
-
-
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
         lr: float = 1e-2, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
     pl.seed_everything(seed)
     train_set, val_set, test_set, new_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))
-    val_loader = DataLoader(val_set, batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
-    test_loader = DataLoader(test_set, batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
-    new_loader = DataLoader(new_set, batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
+    val_loader, test_loader, new_loader = (DataLoader(data, batch_size=batch_size,
+                                                      generator=torch.Generator().manual_seed(seed))
+                                           for data in (val_set, test_set, new_set))
 
     module = Classifier(lr=lr)
-    # region: not counted (collects what run() returns)
-    history = History(verbose)
-    # endregion
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator=device,
@@ -123,51 +78,29 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         enable_checkpointing=False,
         enable_progress_bar=verbose,
         enable_model_summary=verbose,
-        # region: not counted (collects what run() returns)
-        callbacks=[history],
-        # endregion
     )
     trainer.fit(module, train_loader, val_loader)
-    final_val_loss = trainer.validate(module, val_loader, verbose=verbose)[0]["val_loss"]
     tested = trainer.test(module, test_loader, verbose=verbose)[0]
     predictions = torch.cat(trainer.predict(module, new_loader))
     if verbose:
         print(f"predict: {len(predictions)} rows, first {predictions[0].tolist()}")
-
-    # region: not counted (collects what run() returns)
-    again = torch.cat(trainer.predict(module, new_loader))
-    state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
-    modes, inference = split_modes(module.modes)
-    return {"history": history.history, "state_dict": state, "steps": trainer.global_step,
-            "device": str(module.device), "final_val_loss": final_val_loss,
-            "test_loss": tested["test_loss"], "test_acc": tested["test_acc"],
-            "predictions": predictions.cpu(), "repeat_difference": (predictions - again).abs().max().item(),
-            "modes": modes, "inference_mode": inference}
-    # endregion
+    return {"model": module.model, "test_loss": tested["test_loss"], "test_acc": tested["test_acc"],
+            "predictions": predictions}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-2)
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, verbose=True)
     except (ValueError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

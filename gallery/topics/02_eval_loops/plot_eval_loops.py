@@ -18,43 +18,39 @@ for "new data" to predict.
 `test_step` and `predict_step` only say what to do with one batch), switching to eval mode
 before each loop and back to train mode afterwards, disabling gradients, averaging the
 logged per-batch losses weighted by batch size, and collecting the predictions of every batch
-(`trainer.validate`, `trainer.test`, `trainer.predict`). **Fabric** moves the model and the
-batches to the device; the loops, `model.eval()` and `torch.no_grad()` stay yours.
-
-Every program records, inside each validation, test and prediction batch, what
-`model.training`, `torch.is_grad_enabled()` and `torch.is_inference_mode_enabled()` were, and
-returns what it saw. It also predicts twice on the same new data: in eval mode the two passes
-must agree exactly.
+(`trainer.test`, `trainer.predict`; `trainer.validate` runs the validation loop on its own).
+**Fabric** moves the model and the batches to the device; the loops, `model.eval()` and
+`torch.no_grad()` stay yours.
 """
 
 # %%
 # ## The three programs
 #
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
-# Fabric against plain PyTorch; PyTorch against Lightning).
+# Fabric against plain PyTorch; PyTorch against Lightning). Each trains, validates after every
+# epoch, scores the test split once and predicts the new rows.
 #
 # <!-- implementations -->
 #
 # ## Executed in this build
 #
-# Each program trained, validated after every epoch, then validated once more, tested, and
-# predicted twice. Same seed, same data, same device and one torch thread for all.
+# --8<-- "gallery/shared/executed.md"
+#
+# The final weights include batch norm's running mean and variance, which a stray forward pass
+# in train mode would change; every predicted probability is compared too. Lightning's losses
+# can differ from the plain loop's in the last digits: both add the batch-size weighted losses
+# into a float32 tensor, but Lightning divides that sum in float32 while the plain and Fabric
+# loops read it with `.item()` and divide in Python (float64).
+
+from collections import Counter
 
 from evidence import load
-from evidence.views.topics import eval_loops as views
+from evidence.programs import LABELS
+from evidence.views import Code, table
 
-result = load("eval_loops").headline
-result.stamp()
-
-# %%
-# ### What each program printed
-#
-# Lightning shows its model summary and progress bars, and `trainer.validate` and
-# `trainer.test` print their own result tables. The epoch lines of the Lightning log come from
-# the callback that collects its `history` (not counted: a Lightning user reads the losses on
-# the progress bar, where `self.log(..., prog_bar=True)` puts them).
-
-result.logs()
+runs = load("eval_loops")
+result = runs.headline
+result.executed()
 
 # %%
 # ### Loss curves, overlaid
@@ -65,72 +61,45 @@ result.logs()
 result.plot("history.train_loss", "history.val_loss")
 
 # %%
-# ### Did they compute the same thing?
-#
-# Final weights (including batch norm's running mean and variance, which a stray forward
-# pass in train mode would change), the per-epoch validation loss, the test loss, every
-# predicted probability and the modes observed inside the loops, each against plain PyTorch.
-# Lightning's losses can differ from the plain loop's in the last digits: both add the
-# batch-size weighted losses into a float32 tensor on the device, but Lightning divides that
-# sum in float32 while the plain and Fabric loops read it with `.item()` and divide in Python
-# (float64).
-
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
-
-# %%
 # ### Which mode were the loops really in?
 #
-# Recorded inside every batch of every evaluation pass. `validation during fit` is the
-# validation run at the end of each training epoch (for Lightning also its sanity check before
-# the first epoch); `validate` is the separate call after training (`trainer.validate` for
-# Lightning, one more `evaluate(...)` call by hand).
+# Counted from the recorded calls (see *What each program did, call by call* below): every
+# forward pass of the model, by the program's function that made it, with the model's mode
+# and the grad mode at that moment. For the plain and Fabric programs, `evaluate` serves both
+# the validation after each epoch and the test split; Lightning's `validation_step` count
+# includes the two batches of its sanity check before training.
 
-views.modes_table(result)
+forwards = Counter((kind, event["by"], event["mode"], event["grad"])
+                   for kind in result.kinds() for event in result.value(kind, "trace.events")
+                   if event["op"] == "forward")
+table(["implementation", "forward passes made in", "model mode", "grad mode", "passes"],
+      [[LABELS[kind], Code(by), mode, Code(grad), n] for (kind, by, mode, grad), n in forwards.items()])
 
 # %%
 # ### Test score and predictions
 #
-# The test split is used exactly once, after training. `repeated predictions` is the largest
-# difference between two prediction passes over the same new rows: zero means dropout was off
-# and batch norm did not depend on the batch.
+# The test split is used exactly once, after training; its loss and accuracy are what
+# `trainer.test` returns for Lightning and what `evaluate` returns for the others.
 
-views.scores_table(result)
+result.per_implementation({"test loss": "test_loss", "test accuracy": "test_acc",
+                           "rows predicted": lambda found: len(found["predictions"])})
+
+# %%
+
+runs.verdicts("learned")
 
 # %%
 # ### What forgetting `model.eval()` does
 #
 # In train mode dropout draws a new mask for every pass and batch norm normalises with the
-# statistics of the batch itself, so two passes over the same rows disagree; in eval mode they
-# agree exactly, which is what the `repeated predictions` column above shows. The test suite
-# checks the other half at the published configuration: it disables `Module.eval` and sees the
-# mode records of all three programs report `model.training == True`, their repeated
-# predictions differ, and their validation loss change
-# (`tests/test_eval_loops/test_eval_loops.py`).
+# statistics of the batch itself (and updates its running statistics), so the predictions
+# change and so do the saved weights. The test suite checks that the comparison above would
+# catch it: it disables `Module.eval` and sees every program's predictions, validation loss
+# and batch-norm statistics change (`tests/test_eval_loops/test_eval_loops.py`).
 #
-# ### Time and memory
-#
-# Each run trains, validates after every epoch, validates once more, tests, and predicts twice.
-# The timed runs are quiet (`verbose=False`): no program prints, and the `Trainer` shows no
-# progress bar, model summary or result tables.
+# --8<-- "gallery/shared/costs.md"
 
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -142,26 +111,19 @@ result.loc()
 #     since Lightning 2.2.0, puts every submodule back in the mode it had before `validate`,
 #     `test` or `predict` (a submodule you froze with `.eval()` stays in eval mode).
 #
-# !!! note "Defaults the Lightning program changes"
-#     - `logger=False` and `enable_checkpointing=False`: by default a `Trainer` writes a
-#       `lightning_logs/` folder with a logger's files and a checkpoint, files this program's
-#       reader did not ask for.
-#     - `enable_progress_bar=verbose, enable_model_summary=verbose`, and `verbose=verbose` for
-#       `trainer.validate` and `trainer.test` (their result tables): on from the command line,
-#       off in the quiet runs the harness times, where no implementation prints anything.
-#
-#     The sanity check (`num_sanity_val_steps=2`) stays on. It validates two batches in eval
-#     mode before training, inside `isolate_rng()`, so it changes neither the dropout masks
-#     that follow nor batch norm's running statistics; it does add its batches to the records
-#     of the `validation during fit` row above.
-#
 # !!! note "Lightning uses `inference_mode`, but not everywhere"
 #     `trainer.validate`, `trainer.test` and `trainer.predict` run under
 #     `torch.inference_mode()` (`Trainer(inference_mode=True)`, the default), while the
-#     validation inside `trainer.fit` runs under `torch.no_grad()`, as the table above shows.
-#     Tensors created under inference mode can never be used in autograd later; pass
+#     validation inside `trainer.fit` runs under `torch.no_grad()`, as the grad-mode column
+#     above shows. Tensors created under inference mode can never be used in autograd later; pass
 #     `Trainer(inference_mode=False)` if your `*_step` needs that. The plain and Fabric loops
 #     here use `torch.no_grad()` throughout.
+#
+# !!! note "The sanity check"
+#     Before the first epoch the `Trainer` validates `num_sanity_val_steps=2` batches, in eval
+#     mode and without gradients, inside `isolate_rng()`: it changes neither the dropout masks
+#     that follow nor batch norm's running statistics, so the weights still match the plain
+#     loop's exactly.
 #
 # !!! note "Batch-size weighting"
 #     `self.log("val_loss", loss)` in `validation_step` logs the epoch mean by default
