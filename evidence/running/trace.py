@@ -2,7 +2,8 @@
 
 While a `Recorder` is active it listens through PyTorch's own global hooks (module forward
 hooks, optimizer step hooks) and wraps a few torch entry points (``torch.autograd.backward``,
-``Optimizer.zero_grad``, ``Module.train``, gradient clipping, scheduler steps, ``torch.save`` /
+``Optimizer.zero_grad`` and ``Module.zero_grad`` (Lightning zeroes the model's gradients at the
+start of every stage and before each validation), ``Module.train``, gradient clipping, scheduler steps, ``torch.save`` /
 ``torch.load``) for the calls that matter in training. Each recorded call notes the model's mode,
 the grad mode, and who made the call: the program's own function (``training_step``, ``run``) and,
 for Lightning and Fabric, the framework function nearest to the call.
@@ -192,13 +193,25 @@ class Recorder:
                     recorder._train_depth -= 1
             return wrapped
 
-        def clip(kind):
+        def clip(kind, keyword):
             def make(original):
                 def wrapped(parameters, *args, **kwargs):
-                    recorder._add("clip_grad", kind=kind, limit=float(args[0]) if args else None)
+                    limit = args[0] if args else kwargs.get(keyword)  # max_norm= / clip_value= by keyword too
+                    recorder._add("clip_grad", kind=kind, limit=None if limit is None else float(limit))
                     return original(parameters, *args, **kwargs)
                 return wrapped
             return make
+
+        def module_zero_grad(original):
+            def wrapped(module, *args, **kwargs):
+                if recorder._train_depth == 0:
+                    recorder._add("zero_grad", module=type(module).__name__)
+                recorder._train_depth += 1  # a module's zero_grad is one call, not one per submodule
+                try:
+                    return original(module, *args, **kwargs)
+                finally:
+                    recorder._train_depth -= 1
+            return wrapped
 
         def scheduler_step(original):
             def wrapped(sched, *args, **kwargs):
@@ -221,8 +234,9 @@ class Recorder:
         self._wrap(torch.autograd, "backward", backward)
         self._wrap(optimizer.Optimizer, "zero_grad", zero_grad)
         self._wrap(torch.nn.Module, "train", train)
-        self._wrap(torch.nn.utils, "clip_grad_norm_", clip("norm"))
-        self._wrap(torch.nn.utils, "clip_grad_value_", clip("value"))
+        self._wrap(torch.nn.Module, "zero_grad", module_zero_grad)
+        self._wrap(torch.nn.utils, "clip_grad_norm_", clip("norm", "max_norm"))
+        self._wrap(torch.nn.utils, "clip_grad_value_", clip("value", "clip_value"))
         self._wrap(lr_scheduler.LRScheduler, "step", scheduler_step)
         self._wrap(lr_scheduler.ReduceLROnPlateau, "step", scheduler_step)
         self._wrap(torch, "save", save_or_load("torch.save"))

@@ -33,7 +33,7 @@ def label(event: dict) -> str:
     elif op == "optimizer.step":
         text = "optimizer.step()"
     elif op == "zero_grad":
-        text = "optimizer.zero_grad()"
+        text = "model.zero_grad()" if "module" in event else "optimizer.zero_grad()"
     elif op == "clip_grad":
         text = f"clip_grad_{event.get('kind')}_({event.get('limit')})"
     elif op == "scheduler.step":

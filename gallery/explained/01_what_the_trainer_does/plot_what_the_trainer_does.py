@@ -69,6 +69,12 @@ result.parity()
 #   overrides `on_validation_model_train`. That is the row marked *differs* beside the plain
 #   program's `model.train()`: the same mode, reached without the call, so a `train()` override
 #   on your model is not called by the Trainer.
-# - **What is not recorded.** Calls inside the frameworks that touch no model, optimizer or
-#   scheduler (moving batches to the device, logging, progress bars) are not training calls and
-#   are left out; the topic pages show their effect (logs, timings).
+# - **The model's own `zero_grad`.** Besides the optimizer's, the Trainer calls the model's
+#   `zero_grad` (the rows `model.zero_grad()`): before each validation during `fit`, through the
+#   `on_validation_model_zero_grad` hook (`training_epoch_loop.py`, Lightning 2.6.6), so that
+#   gradients left over from training do not stay in memory while validating; it skips this only
+#   when the validation falls inside an accumulation window of `accumulate_grad_batches`.
+#   Whatever a manual-optimization loop still holds in `.grad` at an epoch's end is discarded.
+# - **What is not recorded.** Framework calls that run no model, optimizer or scheduler step
+#   (moving batches to the device, logging, progress bars) are not training calls and are left
+#   out; the topic pages show their effect (logs, timings).
