@@ -142,8 +142,24 @@ GALLERY_NOISE = [
 """What mkdocs-gallery adds to every page that is not true of these pages (see the patterns)."""
 
 
+def source_path(src_uri: str, config) -> str:
+    """The file in the repository a page is made from: its gallery script for a generated page
+    (``generated/topics/01_x/plot_x.md`` -> ``gallery/topics/01_x/plot_x.py``), else ``docs/...``."""
+    if src_uri.startswith("generated/") and src_uri.endswith(".md"):
+        for script in gallery.all_scripts(config):
+            if page_uri(script, config) == src_uri:
+                return script.path.relative_to(Path(config.config_file_path).resolve().parent).as_posix()
+    return f"docs/{src_uri}"
+
+
 def on_page_markdown(markdown: str, page, config, files):
     src = page.file.src_uri
+    if config.repo_url:  # edit and view-source links point at the file the page is made from
+        source = source_path(src, config)
+        base = config.repo_url.rstrip("/")
+        page.edit_url = f"{base}/edit/main/{source}"
+    elif page.edit_url:
+        page.edit_url = None
     if src.startswith("generated/"):
         for pattern in GALLERY_NOISE:
             markdown = pattern.sub("", markdown)
@@ -178,15 +194,17 @@ def implementation_tabs(topic: str, page_src: str, indent: str = "", place=lambd
         out.append(f'=== "{program.label}"\n\n' + "\n".join(("    " + line) if line else "" for line in body))
     only_changes = changes(topic, place=place)
     if only_changes:
-        only_changes = ("**Only what differs.** The same programs, reduced to the places where each "
-                        "differs from plain PyTorch, side by side, with what the framework does there:\n\n"
+        only_changes = ("**Only what differs.** The programs reduced to the places where each differs from "
+                        "plain PyTorch, side by side, with what the framework does there:\n\n"
                         + only_changes + "\n\n")
-    # the programs are shown twice (whole, then only the changes): left out of the search index,
+    # the programs are shown twice (the changes first, then whole): left out of the search index,
     # which every page loads, so that a search finds the prose that explains them. A <section>,
     # because Material's search parser matches elements by tag: an excluded <div> stops being
     # excluded at the first inner </div>
-    text = ('<section markdown="block" data-search-exclude="true">\n\n' + "\n\n".join(out) + "\n\n"
-            + only_changes + "</section>\n\n" + downloads_box(topic, page_src))
+    whole = ("**The whole programs.** Each file as the build executed it and as you download it; highlighted, "
+             "the lines it does not share with its counterpart:\n\n" + "\n\n".join(out) + "\n\n")
+    text = ('<section markdown="block" data-search-exclude="true">\n\n' + only_changes + whole
+            + "</section>\n\n" + downloads_box(topic, page_src))
     return "\n".join(indent + line if line else "" for line in text.splitlines()) + "\n"
 
 
@@ -250,7 +268,15 @@ def build_summary(config) -> dict:
     for topic in sorted(topics(), key=lambda t: str(by_topic[t].path) if t in by_topic else t):
         run = declared.run(topic)
         report = runner.stored(run)
-        if report is None or topic not in by_topic:
+        if topic not in by_topic:
+            continue
+        if report is None:
+            failed = runner.failures([topic])
+            if failed:  # kept in the overview, marked, with a link to the page that shows the error
+                entries.append({"slug": topic, "title": by_topic[topic].title, "run": run.name,
+                                "page": page_uri(by_topic[topic], config)[:-len(".md")] + "/",
+                                "failed": {"run": failed[0]["run"], "location": failed[0]["error"]["location"]},
+                                "implementations": {}, "parity": None, "checks": [], "checks_expected": 0})
             continue
         environment = environment or report["environment"]
         entries.append(topic_entry(topic, report, run, by_topic[topic], config))
@@ -282,6 +308,10 @@ def summary_table(summary: dict | None, page_src: str, overhead_page: str | None
         impls = t["implementations"]
         p = t.get("parity")
         verdict = _parity_cell(p, t) if p else "–"
+        if t.get("failed"):
+            verdict = (f'<span class="verdict verdict-differs">failed</span> <small>run '
+                       f'{html.escape(t["failed"]["run"])} at {html.escape(t["failed"]["location"])}: the page shows '
+                       "the error</small>")
         rows.append("<tr>"
                     f'<td data-label="Topic"><a href="{html.escape(link)}">{html.escape(t["title"])}</a></td>'
                     f'<td data-label="Parity">{verdict}</td>'
