@@ -26,24 +26,23 @@ def build_model() -> nn.Module:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
 
 
-def check_precision(precision: str, device_type: str) -> None:
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
-    if precision == "16-mixed" and device_type != "cuda":
-        raise ValueError("--precision 16-mixed (fp16 with GradScaler) needs a CUDA GPU; on the CPU use bf16-mixed")
-
-
 def run(epochs: int = 10, seed: int = 0, device: str = "auto", precision: str = "bf16-mixed",
         batch_size: int = 32, lr: float = 1e-3, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
     dev = resolve_device(device)
-    check_precision(precision, dev.type)
-    dtype = PRECISIONS[precision]
-    mixed = dtype != torch.float32
+    if precision == "16-mixed" and dev.type != "cuda":
+        raise ValueError("--precision 16-mixed (fp16 with a GradScaler) needs a CUDA GPU; on the CPU use bf16-mixed")
+    dtype, mixed = PRECISIONS[precision], precision != "32-true"
     torch.manual_seed(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -54,12 +53,7 @@ def run(epochs: int = 10, seed: int = 0, device: str = "auto", precision: str = 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "16-mixed")
     loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns)
-    compute_dtypes = set()
-    model[2].register_forward_hook(lambda module, inputs, output: compute_dtypes.add(str(output.dtype)))
     history = {"train_loss": [], "val_loss": []}
-    steps = 0
-    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -74,10 +68,7 @@ def run(epochs: int = 10, seed: int = 0, device: str = "auto", precision: str = 
             scaler.update()
             total += loss.detach() * len(x)
             count += len(x)
-            # region: not counted (collects what run() returns)
-            steps += 1
-            # endregion
-        train_loss = total.item() / count
+        history["train_loss"].append(total.item() / count)
 
         model.eval()
         total, count = 0.0, 0
@@ -87,24 +78,13 @@ def run(epochs: int = 10, seed: int = 0, device: str = "auto", precision: str = 
                 with torch.autocast(dev.type, dtype=dtype, enabled=mixed):
                     total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        val_loss = total.item() / count
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        # endregion
+        history["val_loss"].append(total.item() / count)
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
-            "precision": precision, "compute_dtype": sorted(compute_dtypes),
-            "weight_dtype": str(next(model.parameters()).dtype),
-            "grad_scale": scaler.get_scale() if scaler.is_enabled() else None}
-    # endregion
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                  f"  val_loss {history['val_loss'][-1]:.4f}")
+    return {"model": model, "history": history}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=10)
@@ -112,28 +92,14 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--precision", default="bf16-mixed", choices=tuple(PRECISIONS),
                         help="16-mixed needs a CUDA GPU")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    args = parser.parse_args(argv)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:
-        return stop.code
-    if args.device not in ("auto", "cpu", "cuda"):
-        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
-        return 2
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-        print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
-        return 2
-    try:
-        result = run(args.epochs, args.seed, args.device, args.precision, args.batch_size, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, args.precision, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']} with precision {result['precision']}"
-          f" (layers computed in {', '.join(result['compute_dtype'])}, weights kept in {result['weight_dtype']})")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

@@ -26,76 +26,34 @@ machine has a GPU.
 #
 # The highlighted lines are those a program does not share with its counterpart. In the
 # plain program they are the autocast blocks and the four scaler calls; Lightning and Fabric
-# replace them with one `precision=` argument. The blocks marked `# region: not counted` record
-# what `run()` returns (the losses, the dtype a layer produced, the loss scale) or hold the
-# command line; they are left out of the line counts.
+# replace them with one `precision=` argument.
 #
 # <!-- implementations -->
 #
-# !!! note "Defaults the Lightning program changes"
-#     `logger=False` and `enable_checkpointing=False`: by default the `Trainer` writes logs and a
-#     checkpoint under `lightning_logs/` in the working folder, files the reader did not ask for.
-#     The progress bar and the model summary follow the quiet switch
-#     (`enable_progress_bar=verbose`, `enable_model_summary=verbose`): on when the program runs from
-#     the command line, off in the timed runs, where no program prints. Everything else is
-#     Lightning's default, including the sanity check of two validation batches before training,
-#     which leaves the numbers unchanged (the parity below).
+# ## Executed in this build
 #
-# ## Executed in this build: bfloat16 autocast
+# --8<-- "gallery/shared/executed.md"
 #
-# Each program ran once with its log captured, then under a memory probe, then timed rounds
-# alternating their order. Same seed, data, batch order and device, one torch thread.
+# The headline run is bfloat16 autocast (`bf16-mixed`). Lightning and Fabric announce the
+# precision they use; Lightning's model summary (shown because the program ran in its verbose
+# mode) warns that it sizes bf16-mixed parameters as 32-bit: the weights do stay in float32.
 
 from evidence import load
-from evidence.views.topics import mixed_precision as views
 
 runs = load("mixed_precision")
-result = runs.headline
-result.stamp()
-
-# %%
-# ### What each program printed
-#
-# Lightning and Fabric announce the precision they use. Lightning's model summary (shown because
-# the program ran in its verbose mode) warns that it sizes bf16-mixed parameters as 32-bit; the
-# table "bfloat16 against float32" further down gives the dtype the weights were stored in and the
-# dtype the middle `Linear` layer produced (recorded by a forward hook).
-
-result.logs()
+bf16 = runs.headline
+bf16.executed()
 
 # %%
 # ### Loss curves, overlaid
 
-result.plot("history.train_loss", "history.val_loss",
-            title="bf16-mixed: loss curves of every implementation, overlaid")
+bf16.plot(title="bf16-mixed: loss curves of every implementation, overlaid")
 
 # %%
-# ### Did they compute the same thing?
+# ### The same programs in float32
 #
-# The final float32 weights are compared element by element with the plain PyTorch ones, and
-# so is the per-epoch validation loss. The headline is the weights; the loss history is allowed
-# the run's tolerance: every program sums the losses on the device in float32, but Lightning
-# divides by the sample count in float32 and the loops in Python (float64), which can move the
-# last bits of the epoch means (it does not change the weights).
-
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
-
-# %%
-# ### The same programs in float32, for reference
-#
-# The programs ran again with `precision="32-true"` (no autocast), with the same seed and data.
+# The programs ran again with `--precision 32-true` (no autocast), with the same seed and data;
+# every implementation against plain PyTorch once more:
 
 fp32 = runs["fp32"]
 fp32.parity()
@@ -104,43 +62,57 @@ fp32.parity()
 # ### bfloat16 against float32
 #
 # bfloat16 keeps 8 bits of mantissa (about 2-3 significant decimal digits), so the losses
-# move away from the float32 run, but they should stay close: the check below allows the
-# tolerance in its header on any per-epoch loss. The difference is not zero, which also shows
-# that autocast really changed the arithmetic.
+# move away from the float32 run, but they should stay close. Both checks compare each
+# implementation's bf16 run with its own float32 run: close within the stated tolerance, and
+# not equal, which shows that autocast really changed the arithmetic.
 
-views.versus_fp32_table(result, fp32)
-
-# %%
-# ### Time and memory: bf16-mixed
-#
-# On a CPU without native bfloat16 matrix units, autocast adds casts around every layer and
-# can be *slower* than float32 for a model this small; the gain comes on GPUs (tensor cores),
-# on CPUs with AMX/AVX-512-BF16, and with large activations, whose memory halves. What this
-# build measured, from the two tables below:
-
-views.speed_sentence(result, fp32)
+runs.verdicts("bf16_near_fp32", "bf16_changes_arithmetic")
 
 # %%
+# The validation loss of the bf16 run minus that of the float32 run, epoch by epoch, for each
+# implementation (the three lines coincide where the implementations agree):
 
-result.timings()
+from evidence.views import figures
 
-# %%
-# ### Time and memory: 32-true
-
-fp32.timings()
+low, full = bf16.values("history.val_loss"), fp32.values("history.val_loss")
+fig, axes = figures.panels(1)
+for kind in bf16.kinds():
+    epochs = range(1, len(low[kind]) + 1)
+    figures.overlay(axes[0], kind, epochs, [a - b for a, b in zip(low[kind], full[kind])])
+figures.finish(axes[0], xlabel="epoch", ylabel="val loss: bf16-mixed − 32-true")
+fig.suptitle("How far bf16-mixed moves the validation loss from float32, per implementation")
+fig.tight_layout()
 
 # %%
 # ### float16 with a gradient scaler
 #
-# The CUDA path (`--precision 16-mixed`) runs only when the build machine has a GPU; this page
-# shows its result only when this build ran on one.
+# The CUDA path (`--precision 16-mixed`) is declared to run only where the build machine has a
+# GPU; this page shows its parity and its check against float32 only when this build ran on one.
 
-views.fp16(runs)
+from evidence.views import admonition
+
+if runs.declared["fp16"].runs_here():
+    fp16_shown = runs.verdicts("fp16:state_dict:lightning", "fp16:state_dict:fabric", "fp16_near_fp32")
+else:
+    fp16_shown = admonition("note", "float16 with a gradient scaler: not executed in this build",
+                            f"The fp16 run needs a CUDA GPU; this build ran on {bf16.environment['device']} "
+                            f"({bf16.environment['device_name']}).")
+fp16_shown
 
 # %%
-# ### Lines of code
+# --8<-- "gallery/shared/costs.md"
+#
+# On a CPU without native bfloat16 matrix units, autocast adds casts around every layer and
+# can be *slower* than float32 for a model this small; the gain comes on GPUs (tensor cores),
+# on CPUs with AMX/AVX-512-BF16, and with large activations, whose memory halves. The tables
+# below are the bf16 run's; the float32 run's timings follow them.
 
-result.loc()
+bf16.costs()
+
+# %%
+# #### Time and memory in float32
+
+fp32.timings()
 
 # %%
 # ## Pitfalls
@@ -167,7 +139,9 @@ result.loc()
 #
 # ??? info "Where autocast applies"
 #     Autocast decides per operation: linear layers and convolutions run in the low-precision
-#     type, while reductions such as the softmax inside `cross_entropy` run in float32. Fabric
-#     runs only the model's `forward` under autocast and converts its outputs back to float32,
-#     so a loss computed outside the model is float32 as well; the numbers match the plain
-#     program, which computes the loss inside its autocast block.
+#     type, while reductions such as the softmax inside `cross_entropy` run in float32. The
+#     weights stay float32 (the tests of this topic check the dtype each layer produced and the
+#     dtype of the trained weights). Fabric runs only the model's `forward` under autocast and
+#     converts its outputs back to float32, so a loss computed outside the model is float32 as
+#     well; the weights still match the plain program's, which computes the loss inside its
+#     autocast block.
