@@ -146,10 +146,15 @@ def on_pre_build(config, **kwargs):
         report_checks(selected)
     scripts = all_scripts(config)
     stale = 0
+    pattern = conf["filename_pattern"]
     for script in scripts:
-        if script.md5_file.exists() and not script.is_current():
+        # only a page the gallery will execute is made to run again: an unselected page
+        # (DOCS_PAGES) keeps its last output untouched, so that nothing under docs/ is rewritten
+        # and `mkdocs serve` is not woken by its own build
+        selected = re.search(pattern, str(script.path)) is not None
+        if selected and script.md5_file.exists() and not script.is_current():
             script.md5_file.unlink()  # inputs changed: make mkdocs-gallery run it again
-        stale += not script.md5_file.exists()
+        stale += selected and not script.md5_file.exists()
     if executing and stale:
         log.info("Rendering %d of %d page(s) from their results", stale, len(scripts))
 
@@ -186,7 +191,11 @@ def _record_executed_pages(config) -> None:
     """After the gallery ran: record the inputs of each page it executed successfully."""
     _disarm()
     for script in all_scripts(config):
-        if script.needs_record():
+        if not script.needs_record():
+            continue
+        if runner.failures(script.loaded_topics()):
+            script.md5_file.unlink(missing_ok=True)  # it shows a failure: render it again next build
+        else:
             script.record()
 
 

@@ -39,9 +39,10 @@ def rendering_inputs() -> list[Path]:
 
 
 def results_keys(topics: list[str]) -> dict[str, list[str]]:
-    """The current result key of every declared run of each topic, and a hash of its declaration
-    (a changed check or reason re-renders the page without re-running anything)."""
-    return {t: [f"{run.name}={runner.run_key(run)}" for run in declared.runs(t)]
+    """The current result key of every declared run of each topic with the checksum of the result
+    stored under it (a run executed again under the same key re-renders the page), and a hash of
+    the topic's declaration (a changed check or reason re-renders it without re-running anything)."""
+    return {t: [f"{run.name}={runner.run_key(run)}:{runner.entry_digest(run)}" for run in declared.runs(t)]
             + [hashlib.sha256((declared.folder(t) / declared.RUNS_FILE).read_bytes()).hexdigest()[:16]]
             for t in topics}
 

@@ -27,6 +27,20 @@ def enabled() -> bool:
     return sys.platform.startswith("linux") and os.environ.get("DOCS_FORKSERVER", "1") != "0"
 
 
+LOST = -255
+"""The exit code of a worker whose server died before it could report it."""
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Forked:
     """A worker forked by the server, handled like a ``subprocess.Popen``."""
 
@@ -37,6 +51,8 @@ class Forked:
     def poll(self) -> int | None:
         if self.returncode is None:
             self.returncode = self.server.exit_code(self.pid)
+        if self.returncode is None and not self.server.alive() and not _exists(self.pid):
+            self.returncode = LOST  # the server is gone and cannot report the worker's exit
         return self.returncode
 
     def wait(self) -> int:
@@ -93,6 +109,9 @@ class ForkServer:
     def exit_code(self, pid: int) -> int | None:
         return self.codes.get(pid)
 
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.stdin.close()
@@ -116,6 +135,7 @@ def _child(request: dict) -> None:
     import runpy
 
     os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -148,6 +168,10 @@ def main() -> int:
 
     if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
         sys.path.pop(0)  # started as a script: its folder is not a place to import from
+    # Ctrl-C in a terminal reaches the whole foreground group: the build decides what stops (it
+    # kills its workers and stores what finished); the server must outlive the signal to report
+    # their exits
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # import-time warnings are the children's to show
         for name in PRELOAD:

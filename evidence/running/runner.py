@@ -121,14 +121,60 @@ def result_path(run: Run) -> Path:
 
 
 def stored(run: Run) -> dict | None:
-    """The stored result of ``run`` for its current inputs, or None."""
+    """The stored result of ``run`` for its current inputs, or None.
+
+    An entry that is not whole (unreadable, not JSON, its checksum or its shape wrong) is
+    reported by path and topic, removed and treated as missing: the run executes again."""
     path = result_path(run)
     try:
-        report = json.loads(path.read_text())
+        report = read_entry(path)
     except FileNotFoundError:
+        return None
+    except DamagedEntry as error:
+        # reported, never fatal (a strict build counts warnings): the run simply executes again
+        log.info("Discarded a damaged result of run %r of topic %r (%s): %s; it runs again",
+                 run.name, run.topic, path, error)
+        path.unlink(missing_ok=True)
         return None
     os.utime(path)  # used: the newest versions are the ones kept
     return report
+
+
+class DamagedEntry(ValueError):
+    """A stored entry that is not what `_write` wrote."""
+
+
+def _digest(report: dict) -> str:
+    return hashlib.sha256(json.dumps(report, sort_keys=True, allow_nan=True).encode()).hexdigest()
+
+
+def read_entry(path: Path) -> dict:
+    """A stored entry, checked against the checksum `_write` put beside it.
+
+    Raises:
+        FileNotFoundError: there is none.
+        DamagedEntry: it is truncated, not JSON, altered, or not a run's report.
+    """
+    try:
+        entry = json.loads(path.read_bytes().decode())
+    except (UnicodeDecodeError, ValueError) as error:
+        raise DamagedEntry(f"not a JSON entry ({type(error).__name__})") from None
+    if not isinstance(entry, dict) or set(entry) != {"sha256", "report"} or not isinstance(entry["report"], dict):
+        raise DamagedEntry("not an entry of this store")
+    if _digest(entry["report"]) != entry["sha256"]:
+        raise DamagedEntry("its checksum does not match its content")
+    report = entry["report"]
+    if "topic" not in report or not ("implementations" in report or "error" in report or "bench" in report):
+        raise DamagedEntry("not a run's report")
+    return report
+
+
+def entry_digest(run: Run) -> str | None:
+    """The checksum of ``run``'s stored result (a page records what it rendered), or None."""
+    try:
+        return json.loads(result_path(run).read_text())["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 KEEP_VERSIONS = 4
@@ -160,9 +206,11 @@ def failure_path(run: Run) -> Path:
 
 
 def _write(path: Path, report: dict) -> None:
+    """Write ``report`` with its checksum to a temporary file, then rename it into place: a
+    reader sees the old entry or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(report, allow_nan=True))
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps({"sha256": _digest(report), "report": report}, allow_nan=True))
     tmp.replace(path)
 
 
@@ -176,17 +224,21 @@ def _error(run: Run, location: str, text: str) -> dict:
     return {"topic": run.topic, "run": run.name, "error": {"location": location, "traceback": text}}
 
 
-def _wait(proc, result_file: Path, timeout: float, waiting: Path) -> str:
+def _wait(proc, result_file: Path, timeout: float, waiting: Path, stop: threading.Event | None = None) -> str:
     """Wait until ``result_file`` appears (``"done"``), the worker exits (``"exited"``), or the
     run has used ``timeout`` seconds (``"timeout"``: the worker is killed).
 
     Time spent while ``waiting`` exists (the worker waits for another worker's timed phase)
-    is not counted.
+    is not counted. When ``stop`` is set (Ctrl-C), the worker is killed (``"interrupted"``).
     """
     used, step = 0.0, 0.1
     while True:
         if result_file.exists():
             return "done"
+        if stop is not None and stop.is_set():
+            proc.kill()
+            proc.wait()
+            return "interrupted"
         if proc.poll() is not None:
             return "done" if result_file.exists() else "exited"
         time.sleep(step)
@@ -199,7 +251,7 @@ def _wait(proc, result_file: Path, timeout: float, waiting: Path) -> str:
 
 
 def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=None,
-            python: str | None = None, store: bool = True) -> dict[str, dict]:
+            python: str | None = None, store: bool = True, stop: threading.Event | None = None) -> dict[str, dict]:
     """Execute ``runs`` of ``topic`` in order in one fresh worker process; store each result.
 
     Each run gets ``timeout`` seconds of the worker's own work (time spent waiting for another
@@ -220,9 +272,11 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
         work = Path(work)
         out, waiting = work / "results", work / "waiting-for-lock"
         out.mkdir()
+        work_files = {"doing": work / "doing.json"}
         (work / "job.json").write_text(json.dumps({
             "topic": topic, "runs": [r.spec() for r in runs], "lock": str(cache_dir() / "timing.lock"),
-            "roots": [str(PROJECT_DIR), os.getcwd(), str(work)], "waiting_flag": str(waiting)}))
+            "roots": [str(PROJECT_DIR), os.getcwd(), str(work)], "waiting_flag": str(waiting),
+            "doing": str(work_files["doing"])}))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(PROJECT_DIR)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
         with open(work / "stderr.txt", "w+") as stderr:
@@ -235,13 +289,18 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
             try:
                 for run in runs:
                     begun = time.monotonic()
-                    outcome = _wait(proc, out / f"{run.name}.json", timeout, waiting)
+                    outcome = _wait(proc, out / f"{run.name}.json", timeout, waiting, stop)
+                    if outcome == "interrupted":
+                        raise KeyboardInterrupt
                     if outcome == "timeout":
                         reports[run.name] = _error(
                             run, "timeout", f"run {run.name!r} of topic {topic!r} did not finish within its "
                             f"timeout of {timeout:g} s and was stopped (set DOCS_EXAMPLE_TIMEOUT to change the limit)")
                     elif outcome == "done":
                         reports[run.name] = {"run": run.name, **json.loads((out / f"{run.name}.json").read_text())}
+                        if store and "error" not in reports[run.name]:
+                            _store(run, reports[run.name])  # kept at once: an interrupt loses nothing finished
+                            failure_path(run).unlink(missing_ok=True)
                     else:
                         break  # the worker exited without this run's result
                     if on_done:
@@ -255,29 +314,63 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
                 raise
             stderr.seek(0)
             errors = stderr.read()
+        doing = _doing(work_files["doing"])
     for run in runs:
         if run.name in reports:
             continue
         failed = next((r for r in reports.values() if "error" in r), None)
-        reason = (f"not run: run {failed['run']!r} of the same topic failed first" if failed else
-                  f"the worker for topic {topic!r} exited with code {proc.returncode} before writing the result "
-                  f"of run {run.name!r}:\n{errors[-4000:]}")
-        reports[run.name] = _error(run, "worker", reason)
+        if failed:
+            reports[run.name] = _error(run, "worker", f"not run: run {failed['run']!r} of the same topic failed first")
+            continue
+        reason = (f"the worker for topic {topic!r} {exit_description(proc.returncode)} while "
+                  f"{doing.get('doing', 'it ran')}, before writing the result of run {run.name!r}.\nLast lines of "
+                  f"its output (with the Python stack where faulthandler could write one):\n"
+                  f"{errors[-4000:].rstrip() or '(nothing)'}")
+        reports[run.name] = _error(run, doing.get("program", "worker"), reason)
+        if on_done:
+            on_done(run, reports[run.name], 0.0)
+        failed = reports[run.name]
     for run in runs if store else []:
-        report = reports[run.name]
-        if "error" in report:
-            _store_failure(run, report)
-        else:
-            _store(run, report)
-            failure_path(run).unlink(missing_ok=True)
+        if "error" in reports[run.name]:
+            _store_failure(run, reports[run.name])
     return reports
+
+
+def exit_description(code: int | None) -> str:
+    """How a worker ended, in words: ``was killed by SIGKILL (perhaps for memory)``."""
+    import signal
+
+    from evidence.running.forkserver import LOST
+
+    if code is None or code == LOST:
+        return "ended without reporting how (its fork server was gone)"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        why = {"SIGKILL": " (perhaps for memory: the kernel's out-of-memory killer sends it)",
+               "SIGABRT": " (an abort, often from C++ code such as a library's teardown)",
+               "SIGSEGV": " (a segmentation fault in native code)"}.get(name, "")
+        return f"was killed by {name}{why}"
+    return f"exited with code {code}"
+
+
+def _doing(path: Path) -> dict:
+    """What the worker said it was doing last, and in which program (``evidence.running.worker``
+    writes it before each call of a program); empty when it said nothing."""
+    try:
+        found = json.loads(path.read_text())
+        return found if isinstance(found, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def stale(topics: list[str] | None = None) -> dict[str, list[Run]]:
     """The declared runs without a stored result for their current inputs, by topic."""
     found = {}
     for topic in topics if topics is not None else list(declared.folders()):
-        missing = [run for run in declared.runs(topic) if run.runs_here() and not result_path(run).exists()]
+        missing = [run for run in declared.runs(topic) if run.runs_here() and stored(run) is None]
         if missing:
             found[topic] = missing
     return found
@@ -290,27 +383,58 @@ def execute_stale(topics: list[str] | None = None, parallel: int | None = None) 
     Returns the seconds each topic's worker took. Failures are kept for `result`, which
     raises them where a page asks for the run.
     """
-    todo = stale(topics)
-    total = sum(len(r) for r in todo.values())
-    if not total:
-        return {}
+    with build_lock():
+        todo = stale(topics)  # after the lock: what another build stored meanwhile is not stale
+        total = sum(len(r) for r in todo.values())
+        if not total:
+            return {}
+        return _execute_all(todo, total, parallel)
+
+
+def build_lock():
+    """An exclusive lock on the result store while stale runs execute: a second build on the same
+    cache waits, then finds the first one's results instead of running the same runs."""
+    import contextlib
+    import fcntl
+
+    @contextlib.contextmanager
+    def held():
+        path = cache_dir() / "build.lock"
+        with open(path, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("Another build is executing runs on this cache (%s); waiting for it", cache_dir())
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    return held()
+
+
+def _execute_all(todo: dict[str, list[Run]], total: int, parallel: int | None) -> dict[str, float]:
     parallel = parallel or max(1, min(len(todo), os.cpu_count() or 1))
     log.info("Executing %d run(s) of %d topic(s), %d at a time", total, len(todo), parallel)
     counter = {"done": 0}
     lock = threading.Lock()
     started = time.monotonic()
+    stop = threading.Event()
 
     def report(run: Run, result: dict, seconds: float) -> None:
         with lock:
             counter["done"] += 1
-            status = "FAILED" if "error" in result else f"{seconds:.1f} s"
+            status = f"FAILED at {result['error']['location']}" if "error" in result else f"{seconds:.1f} s"
             log.info("[%d/%d] %s: %s (%s), %d left", counter["done"], total, run.topic, run.name, status,
                      total - counter["done"])
 
     def one(topic: str) -> tuple[str, float]:
         begun = time.monotonic()
         try:
-            execute(topic, todo[topic], on_done=report)
+            execute(topic, todo[topic], on_done=report, stop=stop)
+        except KeyboardInterrupt:
+            pass  # the main thread stops the build; what finished is stored
         except Exception as error:  # reported again, with its page, when a page asks for the run
             for run in todo[topic]:
                 if not result_path(run).exists() and not failure_path(run).exists():
@@ -319,8 +443,16 @@ def execute_stale(topics: list[str] | None = None, parallel: int | None = None) 
 
     # the longest topics first, so the last worker standing is a short one
     order = sorted(todo, key=lambda t: -sum(1 + r.repeats for r in todo[t]))
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
+    pool = ThreadPoolExecutor(max_workers=parallel)
+    try:
         seconds = dict(pool.map(one, order))
+    except KeyboardInterrupt:
+        stop.set()  # every worker is killed at its next poll; finished runs are already stored
+        pool.shutdown(wait=True, cancel_futures=True)
+        log.warning("Interrupted: %d of %d run(s) finished and are kept; the next build runs the rest",
+                    counter["done"], total)
+        raise
+    pool.shutdown()
     log.info("Executed %d run(s) in %.0f s; per topic: %s", total, time.monotonic() - started,
              ", ".join(f"{t} {s:.0f} s" for t, s in sorted(seconds.items(), key=lambda kv: -kv[1])))
     return seconds
@@ -331,9 +463,10 @@ def failures(topics: list[str] | None = None) -> list[dict]:
     found = []
     for topic in topics if topics is not None else list(declared.folders()):
         for run in declared.runs(topic):
-            path = failure_path(run)
-            if path.exists():
-                found.append(json.loads(path.read_text()))
+            try:
+                found.append(read_entry(failure_path(run)))
+            except (FileNotFoundError, DamagedEntry):
+                pass
     return found
 
 
@@ -349,8 +482,10 @@ def result(run: Run) -> dict:
     report = stored(run)
     if report is not None:
         return report
-    if failure_path(run).exists():
-        return json.loads(failure_path(run).read_text())
+    try:
+        return read_entry(failure_path(run))
+    except (FileNotFoundError, DamagedEntry):
+        pass
     missing = [r for r in declared.runs(run.topic)
                if r.runs_here() and not result_path(r).exists() and not failure_path(r).exists()]
     return execute(run.topic, missing or [run])[run.name]

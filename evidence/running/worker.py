@@ -18,6 +18,7 @@ import fcntl
 import gc
 import importlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -87,6 +88,33 @@ def _jsonable(value):
     return repr(value)
 
 
+def say_doing(spec: dict, doing: str, program=None) -> None:
+    """Tell the runner what this worker is doing now, so that a crash (a signal, the kernel's
+    out-of-memory killer) can be reported with the program and the phase."""
+    if not spec.get("doing"):
+        return
+    info = {"doing": f"{doing} of run {spec['run']!r}"}
+    if program is not None:
+        info["program"] = measure.sanitize(str(program.path), spec.get("roots", []))
+    Path(spec["doing"]).write_text(json.dumps(info))
+
+
+def limit_memory() -> None:
+    """Cap this worker's heap at ``DOCS_WORKER_MEMORY_GB`` (default 8; 0 for none), so a runaway
+    allocation fails as a Python ``MemoryError`` naming its line instead of reaching the
+    kernel's out-of-memory killer. Not on a CUDA machine, whose driver maps memory of its own."""
+    import resource
+
+    limit = float(os.environ.get("DOCS_WORKER_MEMORY_GB", "8"))
+    if limit <= 0 or os.path.exists("/dev/nvidia0") or not hasattr(resource, "RLIMIT_DATA"):
+        return
+    cap = int(limit * 2**30)
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+
+
 def run_spec(spec: dict) -> dict:
     """Run the topic described by ``spec`` and return its JSON-ready report."""
     import torch
@@ -109,6 +137,7 @@ def run_spec(spec: dict) -> dict:
         # 1. the logged run: what a reader sees when running the program
         for program in found:
             kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
+            say_doing(spec, f"the {program.label} program's logged run", program)
             with measure.captured_output() as log, gather.Watch() as watch:
                 try:
                     result, first = measure.timed(modules[program.kind].run, verbose=True,
@@ -137,6 +166,7 @@ def run_spec(spec: dict) -> dict:
             for program in found:
                 kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
                 reference = recorders.get(found[0].kind)
+                say_doing(spec, f"the {program.label} program's recorded run", program)
                 with measure.captured_output(), trace.Recorder(program.path, reference=reference,
                                                                keep_snapshots=reference is None) as recorder:
                     traced = gather.normalise(modules[program.kind].run(verbose=False, **kwargs), None, device)
@@ -162,6 +192,7 @@ def run_spec(spec: dict) -> dict:
         # probe measures this process)
         for program in found if spec.get("memory", True) else []:
             kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
+            say_doing(spec, f"the {program.label} program's run under the memory probe", program)
             with measure.captured_output(), measure.peak_memory(device) as memory:
                 modules[program.kind].run(verbose=False, **kwargs)
             reports[program.kind]["memory"] = memory
@@ -176,6 +207,7 @@ def run_spec(spec: dict) -> dict:
                 order = found[round_ % len(found):] + found[:round_ % len(found)]
                 for program in order:
                     kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
+                    say_doing(spec, f"the {program.label} program's timed round {round_ + 1}", program)
                     with measure.captured_output(), timing.StepClock(cuda=device == "cuda") as clock:
                         modules[program.kind].run(verbose=False, **kwargs)
                     rounds[program.kind].append(clock.phases())
@@ -220,7 +252,7 @@ def serve(run_one, argv: list[str] | None = None) -> int:
     """
     job_path, out_dir = (argv if argv is not None else sys.argv[1:])[:2]
     job = json.loads(Path(job_path).read_text())
-    shared = {k: job.get(k) for k in ("lock", "roots", "waiting_flag")}
+    shared = {k: job.get(k) for k in ("lock", "roots", "waiting_flag", "doing")}
     for spec in job["runs"]:
         try:
             report = run_one({**spec, **shared})
@@ -239,4 +271,8 @@ def serve(run_one, argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import faulthandler
+
+    faulthandler.enable()  # a crash in native code still prints the Python stack to stderr (kept by the runner)
+    limit_memory()
     raise SystemExit(serve(run_spec))

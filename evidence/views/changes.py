@@ -45,7 +45,8 @@ CAPTIONS: list[tuple[str, str]] = [
                               "load_from_checkpoint rebuilds the module from them."),
     (r"load_from_checkpoint", "load_from_checkpoint rebuilds the module from the hyperparameters saved in the file."),
     (r"ModelCheckpoint", "ModelCheckpoint ranks the checkpoints by the monitored value and keeps the best k."),
-    (r"EarlyStopping", "EarlyStopping watches the monitored value at each validation end and stops the Trainer."),
+    (r"EarlyStopping", "EarlyStopping checks the monitored value after each validation (in on_train_epoch_end with the "
+                        "default once-per-epoch validation) and stops the Trainer."),
     (r"LearningRateMonitor", "LearningRateMonitor logs each scheduler's learning rate to the loggers."),
     (r"class \w+\(\w*Callback\)|pl\.Callback", "A Callback holds code the Trainer calls at fixed points of the loop."),
     (r"ckpt_path", "fit(ckpt_path=...) restores weights, optimizer, schedulers, loop counters and callback states."),

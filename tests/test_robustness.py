@@ -1,0 +1,163 @@
+"""What the build does when things go wrong: damaged results, crashes, interrupts, two builds.
+
+Shown on a copy of the project with fake topics (``tests/test_build.py``'s ``make_project``);
+each case asserts the message, that no good result is lost, and what the next build re-runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tests.test_build import _free_port, _get, _wait_for, make_project, page
+
+pytestmark = pytest.mark.site
+
+DRIVER = """
+import json, sys
+from evidence import declared
+from evidence.running import runner
+topic = sys.argv[1]
+reports = runner.execute(topic, declared.runs(topic))
+print(json.dumps({name: r.get("error") for name, r in reports.items()}))
+"""
+
+
+def execute(project, topic: str, **env) -> dict:
+    """Execute a topic's runs in the copy, as the build does, and return each run's error or None."""
+    proc = subprocess.run([sys.executable, "-c", DRIVER, topic], cwd=project.root, env=project.env(**env),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def project(tmp_path):
+    return make_project(tmp_path / "project")
+
+
+def crash_with(body: str) -> str:
+    return "\n\ndef run(**kwargs):\n" + textwrap.indent(textwrap.dedent(body), "    ") + "\n"
+
+
+def test_a_damaged_result_is_reported_discarded_and_run_again(project):
+    assert project.build().returncode == 0
+    cache = project.root / "docs" / "generated" / ".cache" / "alpha"
+    entry = next(p for p in cache.glob("main-*.json") if not p.name.startswith("checks"))
+    before = len(project.executions())
+    entry.write_text(entry.read_text()[: len(entry.read_text()) // 2])  # truncated
+    rebuilt = project.build()
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    assert "Discarded a damaged result of run 'main' of topic 'alpha'" in rebuilt.stderr
+    assert project.executions()[before:] == ["alpha"] * (len(project.executions()) - before) != []
+    entry = next(p for p in cache.glob("main-*.json"))
+    entry.write_bytes(os.urandom(300))  # random bytes
+    again = project.build()
+    assert again.returncode == 0 and "Discarded a damaged result" in again.stderr
+    assert "VALUE 1" in page(project, "alpha", 1)
+
+
+def test_a_page_that_showed_a_failure_is_rendered_again_once_the_run_succeeds(project, tmp_path):
+    project.write_topic("alpha", 1, program_extra=crash_with("import os\nif os.environ.get('BREAK'):\n"
+                                                             "    raise ValueError('broken on purpose')\n"
+                                                             "return {'model': __import__('torch').nn.Linear(1, 1)}"))
+    failed = project.build(BREAK="1")
+    assert failed.returncode != 0 and "broken on purpose" in failed.stderr
+    fixed = project.build()  # the same key: only the run's success changed
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    assert "broken on purpose" not in page(project, "alpha", 1)
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("import os\nos.abort()", ["SIGABRT", "snippets/alpha/pytorch_alpha.py", "logged run", "Fatal Python error"]),
+    ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", ["SIGKILL", "perhaps for memory",
+                                                                  "snippets/alpha/pytorch_alpha.py"]),
+    ("import ctypes\nctypes.string_at(0)", ["SIGSEGV", "Fatal Python error: Segmentation fault"]),
+], ids=["abort", "kill-9", "segfault"])
+def test_a_crash_names_the_signal_the_program_and_the_stack(project, body, expected):
+    project.write_topic("alpha", 1, program_extra=crash_with(body))
+    errors = execute(project, "alpha")
+    text = errors["main"]["location"] + "\n" + errors["main"]["traceback"]
+    for needle in expected:
+        assert needle in text, text[-2000:]
+
+
+def test_a_runaway_allocation_is_a_memory_error_naming_the_line(project):
+    project.write_topic("alpha", 1, program_extra=crash_with("import torch\nreturn torch.ones(2**31)"))
+    errors = execute(project, "alpha", DOCS_WORKER_MEMORY_GB="1")
+    assert "snippets/alpha/pytorch_alpha.py" in errors["main"]["location"]
+    assert "MemoryError" in errors["main"]["traceback"] or "not enough memory" in errors["main"]["traceback"]
+
+
+def test_two_builds_on_one_cache_run_each_run_once(project):
+    env = project.env()
+    first = subprocess.Popen([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", "site1"], cwd=project.root,
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", "site2"], cwd=project.root,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert first.wait(timeout=600) == 0, first.stderr.read()[-3000:]
+    assert second.wait(timeout=600) == 0, second.stderr.read()[-3000:]
+    runs = project.executions()
+    # each topic's one run executes its programs in the logged, memory and timed phases: once per
+    # phase, not twice
+    assert runs.count("alpha") == runs.count("beta") and runs.count("alpha") <= 4
+
+
+def test_ctrl_c_stops_within_seconds_keeps_what_finished_and_leaves_no_orphan(project):
+    slow = crash_with("import time, torch\ntime.sleep(60)\nreturn {'model': torch.nn.Linear(1, 1)}")
+    project.write_topic("beta", 2, program_extra=slow)
+    build = subprocess.Popen([sys.executable, "-m", "mkdocs", "build"], cwd=project.root, env=project.env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while "alpha" not in project.executions() or len(project.executions()) < 3:  # alpha's runs finished
+        assert time.monotonic() < deadline and build.poll() is None
+        time.sleep(0.5)
+    time.sleep(3)
+    os.killpg(build.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole process group
+    started = time.monotonic()
+    build.wait(timeout=60)
+    assert time.monotonic() - started < 30
+    leftover = subprocess.run(["pgrep", "-f", str(project.root)], capture_output=True, text=True).stdout.split()
+    assert not [pid for pid in leftover if int(pid) != os.getpid()], "worker processes were left running"
+    cache = project.root / "docs" / "generated" / ".cache"
+    assert list((cache / "alpha").glob("main-*.json"))  # alpha finished and is kept
+    count = project.executions().count("alpha")
+    project.write_topic("beta", 2)
+    assert project.build().returncode == 0
+    assert project.executions().count("alpha") == count  # the next build re-ran only beta
+
+
+def test_serve_with_selected_pages_settles_after_an_edit(project):
+    """DOCS_PAGES and the file watcher do not feed each other: an unselected page that loads the
+    edited topic keeps its output, so the builds stop once the edit is shown."""
+    import threading
+
+    project.write_topic("beta", 2, before='load("alpha")\n')  # beta's page loads alpha too
+    assert project.build().returncode == 0
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}"],
+                              cwd=project.root, env=project.env(DOCS_PAGES="alpha"), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    lines: list[tuple[float, str]] = []
+    threading.Thread(target=lambda: [lines.append((time.monotonic(), line)) for line in server.stdout],
+                     daemon=True).start()
+    url = f"http://127.0.0.1:{port}/generated/topics/01_alpha/plot_alpha/"
+    try:
+        assert _wait_for(lambda: "VALUE 1" in _get(url), 180)
+        program = project.root / "snippets" / "alpha" / "pytorch_alpha.py"
+        program.write_text(program.read_text().replace("VALUE 1", "VALUE 5"))
+        assert _wait_for(lambda: "VALUE 5" in _get(url), 180)
+        shown = time.monotonic()
+        time.sleep(30)  # long enough for a feedback loop to show (the old one rebuilt every ~9 s)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    late = [line for t, line in lines if t > shown + 10 and "Building documentation" in line]
+    assert not late, "".join(line for _, line in lines)[-3000:]
