@@ -1,9 +1,7 @@
-"""A warm-up schedule with Lightning Fabric: Fabric leaves schedulers alone, so your loop steps it where the schedule needs it."""
+"""A warm-up schedule with Lightning Fabric: as in plain PyTorch, your loop decides where scheduler.step() goes."""
 
-# region: not counted (the command line)
 import argparse
 import sys
-# endregion
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -32,6 +30,10 @@ def warmup_then_decay(warmup: int, total: int):
 
 def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "step", warmup: int = 20,
         batch_size: int = 32, lr: float = 0.1, verbose: bool = False) -> dict:
+    if epochs < 1 or warmup < 1:
+        raise ValueError("--epochs and the warm-up must be at least 1")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
     if interval not in INTERVALS:
         raise ValueError(f"unknown interval {interval!r}: use step or epoch")
     fabric = Fabric(accelerator=device, devices=1)
@@ -43,26 +45,21 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "s
 
     model = build_model()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    total_steps = epochs * len(train_loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_decay(warmup, total_steps))
+    schedule = warmup_then_decay(warmup, epochs * len(train_loader))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     model, optimizer = fabric.setup(model, optimizer)
     train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
     loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns)
-    history = {"train_loss": [], "val_loss": []}
-    lr_trace = []
-    # endregion
+    history = {"lr": [], "train_loss": [], "val_loss": []}
 
     for epoch in range(epochs):
+        history["lr"].append(scheduler.get_last_lr()[0])
         model.train()
         total, count = 0.0, 0
         for x, y in train_loader:
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             fabric.backward(loss)
-            # region: not counted (collects what run() returns)
-            lr_trace.append(optimizer.param_groups[0]["lr"])
-            # endregion
             optimizer.step()
             if interval == "step":
                 scheduler.step()
@@ -70,7 +67,7 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "s
             count += len(x)
         if interval == "epoch":
             scheduler.step()
-        train_loss = total.item() / count
+        history["train_loss"].append(total.item() / count)
 
         model.eval()
         total, count = 0.0, 0
@@ -78,48 +75,27 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "s
             for x, y in val_loader:
                 total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        val_loss = total.item() / count
+        history["val_loss"].append(total.item() / count)
         if verbose:
-            fabric.print(f"epoch {epoch + 1}/{epochs}  next lr {optimizer.param_groups[0]['lr']:.4f}"
-                         f"  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        # endregion
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": len(lr_trace), "device": str(fabric.device),
-            "lr_trace": lr_trace, "scheduler_steps": scheduler.last_epoch, "total_steps": total_steps}
-    # endregion
+            fabric.print(f"epoch {epoch + 1}/{epochs}  lr {history['lr'][-1]:.4f}"
+                         f"  train_loss {history['train_loss'][-1]:.4f}  val_loss {history['val_loss'][-1]:.4f}")
+    return {"model": model, "history": history}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--interval", default="step", help="step (after every optimizer step) or epoch")
-    parser.add_argument("--warmup", type=int, default=20, help="optimizer steps of linear warm-up")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.1)
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.warmup < 1 or args.lr <= 0:
-            raise ValueError("--epochs, --batch-size and --warmup must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.interval, args.warmup, args.batch_size, args.lr,
-                     verbose=True)
+        run(args.epochs, args.seed, args.device, args.interval, verbose=True)
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps, {result['scheduler_steps']} scheduler steps"
-          f" on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

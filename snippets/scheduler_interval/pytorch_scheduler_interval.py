@@ -1,9 +1,7 @@
 """A warm-up schedule in plain PyTorch: the loop calls scheduler.step() where the schedule needs it, after every step or every epoch."""
 
-# region: not counted (the command line)
 import argparse
 import sys
-# endregion
 
 import torch
 from torch import nn
@@ -32,6 +30,8 @@ def warmup_then_decay(warmup: int, total: int):
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -39,6 +39,8 @@ def resolve_device(name: str) -> torch.device:
 
 def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "step", warmup: int = 20,
         batch_size: int = 32, lr: float = 0.1, verbose: bool = False) -> dict:
+    if epochs < 1 or warmup < 1:
+        raise ValueError("--epochs and the warm-up must be at least 1")
     if interval not in INTERVALS:
         raise ValueError(f"unknown interval {interval!r}: use step or epoch")
     torch.manual_seed(seed)
@@ -50,15 +52,13 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "s
     dev = resolve_device(device)
     model = build_model().to(dev)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    total_steps = epochs * len(train_loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_decay(warmup, total_steps))
+    schedule = warmup_then_decay(warmup, epochs * len(train_loader))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns)
-    history = {"train_loss": [], "val_loss": []}
-    lr_trace = []
-    # endregion
+    history = {"lr": [], "train_loss": [], "val_loss": []}
 
     for epoch in range(epochs):
+        history["lr"].append(scheduler.get_last_lr()[0])
         model.train()
         total, count = 0.0, 0
         for x, y in train_loader:
@@ -66,9 +66,6 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "s
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
-            # region: not counted (collects what run() returns)
-            lr_trace.append(optimizer.param_groups[0]["lr"])
-            # endregion
             optimizer.step()
             if interval == "step":
                 scheduler.step()
@@ -76,7 +73,7 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "s
             count += len(x)
         if interval == "epoch":
             scheduler.step()
-        train_loss = total.item() / count
+        history["train_loss"].append(total.item() / count)
 
         model.eval()
         total, count = 0.0, 0
@@ -85,48 +82,27 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "s
                 x, y = x.to(dev), y.to(dev)
                 total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        val_loss = total.item() / count
+        history["val_loss"].append(total.item() / count)
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  next lr {optimizer.param_groups[0]['lr']:.4f}"
-                  f"  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        # endregion
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": len(lr_trace), "device": str(dev),
-            "lr_trace": lr_trace, "scheduler_steps": scheduler.last_epoch, "total_steps": total_steps}
-    # endregion
+            print(f"epoch {epoch + 1}/{epochs}  lr {history['lr'][-1]:.4f}"
+                  f"  train_loss {history['train_loss'][-1]:.4f}  val_loss {history['val_loss'][-1]:.4f}")
+    return {"model": model, "history": history}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--interval", default="step", help="step (after every optimizer step) or epoch")
-    parser.add_argument("--warmup", type=int, default=20, help="optimizer steps of linear warm-up")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.1)
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.warmup < 1 or args.lr <= 0:
-            raise ValueError("--epochs, --batch-size and --warmup must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.interval, args.warmup, args.batch_size, args.lr,
-                     verbose=True)
+        run(args.epochs, args.seed, args.device, args.interval, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps, {result['scheduler_steps']} scheduler steps"
-          f" on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
+from torch.optim.lr_scheduler import LRScheduler
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from evidence import declared
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program
+from tests.conftest import load_program, run_program
 
 TOPIC = "scheduler_interval"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -19,15 +22,38 @@ INTERVALS = ["step", "epoch"]
 PUBLISHED = declared.run(TOPIC).params
 """The headline run's parameters (runs.toml): what the page shows."""
 STEPS_PER_EPOCH = 13  # 409 training samples in batches of 32
-PEAK = 0.1  # the programs' default --lr, the schedule's peak
+PEAK = 0.1  # the programs' default lr, the schedule's peak
 LIGHTNING = Path(pl.__file__).parent
+
+
+@contextmanager
+def recorded():
+    """The rate of every optimizer step, read from the optimizer as it steps, and the scheduler steps."""
+    rates, scheduler_steps = [], []
+    handle = register_optimizer_step_post_hook(lambda opt, args, kwargs: rates.append(opt.param_groups[0]["lr"]))
+    step = LRScheduler.step
+
+    def counted(self, *args, **kwargs):
+        scheduler_steps.append(type(self).__name__)
+        return step(self, *args, **kwargs)
+
+    LRScheduler.step = counted
+    try:
+        yield rates, scheduler_steps
+    finally:
+        LRScheduler.step = step
+        handle.remove()
 
 
 @pytest.fixture(scope="module")
 def results():
-    params = {k: v for k, v in PUBLISHED.items() if k != "interval"}
-    return {(kind, interval): load_program(TOPIC, kind).run(**params, interval=interval, device="cpu")
-            for interval in INTERVALS for kind in KINDS}
+    found = {}
+    for interval in INTERVALS:
+        for kind in KINDS:
+            with recorded() as (rates, scheduler_steps):
+                result = run_program(TOPIC, kind, **{**PUBLISHED, "interval": interval, "device": "cpu"})
+            found[kind, interval] = {**result, "rates": rates, "scheduler_steps": len(scheduler_steps) - 1}
+    return found  # a scheduler steps once when it is built: not counted
 
 
 def test_published_configuration_is_the_one_the_page_describes():
@@ -38,26 +64,26 @@ def test_published_configuration_is_the_one_the_page_describes():
 
 @pytest.mark.parametrize("interval", INTERVALS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_run_records_one_rate_per_optimizer_step(results, kind, interval):
+def test_history_keeps_the_rate_each_epoch_starts_with(results, kind, interval):
     result = results[kind, interval]
     epochs = PUBLISHED["epochs"]
-    assert result["steps"] == len(result["lr_trace"]) == result["total_steps"] == epochs * STEPS_PER_EPOCH
+    assert result["steps"] == len(result["rates"]) == epochs * STEPS_PER_EPOCH
     assert result["scheduler_steps"] == (result["steps"] if interval == "step" else epochs)
-    assert len(result["history"]["val_loss"]) == epochs
+    assert result["history"]["lr"] == pytest.approx(result["rates"][::STEPS_PER_EPOCH], rel=1e-6)
     assert result["history"]["val_loss"][-1] < result["history"]["val_loss"][0]
 
 
 @pytest.mark.parametrize("interval", INTERVALS)
 @pytest.mark.parametrize("kind", ["lightning", "fabric"])
-def test_traces_and_weights_identical_to_plain_pytorch(results, kind, interval):
+def test_rates_and_weights_identical_to_plain_pytorch(results, kind, interval):
     reference = results["pytorch", interval]
-    assert max_abs_difference(results[kind, interval]["lr_trace"], reference["lr_trace"]) == 0.0
+    assert results[kind, interval]["rates"] == reference["rates"]
     assert max_abs_difference(results[kind, interval]["state_dict"], reference["state_dict"]) == 0.0
     assert max_abs_difference(results[kind, interval]["history"], reference["history"]) <= 1e-6
 
 
 def test_per_step_schedule_warms_up_then_decays(results):
-    trace = results["pytorch", "step"]["lr_trace"]
+    trace = results["pytorch", "step"]["rates"]
     warmup, total = PUBLISHED["warmup"], len(trace)
     assert trace[:warmup] == pytest.approx([PEAK * (s + 1) / warmup for s in range(warmup)], rel=1e-12)
     assert max(trace) == pytest.approx(PEAK)
@@ -67,15 +93,25 @@ def test_per_step_schedule_warms_up_then_decays(results):
 
 def test_default_interval_is_stepped_once_per_epoch_and_never_leaves_the_warm_up(results):
     """The page's claim: returned without an interval, the per-step schedule advances once per epoch."""
-    trace = results["lightning", "epoch"]["lr_trace"]
+    trace = results["lightning", "epoch"]["rates"]
     warmup = PUBLISHED["warmup"]
-    assert results["lightning", "epoch"]["configured_interval"] == "epoch"
     expected = [PEAK * (epoch + 1) / warmup for epoch in range(PUBLISHED["epochs"]) for _ in range(STEPS_PER_EPOCH)]
     assert trace == pytest.approx(expected, rel=1e-12)
     assert max(trace) < PEAK / 4
     default, per_step = results["lightning", "epoch"], results["lightning", "step"]
     assert default["history"]["val_loss"][-1] > 2 * per_step["history"]["val_loss"][-1]
     assert max_abs_difference(default["state_dict"], per_step["state_dict"]) > 1e-2
+
+
+def test_lightning_records_the_interval_it_was_given():
+    program = load_program(TOPIC, "lightning")
+    for interval in INTERVALS:
+        trainer = pl.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, accelerator="cpu",
+                             logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False)
+        loaders = [torch.utils.data.DataLoader(data, batch_size=32) for data in program.make_data(0)]
+        trainer.fit(program.Classifier(interval), *loaders)
+        assert trainer.lr_scheduler_configs[0].interval == interval
 
 
 def _lightning_trace(configure, epochs: int = 2) -> tuple[list[float], list]:
@@ -92,11 +128,11 @@ def _lightning_trace(configure, epochs: int = 2) -> tuple[list[float], list]:
     module = Module("step", 20, PEAK)
     trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, recorded() as (rates, _):
         warnings.simplefilter("always")
         trainer.fit(module, torch.utils.data.DataLoader(train_set, batch_size=32),
                     torch.utils.data.DataLoader(val_set, batch_size=32))
-    return module.lr_trace, [w for w in caught if "treespec" not in str(w.message)]
+    return rates, [w for w in caught if "treespec" not in str(w.message)]
 
 
 @pytest.mark.parametrize("configure", [

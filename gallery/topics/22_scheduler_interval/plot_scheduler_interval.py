@@ -11,19 +11,19 @@ way is then stepped per epoch, and nothing warns (for a `LambdaLR`, as here).
 
 The programs train the minimal loop's classifier (SGD with momentum 0.9, peak rate 0.1) under
 one per-step schedule, written as a `LambdaLR`: a linear warm-up over the first 20 optimizer
-steps, then a linear decay to zero at the last step of the run. Each program records the
-learning rate of every optimizer step (`optimizer.param_groups[0]["lr"]`, read just before the
-step). They run twice: with the scheduler stepped after every optimizer step (the headline), and
-with it stepped once per epoch, which is what Lightning does when the scheduler comes back
-without an interval (the variant). The plain and Fabric loops place `scheduler.step()`
-accordingly, so each run compares like with like.
+steps, then a linear decay to zero at the last step of the run. Each program keeps the rate each
+epoch starts with and prints it (Lightning logs it in `on_train_epoch_start`). They run twice:
+with the scheduler stepped after every optimizer step (the headline), and with it stepped once
+per epoch, which is what Lightning does when the scheduler comes back without an interval (the
+variant). The plain and Fabric loops place `scheduler.step()` accordingly, so each run compares
+like with like.
 
 **What Lightning takes off your hands:** the `scheduler.step()` call and its place, chosen by
 `"interval"` (and `"frequency"`); and `trainer.estimated_stepping_batches`, the number of
 optimizer steps the run will take, for building a per-step schedule. **Fabric** does not touch
 schedulers: as in plain PyTorch, your loop steps them. [Learning-rate
 schedules](../08_lr_schedules/plot_lr_schedules.md) shows a correctly configured `OneCycleLR` and
-what `LearningRateMonitor` logs; this page is about the default interval.
+when `LearningRateMonitor` logs; this page is about the default interval.
 """
 
 # %%
@@ -32,41 +32,25 @@ what `LearningRateMonitor` logs; this page is about the default interval.
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
 # Fabric against plain PyTorch; PyTorch against Lightning). `--interval step` or
 # `--interval epoch` picks where the scheduler is stepped; in the Lightning program, `epoch`
-# returns the scheduler without an interval, the default way. The blocks marked
-# `# region: not counted` record what `run()` returns or hold the command line; they are left out
-# of the line counts.
+# returns the scheduler without an interval, the default way.
 #
 # <!-- implementations -->
 #
-# !!! note "Defaults the Lightning program changes"
-#     `logger=False` and `enable_checkpointing=False`: by default the `Trainer` writes logs and a
-#     checkpoint under `lightning_logs/` in the working folder, files the reader did not ask for.
-#     The progress bar and the model summary follow the quiet switch
-#     (`enable_progress_bar=verbose`, `enable_model_summary=verbose`): on from the command line,
-#     off in the timed runs. Everything else is Lightning's default, including the sanity check of
-#     two validation batches before training, which changes no number compared here.
-#
 # ## Executed in this build: stepped after every optimizer step
 #
-# Each program ran once with its log captured, then under a memory probe, then in timed rounds
-# alternating the order of the programs. Same seed, same data, same device and one torch
-# thread for all of them. This is the page's headline run: the overview lists it.
+# --8<-- "gallery/shared/executed.md"
+#
+# The line `Loading train_dataloader to estimate number of stepping batches` in Lightning's log is
+# `trainer.estimated_stepping_batches`, called in `configure_optimizers`, looking at the training
+# loader before the fit loop does.
 
 from evidence import load
-from evidence.views.topics import scheduler_interval as views
+from evidence.programs import LABELS
+from evidence.views import figures
 
 runs = load("scheduler_interval")
 result = runs.headline
-result.stamp()
-
-# %%
-# ### What each program printed
-#
-# Each epoch line shows the rate the next step will use. The line `Loading train_dataloader to
-# estimate number of stepping batches` is Lightning's: `trainer.estimated_stepping_batches`, called
-# in `configure_optimizers`, looks at the training loader before the fit loop does.
-
-result.logs()
+result.executed()
 
 # %%
 # ### Loss curves, overlaid
@@ -74,71 +58,52 @@ result.logs()
 result.plot("history.train_loss", "history.val_loss")
 
 # %%
-# ### Did they compute the same thing?
-#
-# The headline check is the learning rate of every optimizer step; the final weights and the
-# per-epoch validation losses are compared as well. Lightning's validation loss is its float32
-# mean, the loops divide in Python (float64): the last digits may differ.
-
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
-
-# %%
-# ### Time and memory
-
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
-
-# %%
 # ## Executed in this build: the default interval
 #
-# The same three programs with `--interval epoch` (logged run and memory run only, no timed
-# rounds). Lightning gets the scheduler without an interval; the plain and Fabric loops call
-# `scheduler.step()` after the last batch of each epoch, which is where Lightning's default puts
-# it. The three agree with each other: the default is not a Lightning bug, it is a per-epoch
-# schedule.
+# The same three programs with `--interval epoch` (logged run only, no timed rounds). Lightning's
+# `configure_optimizers` returns `{"optimizer": optimizer, "lr_scheduler": scheduler}`; the plain
+# and Fabric loops call `scheduler.step()` after the last batch of each epoch, which is where
+# Lightning's default puts it. The three agree with each other: the default is not a Lightning
+# bug, it is a per-epoch schedule.
 
 default = runs["default_interval"]
-views.interval_sentence(default)
-
-# %%
-
 default.parity()
 
 # %%
-# ### The learning rate of every step, both ways
+# ### The learning rate, both ways
 #
-# One point per optimizer step, the three implementations overlaid in each panel. Stepped per
-# step, the rate climbs to its peak in 20 steps and decays to zero by the end. Stepped per epoch,
-# the schedule advances one of its steps per epoch: the rate is flat within each epoch and the run
-# ends long before the warm-up does.
+# The lines are the headline run: the rate each implementation's optimizer held at every optimizer
+# step, read by the recording of its calls. It climbs to its peak in 20 steps and decays to zero
+# by the end. The markers are the default-interval run: the rate each of its epochs started with,
+# as the programs kept it. Stepped per epoch, the schedule advances one of its steps per epoch, and
+# the run ends long before the warm-up does.
 
-views.traces_figure(result, default)
+fig, (ax,) = figures.panels(1, width=8)
+epochs = result.params["epochs"]
+for kind in result.kinds():
+    stepped = [e["lr"] for e in result.value(kind, "trace.events") if e["op"] == "optimizer.step"]
+    per_epoch = len(stepped) // epochs
+    figures.overlay(ax, kind, range(1, len(stepped) + 1), stepped, marker="", label=f"{LABELS[kind]}, per step")
+    starts = range(1, len(stepped) + 1, per_epoch)
+    figures.overlay(ax, kind, starts, default.value(kind, "history.lr"), linestyle="none",
+                    label=f"{LABELS[kind]}, per epoch (epoch starts)")
+for boundary in range(per_epoch, len(stepped), per_epoch):
+    ax.axvline(boundary + 0.5, color="#999999", linewidth=0.6)
+figures.finish(ax, xlabel="optimizer step (grey lines: epoch ends)", ylabel="learning rate")
+fig.suptitle("One warm-up schedule, stepped per step (lines) and per epoch (markers)")
+fig.tight_layout()
 
 # %%
-# ### What the schedule did, counted
-#
-# From each program's records: how often the scheduler was stepped, how many steps the schedule
-# was built for, the highest rate any optimizer step used and the last one. Both runs train for
-# the same optimizer steps on the same batches; only the rates differ, and with them the
-# validation loss the run ends with.
+# What the build checked across the two runs: the rates each run's epochs started with against
+# the schedule's own values, the optimizer steps, and where the validation loss ends.
 
-views.schedule_table(result, default)
+runs.verdicts("per_step_follows_the_schedule", "per_epoch_advances_one_step_per_epoch", "same_optimizer_steps",
+              "per_epoch_ends_worse")
+
+# %%
+# --8<-- "gallery/shared/costs.md"
+
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -158,9 +123,9 @@ views.schedule_table(result, default)
 #     the rate move only at epoch ends.
 #
 # !!! warning "Nothing warns, except for OneCycleLR"
-#     Lightning warns about a per-epoch interval only when the scheduler is a `OneCycleLR` returned
-#     in a dictionary (`A OneCycleLR scheduler is using 'interval': 'epoch'`, since 1.5.0; returned
-#     bare in a list, not even then; the tests run both). A warm-up
+#     Lightning warns about a per-epoch interval only when the scheduler is a `OneCycleLR` in its
+#     own dictionary (`"lr_scheduler": {"scheduler": scheduler}`: `A OneCycleLR scheduler is using
+#     'interval': 'epoch'`, since 1.5.0; returned bare, not even then; the tests run both). A warm-up
 #     written with `LambdaLR`, `LinearLR` or a library's warm-up scheduler is stepped per epoch
 #     without a word, as the variant above ran: the run trains, the loss goes down, only slower.
 #     The tests check that the default run raises no warning at all.
@@ -180,7 +145,7 @@ views.schedule_table(result, default)
 #     is read before suspecting the scheduler: `LearningRateMonitor` writes it only when the logger
 #     writes, every `log_every_n_steps` (default 50) optimizer steps, so a short epoch can show one
 #     value or none (see [Learning-rate schedules](../08_lr_schedules/plot_lr_schedules.md)); reading
-#     `optimizer.param_groups[0]["lr"]` in `training_step`, as the programs here do, shows every step.
+#     `optimizer.param_groups[0]["lr"]` at every step, as the recording here does, shows every step.
 #
 # ??? info "Steps are optimizer steps"
 #     With `"interval": "step"` the `Trainer` skips the scheduler while gradients accumulate
