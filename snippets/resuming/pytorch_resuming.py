@@ -1,7 +1,6 @@
-"""Resuming an interrupted run in plain PyTorch: model, optimizer, scheduler, epoch and RNG states restored by hand."""
+"""Resuming an interrupted run in plain PyTorch: model, optimizer, scheduler, epoch and RNG states saved and restored by hand."""
 
 import argparse
-import os
 import sys
 
 import torch
@@ -46,49 +45,29 @@ def set_rng_state(state: dict, generator: torch.Generator) -> None:
     generator.set_state(state["loader"])
 
 
-# region: not counted (--forget: the page's experiment replaces saved states with fresh ones)
-def forget_states(checkpoint: dict, forget: tuple, optimizer, scheduler, generator: torch.Generator) -> None:
-    fresh = rng_state(generator)
-    if "optimizer" in forget:
-        checkpoint["optimizer"] = optimizer.state_dict()
-    if "scheduler" in forget:
-        checkpoint["scheduler"] = scheduler.state_dict()
-    if "rng" in forget:
-        checkpoint["rng"].update({k: v for k, v in fresh.items() if k != "loader"})
-    if "loader" in forget:
-        checkpoint["rng"]["loader"] = fresh["loader"]
-# endregion
-
-
-def train(epochs: int, seed: int, dev: torch.device, batch_size: int, lr: float, stop_after: int | None = None,
-          ckpt_path: str | None = None, resume: bool = False, forget: tuple = (), verbose: bool = False):
+def train(epochs: int, seed: int, dev: torch.device, ckpt_path: str, history: dict, resume: bool = False,
+          verbose: bool = False) -> nn.Module:
     torch.manual_seed(seed)
     train_set, val_set = make_data(seed)
     generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator)
-    val_loader = DataLoader(val_set, batch_size=batch_size)
+    train_loader = DataLoader(train_set, batch_size=32, shuffle=True, generator=generator)
+    val_loader = DataLoader(val_set, batch_size=32)
 
     model = build_model().to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
     loss_fn = nn.CrossEntropyLoss()
     start, steps = 0, 0
-    # region: not counted (the values run() returns)
-    history = {"train_loss": [], "val_loss": [], "lr": []}
-    # endregion
-
     if resume:
         checkpoint = torch.load(ckpt_path, map_location=dev, weights_only=True)
-        # region: not counted (--forget)
-        forget_states(checkpoint, forget, optimizer, scheduler, generator)
-        # endregion
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         start, steps = checkpoint["epoch"], checkpoint["global_step"]
         set_rng_state(checkpoint["rng"], generator)
 
-    for epoch in range(start, stop_after or epochs):
+    for epoch in range(start, epochs):
+        history["lr"].append(optimizer.param_groups[0]["lr"])
         model.train()
         total = 0.0
         for x, y in train_loader:
@@ -99,7 +78,7 @@ def train(epochs: int, seed: int, dev: torch.device, batch_size: int, lr: float,
             optimizer.step()
             total += loss.detach() * len(x)
             steps += 1
-        train_loss = (total / len(train_set)).item()
+        history["train_loss"].append((total / len(train_set)).item())
 
         model.eval()
         total = 0.0
@@ -107,91 +86,46 @@ def train(epochs: int, seed: int, dev: torch.device, batch_size: int, lr: float,
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
                 total += loss_fn(model(x), y) * len(x)
-        val_loss = (total / len(val_set)).item()
-        # region: not counted (the values run() returns)
-        history["lr"].append(optimizer.param_groups[0]["lr"])
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        # endregion
+        history["val_loss"].append((total / len(val_set)).item())
         if verbose:
-            print(f"epoch {epoch}  lr {optimizer.param_groups[0]['lr']:.4f}  train_loss {train_loss:.4f}"
-                  f"  val_loss {val_loss:.4f}")
+            print(f"epoch {epoch}  lr {history['lr'][-1]:.4f}  train_loss {history['train_loss'][-1]:.4f}"
+                  f"  val_loss {history['val_loss'][-1]:.4f}")
         scheduler.step()
 
-    if stop_after is not None:
-        torch.save({"epoch": stop_after, "global_step": steps, "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": rng_state(generator)}, ckpt_path)
-    return model, history, steps
+    torch.save({"epoch": epochs, "global_step": steps, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "rng": rng_state(generator)}, ckpt_path)
+    return model
 
 
-# region: not counted (the page's experiment: uninterrupted, interrupted and resumed, compared)
-RESTORABLE = ("optimizer", "scheduler", "rng", "loader")
-
-
-def run(epochs: int = 6, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.01,
-        stop_after: int | None = None, ckpt_dir: str = "checkpoints_torch", forget: tuple = (),
-        verbose: bool = False) -> dict:
+def run(epochs: int = 6, seed: int = 0, device: str = "auto", stop_after: int = 0,
+        ckpt_path: str = "resume_torch.ckpt", verbose: bool = False) -> dict:
+    if epochs < 1 or not 0 <= stop_after < epochs:
+        raise ValueError("--epochs must be at least 1 and --stop-after between 0 and --epochs - 1")
     dev = resolve_device(device)
-    stop_after = epochs // 2 if stop_after is None else stop_after
-    if not 0 < stop_after < epochs:
-        raise ValueError(f"--stop-after must be between 1 and {epochs - 1}")
-    unknown = set(forget) - set(RESTORABLE)
-    if unknown:
-        raise ValueError(f"cannot forget {sorted(unknown)}: choose from {', '.join(RESTORABLE)}")
-    os.makedirs(ckpt_dir, exist_ok=True)
-    ckpt_path = os.path.join(ckpt_dir, "interrupted.ckpt")
-
-    if verbose:
-        print(f"-- uninterrupted: {epochs} epochs")
-    reference, reference_history, reference_steps = train(epochs, seed, dev, batch_size, lr, verbose=verbose)
-    if verbose:
-        print(f"-- interrupted after {stop_after} of {epochs} epochs")
-    _, before, _ = train(epochs, seed, dev, batch_size, lr, stop_after=stop_after, ckpt_path=ckpt_path,
-                         verbose=verbose)
-    if verbose:
-        print(f"-- resumed from {os.path.basename(ckpt_path)}" + (f", forgetting {', '.join(forget)}" if forget else ""))
-    model, after, steps = train(epochs, seed, dev, batch_size, lr, ckpt_path=ckpt_path, resume=True,
-                                forget=tuple(forget), verbose=verbose)
-
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    expected = {k: v.detach().cpu() for k, v in reference.state_dict().items()}
-    return {"history": {k: before[k] + after[k] for k in before}, "state_dict": state,
-            "steps": reference_steps + steps, "global_step": steps, "device": str(dev),
-            "uninterrupted_history": reference_history,
-            "bitwise_equal": all(torch.equal(state[k], expected[k]) for k in state),
-            "resume_difference": max((state[k] - expected[k]).abs().max().item() for k in state),
-            "checkpoint_file": os.path.basename(ckpt_path), "forgotten": sorted(forget),
-            "checkpoint_epoch": torch.load(ckpt_path, map_location="cpu", weights_only=True)["epoch"]}
-# endregion
+    history = {"train_loss": [], "val_loss": [], "lr": []}
+    if stop_after:
+        train(stop_after, seed, dev, ckpt_path, history, verbose=verbose)
+        if verbose:
+            print(f"-- interrupted after {stop_after} epochs; a fresh start resumes from {ckpt_path}")
+    model = train(epochs, seed, dev, ckpt_path, history, resume=stop_after > 0, verbose=verbose)
+    return {"model": model, "history": history}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--stop-after", type=int, help="epochs run before the interruption (default: half)")
-    parser.add_argument("--ckpt-dir", default="checkpoints_torch", help="folder for the checkpoint")
-    parser.add_argument("--forget", nargs="*", default=[], help=f"states not to restore: {', '.join(RESTORABLE)}")
+    parser.add_argument("--stop-after", type=int, help="interrupt after this many epochs, then resume (default: half)")
+    parser.add_argument("--ckpt-path", default="resume_torch.ckpt")
     args = parser.parse_args(argv)
-    if args.epochs < 2 or args.batch_size < 1 or args.lr <= 0:
-        print("error: --epochs must be at least 2, --batch-size at least 1 and --lr positive", file=sys.stderr)
-        return 2
     try:
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.stop_after,
-                     args.ckpt_dir, tuple(args.forget), verbose=True)
+        stop_after = args.epochs // 2 if args.stop_after is None else args.stop_after
+        run(args.epochs, args.seed, args.device, stop_after, args.ckpt_path, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    verdict = "bitwise equal to" if result["bitwise_equal"] else "DIFFERENT from"
-    print(f"done: resumed weights {verdict} the uninterrupted run "
-          f"(max |difference| {result['resume_difference']:.3g})")
     return 0
-# endregion
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""snippets/resuming: an interrupted and resumed run ends bitwise equal to an uninterrupted one, and forgetting breaks it.
+"""snippets/resuming: an interrupted and resumed run ends bitwise equal to an uninterrupted one, and taking
+any restored state away breaks it, in the same way in every implementation.
 
-The headline checks run at the published configuration (the headline run of runs.toml), so that
-what the page says about that run is what these tests check; the forgetting cases run smaller.
+The headline checks run at the published configuration (the runs of runs.toml, with the harness's gather
+through tests.conftest.run_program), so that what the page says about those runs is what these tests check;
+the forgetting cases run smaller.
 """
 
 from __future__ import annotations
@@ -9,74 +11,118 @@ from __future__ import annotations
 import pytest
 import torch
 
-from evidence import declared
+from evidence import checks, declared
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program
+from tests.conftest import load_program, run_program
 
 TOPIC = "resuming"
 KINDS = ["pytorch", "lightning", "fabric"]
-PUBLISHED = {**declared.run(TOPIC).params, "device": "cpu"}
-CONFIG = {"epochs": 3, "stop_after": 1, "seed": 0, "device": "cpu"}
+RUNS = {run.name: {**run.params, "device": "cpu"} for run in declared.runs(TOPIC)}
+PUBLISHED = RUNS["resume"]
+SMALL = {"epochs": 3, "seed": 0, "device": "cpu"}
 STEPS_PER_EPOCH = 13  # 409 training rows in batches of 32
+WEIGHTS = {"pytorch": "model", "lightning": "state_dict", "fabric": "model"}
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("resume")
-
-
-@pytest.fixture(scope="module")
-def results(root):
-    return {kind: load_program(TOPIC, kind).run(**PUBLISHED, ckpt_dir=str(root / kind)) for kind in KINDS}
+def results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume")
+    return {(kind, name): run_program(TOPIC, kind, name, **params, ckpt_path=str(root / f"{kind}-{name}.ckpt"))
+            for kind in KINDS for name, params in RUNS.items()}
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_resumed_run_is_bitwise_equal_to_the_uninterrupted_run(results, kind):
-    result = results[kind]
+    resumed, uninterrupted = results[kind, "resume"], results[kind, "uninterrupted"]
+    assert PUBLISHED["stop_after"] > 0 and RUNS["uninterrupted"]["stop_after"] == 0
+    assert max_abs_difference(resumed["state_dict"], uninterrupted["state_dict"]) == 0.0
+    assert max_abs_difference(resumed["saved"][WEIGHTS[kind]], uninterrupted["saved"][WEIGHTS[kind]]) == 0.0
+    assert max_abs_difference(resumed["saved"][WEIGHTS[kind]], resumed["state_dict"]) == 0.0
+    assert resumed["history"] == uninterrupted["history"]
     epochs = PUBLISHED["epochs"]
-    assert result["bitwise_equal"] is True
-    assert result["resume_difference"] == 0.0
-    assert result["history"] == result["uninterrupted_history"]
-    assert len(result["history"]["val_loss"]) == epochs
-    assert result["global_step"] == epochs * STEPS_PER_EPOCH
-    assert result["history"]["lr"] == [0.01 * 0.5 ** (epoch // 2) for epoch in range(epochs)]
+    assert len(resumed["history"]["val_loss"]) == epochs
+    assert resumed["steps"] == uninterrupted["steps"] == epochs * STEPS_PER_EPOCH
+    assert (resumed["saved"]["epoch"], resumed["saved"]["global_step"]) == (epochs, epochs * STEPS_PER_EPOCH)
 
 
-def test_the_published_interruption_falls_between_two_epochs_of_one_learning_rate(results):
+def test_declared_checks_hold_on_these_results(results):
+    from evidence.running.worker import _jsonable
+
+    reports = {name: {"implementations": {kind: _jsonable({k: v for k, v in results[kind, name].items()
+                                                             if k != "model"}) for kind in KINDS}}
+               for name in RUNS}
+    found = [checks.evaluate(check, reports) for check in checks.declared_checks(TOPIC)]
+    assert found and all(c["expected"] for c in found), [c for c in found if not c["expected"]]
+
+
+def test_the_interruption_falls_between_two_epochs_of_one_learning_rate(results):
     """The page says so: the scheduler's count, not only the learning rate, has to come back."""
-    lr, stop = results["pytorch"]["history"]["lr"], PUBLISHED["stop_after"]
-    assert lr[stop - 1] == lr[stop]
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_checkpoint_epoch_counts_the_epochs_completed(results, root, kind):
-    """All three record what Lightning records after fit(max_epochs=stop_after): the epochs completed."""
-    assert results[kind]["checkpoint_epoch"] == PUBLISHED["stop_after"]
-    checkpoint = torch.load(root / kind / "interrupted.ckpt", map_location="cpu", weights_only=True)
-    assert checkpoint["epoch"] == PUBLISHED["stop_after"]
-    assert checkpoint["global_step"] == PUBLISHED["stop_after"] * STEPS_PER_EPOCH
+    lr, stop = results["pytorch", "resume"]["history"]["lr"], PUBLISHED["stop_after"]
+    assert lr == [0.01 * 0.5 ** (epoch // 2) for epoch in range(PUBLISHED["epochs"])]
+    assert lr[stop - 1] == lr[stop] > lr[stop + 1]
 
 
 @pytest.mark.parametrize("kind", ["lightning", "fabric"])
 def test_same_final_weights_as_plain_pytorch(results, kind):
-    assert max_abs_difference(results[kind]["state_dict"], results["pytorch"]["state_dict"]) == 0.0
-    assert max_abs_difference(results[kind]["history"]["val_loss"], results["pytorch"]["history"]["val_loss"]) <= 1e-6
+    assert max_abs_difference(results[kind, "resume"]["state_dict"], results["pytorch", "resume"]["state_dict"]) == 0
+    assert max_abs_difference(results[kind, "resume"]["history"]["val_loss"],
+                              results["pytorch", "resume"]["history"]["val_loss"]) <= 1e-6
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_interrupted_checkpoint_counts_the_epochs_completed(tmp_path, kind):
+    """All three record what Lightning records after fit(max_epochs=n): the epochs completed, the steps taken."""
+    load_program(TOPIC, kind).run(epochs=1, seed=0, device="cpu", ckpt_path=str(tmp_path / "one.ckpt"))
+    checkpoint = torch.load(tmp_path / "one.ckpt", map_location="cpu", weights_only=True)
+    assert (checkpoint["epoch"], checkpoint["global_step"]) == (1, STEPS_PER_EPOCH)
+
+
+def test_lightning_checkpoint_has_no_rng_state_of_its_own(results):
+    saved = results["lightning", "resume"]["saved"]
+    assert list(saved["callbacks"]) == ["RandomState"]
+    assert set(saved["callbacks"]["RandomState"]) == {"torch", "loader"} | ({"cuda"} if torch.cuda.is_available() else set())
+    assert [k for k, v in saved.items() if isinstance(v, torch.Tensor)] == []  # only our callback put them there
+
+
+# -- taking one restored state away (by patching the call that restores it) breaks the equality --------------
+
+def forget(monkeypatch, kind: str, state: str) -> None:
+    """Make ``kind``'s program resume without ``state``: rng, loader, optimizer or scheduler."""
+    program = load_program(TOPIC, kind)
+    if state == "optimizer":
+        monkeypatch.setattr(torch.optim.Adam, "load_state_dict", lambda self, saved: None)
+    elif state == "scheduler":
+        monkeypatch.setattr(torch.optim.lr_scheduler.StepLR, "load_state_dict", lambda self, saved: None)
+    elif kind == "lightning":
+        keep = "loader" if state == "rng" else "torch"
+        restore = {"loader": lambda self, s: self.generator.set_state(s["loader"]),
+                   "torch": lambda self, s: torch.set_rng_state(s["torch"])}[keep]
+        monkeypatch.setattr(program.RandomState, "load_state_dict", restore)
+    else:
+        restore = {"rng": lambda s, generator: generator.set_state(s["loader"]),
+                   "loader": lambda s, generator: torch.set_rng_state(s["torch"])}[state]
+        monkeypatch.setattr(program, "set_rng_state", restore)
 
 
 @pytest.fixture(scope="module")
-def forgotten(tmp_path_factory):
+def small(tmp_path_factory):
     cache = {}
 
-    def run(kind: str, forget: str) -> dict:
-        if (kind, forget) not in cache:
-            folder = tmp_path_factory.mktemp(f"forget-{kind}-{forget}")
-            cache[kind, forget] = load_program(TOPIC, kind).run(**CONFIG, ckpt_dir=str(folder), forget=(forget,))
-        return cache[kind, forget]
+    def run(kind: str, stop_after: int, patch=None) -> dict:
+        key = (kind, stop_after, patch)
+        if key not in cache:
+            folder = tmp_path_factory.mktemp("small")
+            with pytest.MonkeyPatch.context() as monkeypatch:
+                if patch:
+                    forget(monkeypatch, kind, patch)
+                cache[key] = run_program(TOPIC, kind, **SMALL, stop_after=stop_after,
+                                         ckpt_path=str(folder / "small.ckpt"))
+        return cache[key]
     return run
 
 
 SLOW = pytest.mark.slow
-CASES = [("pytorch", f) for f in ("rng", "loader", "optimizer", "scheduler")] + [
+CASES = [("pytorch", s) for s in ("rng", "loader", "optimizer", "scheduler")] + [
     ("lightning", "rng"), ("fabric", "loader"),
     pytest.param("lightning", "loader", marks=SLOW), pytest.param("lightning", "optimizer", marks=SLOW),
     pytest.param("lightning", "scheduler", marks=SLOW), pytest.param("fabric", "rng", marks=SLOW),
@@ -84,27 +130,10 @@ CASES = [("pytorch", f) for f in ("rng", "loader", "optimizer", "scheduler")] + 
 ]
 
 
-@pytest.mark.parametrize("kind, forget", CASES)
-def test_forgetting_one_state_breaks_equality(results, forgotten, kind, forget):
-    broken = forgotten(kind, forget)
-    assert broken["bitwise_equal"] is False
-    assert broken["resume_difference"] > 1e-4
-    assert max_abs_difference(broken["state_dict"], results[kind]["state_dict"]) > 1e-4
+@pytest.mark.parametrize("kind, state", CASES)
+def test_resuming_without_one_state_breaks_equality(small, kind, state):
+    intact, broken = small(kind, 1), small(kind, 1, state)
+    assert max_abs_difference(intact["state_dict"], small(kind, 0)["state_dict"]) == 0.0
+    assert max_abs_difference(broken["state_dict"], intact["state_dict"]) > 1e-4
     # every implementation breaks in exactly the same way
-    assert max_abs_difference(broken["state_dict"], forgotten("pytorch", forget)["state_dict"]) == 0.0
-
-
-def test_lightning_checkpoint_has_no_rng_state_of_its_own(results, root):
-    checkpoint = torch.load(root / "lightning" / "interrupted.ckpt", weights_only=True)
-    assert list(checkpoint["callbacks"]) == ["RandomState"]  # Forget has no state, so it saves nothing
-    assert set(checkpoint["callbacks"]["RandomState"]) == {"torch", "loader"} | ({"cuda"} if torch.cuda.is_available() else set())
-    tensors = [k for k, v in checkpoint.items() if k != "callbacks" and isinstance(v, torch.Tensor)]
-    assert tensors == []  # the RNG states are only there because our callback put them there
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_every_checkpoint_written_loads_with_weights_only(results, root, kind):
-    files = sorted((root / kind).iterdir())
-    assert [f.name for f in files] == [results[kind]["checkpoint_file"]]
-    for file in files:
-        assert isinstance(torch.load(file, map_location="cpu", weights_only=True), dict)
+    assert max_abs_difference(broken["state_dict"], small("pytorch", 1, state)["state_dict"]) == 0.0
