@@ -1,9 +1,7 @@
 """Real data with Lightning Fabric: the plain Dataset and DataLoaders for scikit-learn's digits, devices handled by Fabric."""
 
-# region: not counted (the command line)
 import argparse
 import sys
-# endregion
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -34,8 +32,7 @@ def make_datasets(seed: int):
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     held_out = len(x) // 5
     test, val, train = order[:held_out], order[held_out:2 * held_out], order[2 * held_out:]
-    mean = x[train].mean(dim=0)
-    std = x[train].std(dim=0)
+    mean, std = x[train].mean(dim=0), x[train].std(dim=0)
     std = torch.where(std > 0, std, torch.ones_like(std))
     return {name: DigitsDataset((x[rows] - mean) / std, y[rows])
             for name, rows in (("train", train), ("val", val), ("test", test))}
@@ -59,6 +56,10 @@ def evaluate(model, loader, loss_fn):
 
 def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 64,
         lr: float = 1e-2, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
     fabric = Fabric(accelerator=device, devices=1)
     seed_everything(seed)
     datasets = make_datasets(seed)
@@ -72,9 +73,7 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 
     model, optimizer = fabric.setup(model, optimizer)
     train_loader, val_loader, test_loader = fabric.setup_dataloaders(train_loader, val_loader, test_loader)
     loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns)
     history = {"train_loss": [], "val_loss": [], "val_acc": []}
-    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -86,52 +85,31 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 
             optimizer.step()
             total += loss.detach() * len(x)
             count += len(x)
-        train_loss = total.item() / count
         val_loss, val_acc = evaluate(model, val_loader, loss_fn)
+        for key, value in (("train_loss", total.item() / count), ("val_loss", val_loss), ("val_acc", val_acc)):
+            history[key].append(value)
         if verbose:
-            fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}"
-                         f"  val_acc {val_acc:.4f}")
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        history["val_acc"].append(val_acc)
-        # endregion
+            fabric.print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {v[-1]:.4f}" for k, v in history.items()))
 
     test_loss, test_acc = evaluate(model, test_loader, loss_fn)
     if verbose:
         fabric.print(f"test: test_loss {test_loss:.4f}  test_acc {test_acc:.4f}")
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader),
-            "device": str(fabric.device),
-            "test_loss": test_loss, "test_acc": test_acc,
-            "split_sizes": {name: len(data) for name, data in datasets.items()}}
-    # endregion
+    return {"model": model, "history": history, "test_loss": test_loss, "test_acc": test_acc}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-2)
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, verbose=True)
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

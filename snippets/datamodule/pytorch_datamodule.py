@@ -1,9 +1,7 @@
 """Real data in plain PyTorch: scikit-learn's bundled digits, split and standardized, in a Dataset and DataLoaders."""
 
-# region: not counted (the command line)
 import argparse
 import sys
-# endregion
 
 import torch
 try:
@@ -33,8 +31,7 @@ def make_datasets(seed: int):
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     held_out = len(x) // 5
     test, val, train = order[:held_out], order[held_out:2 * held_out], order[2 * held_out:]
-    mean = x[train].mean(dim=0)
-    std = x[train].std(dim=0)
+    mean, std = x[train].mean(dim=0), x[train].std(dim=0)
     std = torch.where(std > 0, std, torch.ones_like(std))
     return {name: DigitsDataset((x[rows] - mean) / std, y[rows])
             for name, rows in (("train", train), ("val", val), ("test", test))}
@@ -42,6 +39,16 @@ def make_datasets(seed: int):
 
 def build_model() -> nn.Module:
     return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA GPU is available")
+    return torch.device(name)
 
 
 def evaluate(model, loader, loss_fn, dev):
@@ -57,16 +64,10 @@ def evaluate(model, loader, loss_fn, dev):
     return loss_sum.item() / count, correct.item() / count
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return torch.device(name)
-
-
 def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 64,
         lr: float = 1e-2, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
     torch.manual_seed(seed)
     datasets = make_datasets(seed)
     train_loader = DataLoader(datasets["train"], batch_size=batch_size, shuffle=True,
@@ -78,9 +79,7 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 
     model = build_model().to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns)
     history = {"train_loss": [], "val_loss": [], "val_acc": []}
-    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -93,51 +92,31 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 
             optimizer.step()
             total += loss.detach() * len(x)
             count += len(x)
-        train_loss = total.item() / count
         val_loss, val_acc = evaluate(model, val_loader, loss_fn, dev)
+        for key, value in (("train_loss", total.item() / count), ("val_loss", val_loss), ("val_acc", val_acc)):
+            history[key].append(value)
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}"
-                  f"  val_acc {val_acc:.4f}")
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        history["val_acc"].append(val_acc)
-        # endregion
+            print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {v[-1]:.4f}" for k, v in history.items()))
 
     test_loss, test_acc = evaluate(model, test_loader, loss_fn, dev)
     if verbose:
         print(f"test: test_loss {test_loss:.4f}  test_acc {test_acc:.4f}")
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader), "device": str(dev),
-            "test_loss": test_loss, "test_acc": test_acc,
-            "split_sizes": {name: len(data) for name, data in datasets.items()}}
-    # endregion
+    return {"model": model, "history": history, "test_loss": test_loss, "test_acc": test_acc}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-2)
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

@@ -18,9 +18,8 @@ one place with fixed hook names: `prepare_data()` (download or check files; in a
 run called on one process per machine, see the pitfalls), `setup(stage)` (split, transform,
 build datasets; called on every process), and `train_dataloader()` / `val_dataloader()` /
 `test_dataloader()`. The `Trainer` calls these hooks itself when you pass `datamodule=` to
-`fit` and `test`. **Fabric** has no
-DataModule: its program uses the plain `Dataset` and `DataLoader` code unchanged and only hands
-the loaders to `fabric.setup_dataloaders`.
+`fit` and `test`. **Fabric** has no DataModule: its program uses the plain `Dataset` and
+`DataLoader` code unchanged and only hands the loaders to `fabric.setup_dataloaders`.
 """
 
 # %%
@@ -28,36 +27,31 @@ the loaders to `fabric.setup_dataloaders`.
 #
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
 # Fabric against plain PyTorch; PyTorch against Lightning). Each runs as downloaded: the digits
-# come with scikit-learn. Code that exists only so this site can run and compare the programs
-# (the command line, collecting what `run()` returns, recording the hook calls) sits between
-# `# region: not counted` and `# endregion` and is left out of the line counts.
+# come with scikit-learn. Batches of 64 and Adam at `lr=1e-2`; the test split is scored once,
+# after training.
 #
 # <!-- implementations -->
 #
 # ## Executed in this build
 #
-# Batches of 64 and Adam at `lr=1e-2` (the programs' defaults); the test split is scored once,
-# after training.
+# --8<-- "gallery/shared/executed.md"
+#
+# The DataModule builds exactly the datasets and loaders the plain code builds, so the batches,
+# and therefore the weights, are the same. Every program weights its epoch means by batch size;
+# Lightning divides its float32 sums in float32, the plain and Fabric loops divide in Python
+# (float64), which is why Lightning's losses and accuracies can differ in the last digits.
 
 from evidence import load
-from evidence.views.topics import datamodule as views
 
-result = load("datamodule").headline
-result.stamp()
-
-# %%
-# ### What each program printed
-#
-# Lightning shows its model summary, its progress bar and the `trainer.test` result table; the
-# epoch lines of its log come from the callback that collects its `history` (not counted: a
-# Lightning user reads the values on the progress bar, where `prog_bar=True` puts them).
-
-result.logs()
+digits = load("datamodule")
+result = digits.headline
+result.executed()
 
 # %%
 # ### Curves, overlaid
 #
-# Loss on the training batches (averaged per epoch), loss and accuracy on the validation split.
+# Loss on the training batches (averaged per epoch), then loss and accuracy on the validation
+# split. The Lightning curves are what its `self.log` calls logged.
 
 result.plot("history.train_loss", "history.val_loss")
 
@@ -66,65 +60,34 @@ result.plot("history.train_loss", "history.val_loss")
 result.plot("history.val_acc", ylabel="accuracy", title="datamodule: validation accuracy of every implementation")
 
 # %%
-# ### Did they compute the same thing?
-#
-# The final weights are compared element by element with the plain PyTorch ones, then the test
-# accuracy and the validation curves. The DataModule builds exactly the datasets and loaders the
-# plain code builds, so the batches, and therefore the weights, are the same. Every program
-# weights its epoch means by batch size. Lightning adds each batch's mean times its size into a
-# float32 tensor and divides in float32; the plain and Fabric loops add the losses into a float32
-# tensor and count the correct predictions as integers, then divide in Python (float64). That is
-# why Lightning's losses and accuracies can differ in the last digits.
-
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
-
-# %%
 # ### Test accuracy
 #
 # Scored on 359 test digits that took no part in training, in choosing the normalisation or in
-# validation.
+# validation: `trainer.test(datamodule=...)` for Lightning, one more pass of the evaluation
+# loop for the others.
 
-views.test_table(result)
+result.per_implementation({"test loss": "test_loss", "test accuracy": "test_acc",
+                           "digits right of 359": lambda found: round(359 * found["test_acc"])})
+
+# %%
+
+digits.verdicts("steps", "test_accuracy")
 
 # %%
 # ### When does the Trainer call the DataModule?
 #
-# Each hook call of the Lightning program's DataModule is recorded (by `record_calls`, in the
-# not-counted region). `fit` calls `prepare_data` and `setup` with stage `fit`, then asks for
-# the validation loader before the training loader: the sanity check, on by default, validates
-# two batches before the first training step. `test` calls `prepare_data` again, `setup` with
-# stage `test`, and asks for the test loader. `setup` runs twice, so it must not redo (or,
-# worse, re-randomise) work that is already done: the program returns early when its datasets
-# exist.
-
-views.hook_calls_table(result)
-
-# %%
-# ### Time and memory
+# `fit` calls `prepare_data`, then `setup("fit")`, then asks for the validation loader
+# before the training loader: the sanity check, on by default, validates two batches before
+# the first training step (in the recorded calls below, Lightning's column starts with two
+# forward passes in eval mode, before any training step).
+# `test` calls `prepare_data` again, `setup("test")`, and asks for the test loader. `setup`
+# therefore runs twice, so it must not redo (or, worse, re-randomise) work that is already
+# done: the program returns early when its datasets exist. The test suite records the hook
+# calls of a full run and pins this order (`tests/test_datamodule/test_datamodule.py`).
 #
-# Every program builds its datasets once per run; the per-item `Dataset` indexing and the
-# default collate function dominate the work on a model this small. The timed runs are quiet
-# (`verbose=False`): no program prints, and the `Trainer` shows no progress bar, model summary
-# or test table; its sanity check is included.
+# --8<-- "gallery/shared/costs.md"
 
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -152,16 +115,11 @@ result.loc()
 #     (`sklearn/datasets/data/digits.csv.gz`) is present, so a missing file fails before
 #     training.
 #
-# !!! note "Defaults the Lightning program changes"
-#     `logger=False` and `enable_checkpointing=False` (by default a `Trainer` writes a
-#     `lightning_logs/` folder this program's reader did not ask for), and
-#     `enable_progress_bar`, `enable_model_summary` and `trainer.test(verbose=...)` follow the
-#     program's `verbose` switch: on from the command line, off in the quiet timed runs. The
-#     sanity check stays on; it validates in eval mode without gradients, inside
-#     `isolate_rng()`, and changes none of the numbers compared here.
+# !!! note "The sanity check"
+#     Before training, the `Trainer` validates `num_sanity_val_steps=2` batches in eval mode
+#     without gradients, inside `isolate_rng()`; it changes none of the numbers compared here.
 #
 # ??? info "Stage names"
 #     `setup(stage)` receives a `TrainerFn` value, a string enum: `stage == "fit"` works, but
 #     formatting it with an f-string or `str()` gives `TrainerFn.FITTING` on Python 3.11 and
-#     later.
-#     Concatenating or joining uses the plain string value, as the recorded `setup:fit` shows.
+#     later, while joining or concatenating it uses the plain value `"fit"`.
