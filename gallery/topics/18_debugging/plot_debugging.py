@@ -6,19 +6,21 @@ hand-written equivalent in a plain loop:
 
 | `Trainer` argument | what it does | by hand (plain PyTorch and Fabric) |
 |---|---|---|
-| `fast_dev_run=True` | one training batch, one validation batch, one epoch: a smoke test of the whole loop | `break` after the first batch of each loop, one epoch |
-| `overfit_batches=N` | train on the first `N` training batches and validate on the first `N` validation batches, the same ones every epoch (shuffling off) | an unshuffled loader and `break` after `N` batches, in both loops |
-| `limit_train_batches=N`, `limit_val_batches=M` | at most `N` training and `M` validation batches an epoch | `break` after `N` and `M` batches |
+| `fast_dev_run=True` | one training batch, one validation batch, one epoch: a smoke test of the whole loop | one epoch, `islice(loader, 1)` in both loops |
+| `overfit_batches=N` | train on the first `N` training batches and validate on the first `N` validation batches, the same ones every epoch (shuffling off) | an unshuffled loader and `islice(loader, N)`, in both loops |
+| `limit_train_batches=N`, `limit_val_batches=M` | at most `N` training and `M` validation batches an epoch | `islice(train_loader, N)`, `islice(val_loader, M)` |
 | `detect_anomaly=True` | autograd's anomaly mode: the backward pass stops at the first operation that produced NaN | `with torch.autograd.set_detect_anomaly(True):` around the loop |
 
 The programs take the same options on the command line (`--fast-dev-run`,
 `--overfit-batches N`, `--limit-train-batches N`, `--limit-val-batches M`, `--detect-anomaly`)
 and one more to test the last switch: `--inject-nan-at-step N` replaces the loss of optimizer
-step `N` by `sqrt(-loss)`, which is NaN, and whose backward is NaN as well.
+step `N` by `sqrt(-loss)`, which is NaN, and whose backward is NaN as well. When anomaly mode
+stops a run, each program catches the `RuntimeError`, prints it and returns its message
+(`anomaly`) with the model as it was after the last completed step.
 
-**What Lightning takes off your hands:** the counting and the `break`s, turning shuffling off
-when overfitting, and entering anomaly mode. **Fabric** gives you no switches: it is your loop,
-so you write the same `break`s and the same context manager as in plain PyTorch.
+**What Lightning takes off your hands:** the counting, turning shuffling off when overfitting,
+and entering anomaly mode. **Fabric** gives you no switches: it is your loop, so you write the
+same `islice` and the same context manager as in plain PyTorch.
 """
 
 # %%
@@ -28,19 +30,15 @@ so you write the same `break`s and the same context manager as in plain PyTorch.
 #
 # ## Executed in this build: a normal run
 #
+# --8<-- "gallery/shared/executed.md"
+#
 # Without any switch the three programs must train exactly alike, as in the minimal loop.
 
 from evidence import load
-from evidence.views.topics import debugging as views
 
 runs = load("debugging")
 result = runs.headline
-result.stamp()
-
-# %%
-# ### What each program printed
-
-result.logs()
+result.executed()
 
 # %%
 # ### Loss curves, overlaid
@@ -48,107 +46,73 @@ result.logs()
 result.plot("history.train_loss", "history.val_loss")
 
 # %%
-# ### Did they compute the same thing?
-
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
-
-# %%
-# ### Time and memory
-
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
-
-# %%
 # ## Each switch against its equivalent
 #
-# Every switch ran once more in each program. The table counts the training and validation
-# batches that really ran (counted in Lightning's `on_train_batch_end` and `validation_step`,
-# in the loops for the others) and compares the final weights with plain PyTorch's.
+# Every switch ran once more in each program. The optimizer steps the harness counted are the
+# training batches that ran; the validation losses agree only if the same validation batches
+# ran, and the final weights only if the same training batches did, in the same order.
 
-fast = runs["fast_dev_run"]
-views.switch_table(result, fast, runs["overfit_batches"], runs["limit_batches"])
+switched = ("fast_dev_run", "overfit_batches", "limit_batches")
+runs.verdicts("train_steps", "fast_dev_run_steps", "overfit_steps", "limit_steps",
+              *(f"{name}:{path}:{kind}" for name in switched
+                for path in ("state_dict", "history.val_loss") for kind in ("lightning", "fabric")))
 
 # %%
 # ### What `overfit_batches` validates on
 #
 # Since Lightning 1.7.0, `overfit_batches=N` validates on the first `N` batches of the
-# **validation** loader, not on the training batches (the version history is in the note
+# **validation** loader, not on the training batches (the version history is in the pitfalls
 # below). The plain and Fabric loops validate on the first two batches of their validation
-# loader; the validation losses of the three programs agree, so the `Trainer` did the same:
-
-runs["overfit_batches"].parity()
-
-# %%
+# loader, and the checks above find the same validation losses in the Lightning run, so the
+# `Trainer` did the same.
+#
 # What each program printed with `fast_dev_run` (Lightning announces the mode in its log):
 
-fast.logs()
+runs["fast_dev_run"].logs()
 
 # %%
 # ## Catching an injected NaN
 #
 # With anomaly detection on and the loss of step 7 made NaN, each program stops in the
-# backward pass of that step and reports the error and the forward line that produced the
-# NaN. Anomaly mode raises a `RuntimeError` and issues a warning holding the traceback of the
-# forward call; the programs keep the first line of the error and the last frame of that
-# traceback.
+# backward pass of that step. Anomaly mode issues a warning holding the traceback of the
+# forward call that produced the NaN (its last frame is the line `loss = torch.sqrt(-loss)`), then raises
+# a `RuntimeError`, which each program prints:
 
 anomaly = runs["detect_anomaly"]
 anomaly.logs()
 
 # %%
-# The same numbers, side by side. The weights are those left after step 6, the last
-# completed step, so the three programs must agree on them too.
+# Side by side: the steps completed before the catch, the message, and (below) the weights,
+# which are those left after step 6 and must agree too.
 
-views.caught_table(anomaly)
+anomaly.per_implementation({"completed optimizer steps": "steps", "anomaly (the RuntimeError)": "anomaly"})
 
 # %%
 
-anomaly.parity()
+runs.verdicts("anomaly_stops_at_step_7", *(f"detect_anomaly:{path}:{kind}" for path in ("state_dict", "anomaly")
+                                           for kind in ("lightning", "fabric")))
 
 # %%
 # ### The same NaN without anomaly detection
 #
-# Nothing stops the run: the NaN gradient reaches Adam at step 7, every weight becomes NaN,
-# and the run still finishes and reports `nan` losses. Neither the `Trainer` nor Fabric checks
+# Nothing stops the run: the NaN gradient reaches Adam at step 7, the weights become NaN, and
+# the run finishes the epoch and reports `nan` losses. Neither the `Trainer` nor Fabric checks
 # for it unless asked.
 
 silent = runs["silent_nan"]
-silent.logs()
+silent.per_implementation({"optimizer steps": "steps", "train_loss": "history.train_loss.0",
+                           "val_loss": "history.val_loss.0"})
 
 # %%
 
-silent.parity()
+runs.verdicts("silent_nan_runs_on")
 
 # %%
-# ## Defaults the Lightning program changes
-#
-# - `num_sanity_val_steps=0`: by default the `Trainer` runs two validation batches before
-#   training (the sanity check). They reach `validation_step`, so the Lightning program
-#   would report two validation batches more than the plain loop ran (one with
-#   `limit_val_batches=1`), and the table above compares exactly those counts. The tests
-#   check the difference. (`fast_dev_run` skips the sanity check by itself.)
-# - `logger=False`, `enable_checkpointing=False`: this page is not about logs or checkpoints,
-#   so the program writes no `lightning_logs/` or `.ckpt` files the reader did not ask for.
-# - `enable_progress_bar=verbose`, `enable_model_summary=verbose`: on when the program runs
-#   from the command line (and in the logged runs above), off in the quiet timed runs, where
-#   no program prints anything.
-#
+# --8<-- "gallery/shared/costs.md"
+
+result.costs()
+
+# %%
 # ## Pitfalls
 #
 # !!! warning "`overfit_batches` validates on the validation loader"
@@ -170,13 +134,19 @@ silent.parity()
 #
 # !!! warning "`limit_val_batches=0` means no validation"
 #     For the `Trainer`, `0` disables the loop and `None` (or `1.0`) means all batches; a float
-#     is a fraction of the loader. The programs use `0` on the command line for "no limit" and
-#     pass `None` to the `Trainer`.
+#     is a fraction of the loader. The programs' command line leaves a limit out for "every
+#     batch" and passes `None`.
 #
 # !!! note "`fast_dev_run` changes more than the batch count"
 #     It forces one epoch and one step, switches off the loggers and checkpointing, skips the
 #     sanity check and overrides `limit_*_batches`. Numbers from such a run are for finding
 #     crashes, not for reporting.
+#
+# !!! note "The sanity check runs validation batches of its own"
+#     By default (`num_sanity_val_steps=2`) the `Trainer` runs up to two validation batches
+#     before training, one with `limit_val_batches=1`. They reach `validation_step`, so a
+#     counter there sees more batches than the plain loop ran; what they log is discarded and
+#     they run inside `isolate_rng()`, so the weights and the curves above are unchanged.
 #
 # !!! note "Anomaly mode checks the backward pass only, and is slow"
 #     A NaN in the forward pass is found when its gradient is computed; a NaN that never
@@ -189,4 +159,4 @@ silent.parity()
 #     one more permutation (and use none of it); a loop that stops by count does not. With a training set that
 #     is an exact multiple of the batch size, this made a plain loop and the `Trainer` shuffle
 #     the second epoch differently while writing these pages; 409 rows in batches of 32 avoid
-#     it. With `break`, both stop by count and agree.
+#     it. With `islice`, both stop by count and agree.
