@@ -213,6 +213,36 @@ def checkpoint_values(path: str) -> dict:
 READERS["checkpoint_values"] = checkpoint_values
 
 
+def csv_series(path: str) -> dict:
+    """A metrics CSV with a ``step`` column (a ``CSVLogger``'s ``metrics.csv``, or one written by
+    hand the same way), one series per other column: ``{column: {"step": [...], "value": [...]}}``
+    over the rows where that column holds a value, in file order."""
+    series: dict[str, dict[str, list]] = {}
+    for row in csv_rows(path):
+        for column, value in row.items():
+            if column != "step":
+                entry = series.setdefault(column, {"step": [], "value": []})
+                entry["step"].append(int(row["step"]))
+                entry["value"].append(value)
+    return series
+
+
+def tensorboard_scalars(folder: str) -> dict:
+    """Every scalar of the TensorBoard event files in ``folder``, read back with TensorBoard's own
+    ``EventAccumulator``: ``{tag: {"step": [...], "value": [...]}}``, the shape `csv_series` gives."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(folder)
+    accumulator.Reload()
+    scalars = {tag: accumulator.Scalars(tag) for tag in sorted(accumulator.Tags()["scalars"])}
+    return {tag: {"step": [e.step for e in events], "value": [e.value for e in events]}
+            for tag, events in scalars.items()}
+
+
+READERS["csv_series"] = csv_series
+READERS["tensorboard_scalars"] = tensorboard_scalars
+
+
 def gather(declared: dict, arguments: dict, workdir: Path) -> dict:
     """The values a run's ``gather`` table asks for, read after one program's logged run.
 
