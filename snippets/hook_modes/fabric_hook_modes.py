@@ -1,9 +1,7 @@
 """Train and eval modes with Lightning Fabric: your own loop, so model.train(), eval() and no_grad() stay yours."""
 
-# region: not counted (the command line)
 import argparse
 import sys
-# endregion
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -34,23 +32,12 @@ def probe(model: nn.Module, x: torch.Tensor, restore_mode: bool = True) -> torch
     return value
 
 
-# region: not counted (records the modes at each point of the loop, for the page)
-def grad_mode() -> str:
-    if torch.is_inference_mode_enabled():
-        return "inference_mode"
-    return "grad" if torch.is_grad_enabled() else "no_grad"
-
-
-def record(modes: dict, point: str, network: nn.Module) -> None:
-    seen = modes.setdefault(point, {"training": [], "grad": []})
-    for key, value in (("training", network.training), ("grad", grad_mode())):
-        if value not in seen[key]:
-            seen[key].append(value)
-# endregion
-
-
 def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 32,
         lr: float = 1e-2, restore_mode: bool = True, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
     fabric = Fabric(accelerator=device, devices=1)
     seed_everything(seed)
     train_set, val_set = make_data(seed)
@@ -64,88 +51,49 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 
     train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
     probe_x = fabric.to_device(val_set.tensors[0][:32])
     loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns, and the modes)
-    history = {"train_loss": [], "val_loss": [], "probe": [], "bn_batches_tracked": []}
-    modes = {}
-    record(modes, "on_fit_start", model.module)
-    # endregion
+    history = {"train_loss": [], "val_loss": [], "probe": []}
 
     for epoch in range(epochs):
         model.train()
-        # region: not counted (records the modes)
-        record(modes, "on_train_epoch_start", model.module)
-        # endregion
         total, count = 0.0, 0
         for x, y in train_loader:
-            # region: not counted (records the modes)
-            record(modes, "training_step", model.module)
-            # endregion
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             fabric.backward(loss)
             optimizer.step()
             total += loss.detach() * len(x)
             count += len(x)
-        train_loss = total.item() / count
+        history["train_loss"].append(total.item() / count)
 
         model.eval()
         total, count = 0.0, 0
         with torch.no_grad():
             for x, y in val_loader:
-                # region: not counted (records the modes)
-                record(modes, "validation_step", model.module)
-                # endregion
                 total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        val_loss = total.item() / count
-        # region: not counted (records the modes)
-        record(modes, "on_validation_epoch_end", model.module)
-        record(modes, "on_train_epoch_end", model.module)
-        # endregion
-        probe_value = probe(model, probe_x, restore_mode)
+        history["val_loss"].append(total.item() / count)
+        history["probe"].append(probe(model, probe_x, restore_mode).item())
         if verbose:
-            fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}"
-                         f"  probe {probe_value.item():.4f}")
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        history["probe"].append(probe_value.item())
-        history["bn_batches_tracked"].append(model.module[1].num_batches_tracked.item())
-        # endregion
-
-    # region: not counted (collects what run() returns, and the modes)
-    record(modes, "on_fit_end", model.module)
-    state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader),
-            "device": str(fabric.device), "modes": modes}
-    # endregion
+            fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                         f"  val_loss {history['val_loss'][-1]:.4f}  probe {history['probe'][-1]:.4f}")
+    return {"model": model, "history": history}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--leave-eval", action="store_true",
                         help="the probe at the end of each epoch leaves the network in eval mode")
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr,
-                     restore_mode=not args.leave_eval, verbose=True)
+        run(args.epochs, args.seed, args.device, restore_mode=not args.leave_eval, verbose=True)
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

@@ -1,9 +1,7 @@
 """Train and eval modes in a plain PyTorch loop: model.train() at the top of every epoch, eval() and no_grad() where it validates."""
 
-# region: not counted (the command line)
 import argparse
 import sys
-# endregion
 
 import torch
 from torch import nn
@@ -33,24 +31,11 @@ def probe(model: nn.Module, x: torch.Tensor, restore_mode: bool = True) -> torch
     return value
 
 
-# region: not counted (records the modes at each point of the loop, for the page)
-def grad_mode() -> str:
-    if torch.is_inference_mode_enabled():
-        return "inference_mode"
-    return "grad" if torch.is_grad_enabled() else "no_grad"
-
-
-def record(modes: dict, point: str, network: nn.Module) -> None:
-    seen = modes.setdefault(point, {"training": [], "grad": []})
-    for key, value in (("training", network.training), ("grad", grad_mode())):
-        if value not in seen[key]:
-            seen[key].append(value)
-# endregion
-
-
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -58,6 +43,8 @@ def resolve_device(name: str) -> torch.device:
 
 def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 32,
         lr: float = 1e-2, restore_mode: bool = True, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
     torch.manual_seed(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -69,90 +56,51 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 
     probe_x = val_set.tensors[0][:32].to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns, and the modes)
-    history = {"train_loss": [], "val_loss": [], "probe": [], "bn_batches_tracked": []}
-    modes = {}
-    record(modes, "on_fit_start", model)
-    # endregion
+    history = {"train_loss": [], "val_loss": [], "probe": []}
 
     for epoch in range(epochs):
         model.train()
-        # region: not counted (records the modes)
-        record(modes, "on_train_epoch_start", model)
-        # endregion
         total, count = 0.0, 0
         for x, y in train_loader:
             x, y = x.to(dev), y.to(dev)
-            # region: not counted (records the modes)
-            record(modes, "training_step", model)
-            # endregion
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(x)
             count += len(x)
-        train_loss = total.item() / count
+        history["train_loss"].append(total.item() / count)
 
         model.eval()
         total, count = 0.0, 0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
-                # region: not counted (records the modes)
-                record(modes, "validation_step", model)
-                # endregion
                 total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        val_loss = total.item() / count
-        # region: not counted (records the modes)
-        record(modes, "on_validation_epoch_end", model)
-        record(modes, "on_train_epoch_end", model)
-        # endregion
-        probe_value = probe(model, probe_x, restore_mode)
+        history["val_loss"].append(total.item() / count)
+        history["probe"].append(probe(model, probe_x, restore_mode).item())
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}"
-                  f"  probe {probe_value.item():.4f}")
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        history["probe"].append(probe_value.item())
-        history["bn_batches_tracked"].append(model[1].num_batches_tracked.item())
-        # endregion
-
-    # region: not counted (collects what run() returns, and the modes)
-    record(modes, "on_fit_end", model)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader), "device": str(dev),
-            "modes": modes}
-    # endregion
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                  f"  val_loss {history['val_loss'][-1]:.4f}  probe {history['probe'][-1]:.4f}")
+    return {"model": model, "history": history}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--leave-eval", action="store_true",
                         help="the probe at the end of each epoch leaves the network in eval mode")
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr,
-                     restore_mode=not args.leave_eval, verbose=True)
+        run(args.epochs, args.seed, args.device, restore_mode=not args.leave_eval, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

@@ -26,84 +26,68 @@ found (`model.train(was_training)`).
   mode it had before. It never calls `.train()` during `fit` otherwise. The probe is a
   `Callback` whose `on_train_epoch_end` calls it.
 
-Each program records, in every hook (Lightning) or at the corresponding place of its loop
-(plain and Fabric), the network's `training` flag and the grad mode. The same mistake is then
-made in all three: a second run where the probe does **not** put the mode back.
+The programs record nothing themselves: the harness's recorded pass of the headline run notes,
+for every forward pass, the network's `training` flag and the grad mode, and every `train()` /
+`eval()` call with the function that made it. The same mistake is then made in all three: a
+second run where the probe does **not** put the mode back.
 """
 
 # %%
 # ## The three programs
 #
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
-# Fabric against plain PyTorch; PyTorch against Lightning). The recording (`record`, and for
-# Lightning a `ModeRecorder` callback on every hook) is not counted.
+# Fabric against plain PyTorch; PyTorch against Lightning). `--leave-eval` runs the mistake.
 #
 # <!-- implementations -->
 #
 # ## Executed in this build
 #
-# Each program ran once with its log captured, then under a memory probe, then in timed rounds
-# alternating the order of the programs. Same seed, same data, same device and one torch thread
-# for all of them.
-
-from evidence import load
-from evidence.views.topics import hook_modes as views
-
-runs = load("hook_modes")
-result = runs.headline
-result.stamp()
-
-# %%
-# ### What each program printed
+# --8<-- "gallery/shared/executed.md"
 #
 # Lightning's model summary counts the modules in train and in eval mode when `fit` starts
 # (its "Mode" column and these counts exist since Lightning 2.3.0 and 2.4.0): a quick check
-# that nothing is in eval mode by accident. The epoch lines of the Lightning log come from the
-# callback that collects its `history` (not counted).
-
-result.logs()
-
-# %%
-# ### Loss curves, overlaid
-
-result.plot("history.train_loss", "history.val_loss")
-
-# %%
-# ### Did they compute the same thing?
+# that nothing is in eval mode by accident.
 #
-# Final weights (batch norm's running mean, variance and batch count included), and every
-# per-epoch value of `history`: the losses, the probe, and batch norm's `num_batches_tracked`.
-# Dropout draws its masks from the global generator in the same order in all three: the
-# validations run in eval mode, where dropout draws nothing; the training loader shuffles with
-# its own generator; the validation loader (which draws from the global generator
-# each time it is iterated) is iterated once per epoch in all three; and Lightning's sanity
-# check runs inside `isolate_rng()`, which puts every generator back afterwards.
+# The weights compared include batch norm's running mean, variance and batch count, and the
+# history holds the losses and the probe of every epoch. Dropout draws its masks from the
+# global generator in the same order in all three: the validations run in eval mode, where
+# dropout draws nothing; the training loader shuffles with its own generator; the validation
+# loader (which draws from the global generator each time it is iterated) is iterated once per
+# epoch in all three; and Lightning's sanity check runs inside `isolate_rng()`, which puts
+# every generator back afterwards.
 
-result.parity()
+from collections import Counter
 
-# %%
-# ### What each program did, call by call
-#
-# Every forward pass with the network's mode and grad mode, and every `model.train()` /
-# `model.eval()` call with the function that made it. In the Lightning column the `eval()`
-# before each validation comes from the `on_validation_model_eval` hook, and Lightning never
-# calls `train()` after it: it puts back the modes it saved by setting each submodule's flag
-# directly. The `model.eval()` and `model.train()` calls made by `probe` are the probe's own.
+from evidence import load
+from evidence.programs import LABELS
+from evidence.views import Code, table
 
-result.trace()
+runs = load("hook_modes")
+result = runs.headline
+result.executed()
 
 # %%
-# ### The modes in every hook
+# ### Which mode each forward pass ran in, and who switched it
 #
-# One row per Lightning hook, in the order a `fit` first calls them (the callback hooks, and
-# the module's `training_step` and `validation_step`); beside it, what the plain and Fabric
-# loops saw at the place that corresponds. Read the two groups of rows where the columns
-# disagree: the validation's epoch-end hooks run without gradients in Lightning, while the
-# loops compute their validation loss after the `with torch.no_grad():` block; and the end of
-# the epoch and of `fit` run in **train** mode in Lightning, which restored the mode after
-# validating, but in eval mode in the loops, whose last act was to validate.
+# Read from the recorded pass of the headline run: every forward pass of the network, by the
+# program function it ran in, with the network's mode and the grad mode; and every
+# `model.train()` / `model.eval()` call, by the function that made it and, for Lightning, the
+# framework function it came through. The training passes run in train mode with gradients,
+# the validation passes in eval mode under `no_grad` (Lightning's sanity check adds two). In
+# Lightning the `eval()` before each validation comes from the `on_validation_model_eval` hook,
+# and no `train()` call comes from Lightning at all: it puts back the modes it saved by setting
+# each submodule's flag directly. Every other `train()` / `eval()` call is the programs' own.
+# In the loops the probe runs after validation, in eval mode, so `model.train(was_training)`
+# puts eval mode back (the recorder writes `train(False)` as `model.eval()`: two per probe);
+# in Lightning it runs after the Trainer restored train mode.
 
-views.hooks_table(result)
+rows = []
+for kind in result.kinds():
+    made = Counter((e["op"], e.get("mode"), e["grad"], e["by"], (e.get("via") or "").rsplit(".", 1)[-1])
+                   for e in result.value(kind, "trace.events") if e["op"] in ("forward", "train", "eval"))
+    rows += [[LABELS[kind], Code("forward" if op == "forward" else f"model.{op}()"), mode, grad, Code(by),
+              Code(via) if via else None, times] for (op, mode, grad, by, via), times in made.items()]
+table(["implementation", "call", "network's mode", "grad mode", "in", "through", "times"], rows)
 
 # %%
 # ## When a hook leaves the network in eval mode
@@ -111,43 +95,30 @@ views.hooks_table(result)
 # The same three programs, with the probe's last line (`model.train(was_training)`) skipped:
 # after the first epoch's probe the network stays in eval mode until someone switches it back.
 # The plain and Fabric loops do, with the `model.train()` at the top of the next epoch. Nothing
-# in a Lightning `fit` does: the next validation saves eval mode and restores eval mode, and
-# every later training step runs with dropout off and batch norm normalising with the
-# running estimates it had after epoch 1, which it no longer updates.
+# in a Lightning `fit` does (the table above: no `train()` of its own): the next validation
+# saves eval mode and restores eval mode, and every later training step runs with dropout off
+# and batch norm normalising with the running estimates it had after epoch 1, which it no
+# longer updates (the tests check the network's flag in every training step and batch norm's
+# batch counter, 13: one epoch's worth).
 
 left = runs["left_in_eval"]
-left.parity()
-
-# %%
-# The losses are compared first here. In the `state_dict` rows, batch norm's integer batch
-# counter is one of the tensors: integers are compared as equal or not, so a differing counter
-# counts as a difference of 1.
-#
-# Batch norm's batch counter shows what happened: it grows by one per training batch in train
-# mode only.
-
-views.mode_shift_table(left, result)
+runs.verdicts("pytorch_repairs_the_mode", "fabric_repairs_the_mode", "lightning_first_epoch_unchanged",
+              "lightning_later_epochs_change", "lightning_no_longer_matches_the_loops",
+              "lightning_lower_train_loss", "lightning_lower_val_loss", "steps")
 
 # %%
 # The loss curves of that run. The Lightning run is not broken in any visible way: on this
 # small problem, training without dropout and with frozen normalisation even gives lower
-# losses. It is a different model from the one the code describes, and nothing in the log
-# says so.
+# losses (the checks above). It is a different model from the one the code describes, and
+# nothing in the log says so.
 
-left.plot("history.train_loss", "history.val_loss",
+left.plot("history.train_loss", "history.val_loss", "history.probe", ylabel="value",
           title="hook_modes, left_in_eval: the probe leaves the network in eval mode")
 
 # %%
-# ### Time and memory
-#
-# The timed runs are quiet (`verbose=False`); Lightning's sanity check is included.
+# --8<-- "gallery/shared/costs.md"
 
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -194,22 +165,12 @@ result.loc()
 #     (`{name: m.training for name, m in model.named_modules()}`), as Lightning does; the tests
 #     check both.
 #
-# !!! note "Defaults the Lightning program changes"
-#     - `logger=False` and `enable_checkpointing=False`: by default a `Trainer` writes a
-#       `lightning_logs/` folder with a logger's files and a checkpoint, files this program's
-#       reader did not ask for.
-#     - `enable_progress_bar=verbose, enable_model_summary=verbose`: on from the command line,
-#       off in the quiet runs the harness times.
-#
-#     The sanity check stays on: it validates two batches in eval mode and without gradients,
-#     inside `isolate_rng()`, before training (the `(sanity check)` rows above), and changes
-#     none of the numbers compared here.
-#
 # ??? info "Fabric's wrapper has a flag of its own"
 #     `fabric.setup(model)` returns a wrapper module whose `training` flag does not follow the
 #     network it wraps: set up a network in eval mode, and the wrapper's `model.training` reads
 #     `True` while `model.module.training` is `False`, until the first `model.train()` or
-#     `model.eval()` on the wrapper sets both. The Fabric program records `model.module`'s flag.
+#     `model.eval()` on the wrapper sets both. The Fabric program only switches the wrapper, so
+#     the two agree here, and the recorded pass reads the wrapper's flag.
 #
 # ??? info "Inference mode"
 #     During `fit`, Lightning validates under `torch.no_grad()`, never `inference_mode`
