@@ -24,35 +24,21 @@ def build_model() -> nn.Module:
 
 
 class Classifier(pl.LightningModule):
-    def __init__(self, lr: float = 0.1, verbose: bool = False):
+    def __init__(self, lr: float = 0.1):
         super().__init__()
         self.model = build_model()
         self.loss_fn = nn.CrossEntropyLoss()
         self.lr = lr
-        self.verbose = verbose
-        # region: not counted (collects what run() returns)
-        self.history = {"train_loss": [], "val_loss": []}
-        # endregion
 
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = self.loss_fn(self.model(x), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
-        self.log("val_loss", self.loss_fn(self.model(x), y))
-
-    def on_train_epoch_end(self):
-        metrics = self.trainer.callback_metrics
-        # region: not counted (collects what run() returns)
-        self.history["train_loss"].append(metrics["train_loss"].item())
-        self.history["val_loss"].append(metrics["val_loss"].item())
-        # endregion
-        if self.verbose:
-            self.print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
-                       f"  train_loss {metrics['train_loss']:.4f}  val_loss {metrics['val_loss']:.4f}")
+        self.log("val_loss", self.loss_fn(self.model(x), y), prog_bar=True)
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=0.9)
@@ -60,6 +46,10 @@ class Classifier(pl.LightningModule):
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 16, accumulate: int = 4,
         lr: float = 0.1, verbose: bool = False) -> dict:
+    if min(epochs, batch_size, accumulate) < 1:
+        raise ValueError("--epochs, --batch-size and --accumulate must be at least 1")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
     pl.seed_everything(seed)
     train_set, val_set = make_data(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -67,7 +57,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     train_loader = DataLoader(train_set, batch_size=batch_size, sampler=sampler, generator=generator)
     val_loader = DataLoader(val_set, batch_size=batch_size)
 
-    module = Classifier(lr=lr, verbose=verbose)
+    module = Classifier(lr)
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator=device,
@@ -79,15 +69,9 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         enable_model_summary=verbose,
     )
     trainer.fit(module, train_loader, val_loader)
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
-    return {"history": module.history, "state_dict": state, "steps": trainer.global_step,
-            "device": str(module.device), "batches_per_epoch": len(train_loader)}
-    # endregion
+    return {"model": module.model}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
@@ -95,27 +79,14 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--accumulate", type=int, default=4, help="micro-batches per optimizer step")
-    parser.add_argument("--lr", type=float, default=0.1)
+    args = parser.parse_args(argv)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:
-        return stop.code
-    if args.device not in ("auto", "cpu", "cuda"):
-        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
-        return 2
-    if args.epochs < 1 or args.batch_size < 1 or args.accumulate < 1 or args.lr <= 0:
-        print("error: --epochs, --batch-size and --accumulate must be at least 1 and --lr positive", file=sys.stderr)
-        return 2
-    try:
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.accumulate, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, args.batch_size, args.accumulate, verbose=True)
     except (ValueError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps from {result['batches_per_epoch']} batches per epoch"
-          f" on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

@@ -24,6 +24,8 @@ def build_model() -> nn.Module:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -31,6 +33,8 @@ def resolve_device(name: str) -> torch.device:
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 16, accumulate: int = 4,
         lr: float = 0.1, verbose: bool = False) -> dict:
+    if min(epochs, batch_size, accumulate) < 1:
+        raise ValueError("--epochs, --batch-size and --accumulate must be at least 1")
     torch.manual_seed(seed)
     train_set, val_set = make_data(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -42,10 +46,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     model = build_model().to(dev)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns)
     history = {"train_loss": [], "val_loss": []}
-    steps = 0
-    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -57,12 +58,9 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
             if (batch_idx + 1) % accumulate == 0 or batch_idx + 1 == len(train_loader):
                 optimizer.step()
                 optimizer.zero_grad()
-                # region: not counted (collects what run() returns)
-                steps += 1
-                # endregion
             total += loss.detach() * len(x)
             count += len(x)
-        train_loss = total.item() / count
+        history["train_loss"].append(total.item() / count)
 
         model.eval()
         total, count = 0.0, 0
@@ -71,22 +69,13 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
                 x, y = x.to(dev), y.to(dev)
                 total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        val_loss = total.item() / count
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        # endregion
+        history["val_loss"].append(total.item() / count)
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
-            "batches_per_epoch": len(train_loader)}
-    # endregion
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                  f"  val_loss {history['val_loss'][-1]:.4f}")
+    return {"model": model, "history": history}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
@@ -94,27 +83,14 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--accumulate", type=int, default=4, help="micro-batches per optimizer step")
-    parser.add_argument("--lr", type=float, default=0.1)
+    args = parser.parse_args(argv)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as stop:
-        return stop.code
-    if args.device not in ("auto", "cpu", "cuda"):
-        print(f"error: unknown device {args.device!r}: use auto, cpu or cuda", file=sys.stderr)
-        return 2
-    if args.epochs < 1 or args.batch_size < 1 or args.accumulate < 1 or args.lr <= 0:
-        print("error: --epochs, --batch-size and --accumulate must be at least 1 and --lr positive", file=sys.stderr)
-        return 2
-    try:
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.accumulate, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, args.batch_size, args.accumulate, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps from {result['batches_per_epoch']} batches per epoch"
-          f" on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

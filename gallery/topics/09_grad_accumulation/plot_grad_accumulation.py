@@ -22,43 +22,20 @@ skips the gradient all-reduce on the accumulating batches when training on sever
 # ## The three programs
 #
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
-# Fabric against plain PyTorch; PyTorch against Lightning). The blocks marked
-# `# region: not counted` record what `run()` returns (the losses, the optimizer steps) or hold
-# the command line; they are left out of the line counts.
+# Fabric against plain PyTorch; PyTorch against Lightning). `--batch-size` sets the micro-batch,
+# `--accumulate` the number of micro-batches per optimizer step (1: no accumulation).
 #
 # <!-- implementations -->
 #
-# !!! note "Defaults the Lightning program changes"
-#     `logger=False` and `enable_checkpointing=False`: by default the `Trainer` writes logs and a
-#     checkpoint under `lightning_logs/` in the working folder, files the reader did not ask for.
-#     The progress bar and the model summary follow the quiet switch
-#     (`enable_progress_bar=verbose`, `enable_model_summary=verbose`): on when the program runs from
-#     the command line, off in the timed runs, where no program prints. Everything else is
-#     Lightning's default, including the sanity check of two validation batches before training,
-#     which leaves the numbers unchanged (the parity below).
+# ## Executed in this build: 4 micro-batches of 16 per step
 #
-# ## Executed in this build
-#
-# Each program ran once with its log captured, then under a memory probe, then timed rounds
-# alternating the order of the programs. This is the page's headline run, all three programs
-# accumulating: the overview lists it.
+# --8<-- "gallery/shared/executed.md"
 
 from evidence import load
-from evidence.views.topics import grad_accumulation as views
 
 runs = load("grad_accumulation")
 result = runs.headline
-result.stamp()
-
-# %%
-# What each epoch held, from the arguments of the run and the counts the programs returned:
-
-views.windows_sentence(result)
-
-# %%
-# ### What each program printed
-
-result.logs()
+result.executed()
 
 # %%
 # ### Loss curves, overlaid
@@ -69,77 +46,52 @@ result.logs()
 result.plot("history.train_loss", "history.val_loss")
 
 # %%
-# ### Did they compute the same thing?
-#
-# Final weights element by element, and the per-epoch validation loss.
-
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
-
-# %%
 # ### The incomplete window at the end of the epoch
 #
+# 480 samples make 30 micro-batches of 16 per epoch: seven full windows of 4, then a window of 2.
 # Lightning steps the optimizer after every `k`-th batch **and after the last batch of the
 # epoch**, whatever is left in the window, and it divides that window's losses by `k` as well.
 # The plain and Fabric loops do the same (`(batch_idx + 1) % k == 0 or batch_idx + 1 ==
-# len(train_loader)`). The table counts what each program did.
+# len(train_loader)`). The table counts, in the recording of the headline run's calls, the
+# backward passes (one per micro-batch) and the optimizer steps each program made.
 
-views.windows_table(result)
+
+def recorded(op):
+    return lambda found: sum(event["op"] == op for event in found["trace"]["events"])
+
+
+result.per_implementation({"micro-batches (backward calls)": recorded("backward"),
+                           "optimizer steps": recorded("optimizer.step"),
+                           "optimizer steps counted by the harness": "steps"},
+                          caption=f"{result.params['epochs']} epochs, k = {result.params['accumulate']}.")
 
 # %%
-# ### Time and memory
 
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+runs.verdicts("one_step_per_window")
 
 # %%
 # ## Accumulated micro-batches against one large batch
 #
-# Here the plain PyTorch program is the reference with **large batches and no accumulation**,
-# and the Lightning and Fabric programs accumulate micro-batches into windows of the same size
-# (logged and memory runs only). Every window is complete and the data order is the same, so
-# all three take the same optimizer steps on the same samples. What is left is floating-point
-# rounding: k micro-batch means, each divided by k and summed into `.grad`, are not added in the
-# same order as one mean over the large batch.
+# Two more runs of all three programs without accumulation, with batches as large as a window:
+# `batch80` against the variant `accumulate5` (5 micro-batches of 16 per step, every window
+# complete), and `batch64` against the headline (4 micro-batches of 16, the last window of each
+# epoch holding 2). The data order is the same in all of them (see the pitfalls). With complete
+# windows, each step uses the same samples with the same weights as the large batch; what is left
+# is floating-point rounding: k micro-batch means, each divided by k and summed into `.grad`, are
+# not added in the same order as one mean over the large batch. With the incomplete window, the
+# full windows match the large batches, but the last window's summed gradient is still divided by
+# k, not by the number of micro-batches in it: that step is shorter than the plain step on the
+# last, smaller batch. The runs' reports hold the per-epoch losses, which the checks compare; the
+# topic's tests compare the final weights too (within 1e-5 with complete windows, apart by more
+# than 1e-3 with the incomplete one).
 
-equivalent = runs["versus_batch_80"]
-views.windows_sentence(equivalent)
-
-# %%
-
-equivalent.parity()
-
-# %%
-# ### When the last window is incomplete, it is not the large batch
-#
-# The same comparison with the headline set-up: Lightning and Fabric accumulate micro-batches
-# into windows of k, the plain program takes batches as large as a full window. The full windows
-# match the plain program's full batches, but the last window of each epoch is incomplete and
-# its summed gradient is still divided by k, not by the number of micro-batches in it: that step
-# is shorter than the plain program's step on its last, smaller batch. The weights drift apart
-# by far more than rounding.
-
-incomplete = runs["versus_batch_64"]
-views.windows_sentence(incomplete)
+runs.verdicts("complete_windows_step_like_the_large_batch", "complete_windows_equal_the_large_batch",
+              "incomplete_window_steps_like_the_large_batch", "incomplete_window_is_not_the_large_batch")
 
 # %%
+# --8<-- "gallery/shared/costs.md"
 
-incomplete.parity()
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -151,7 +103,8 @@ incomplete.parity()
 #     something else again: it carries the leftover gradients into the next epoch (or drops
 #     them when `zero_grad()` runs at the start of the epoch). For the same result, write the
 #     condition as Lightning does, as the programs here do, or make the batch count a multiple
-#     of `k`.
+#     of `k`. [Accumulation at the edges](../23_accumulation_edges/plot_accumulation_edges.md)
+#     works out each sample's weight in that last step.
 #
 # !!! warning "Shuffling and evenly divisible data"
 #     When the training set divides evenly into batches, Lightning stops asking the
@@ -160,7 +113,7 @@ incomplete.parity()
 #     one more permutation from the shared generator, which it then throws away. From the second
 #     epoch on, the plain loop and Lightning see the batches in different orders. The programs
 #     here use `SubsetRandomSampler`, which draws exactly one permutation per epoch, so the order
-#     does not depend on how the loop ends.
+#     does not depend on how the loop ends, nor on the batch size.
 #
 # !!! note "Equivalent to the large batch only for batch-independent layers"
 #     The equality above holds for models whose output for one sample does not depend on the
