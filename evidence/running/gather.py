@@ -243,6 +243,23 @@ READERS["csv_series"] = csv_series
 READERS["tensorboard_scalars"] = tensorboard_scalars
 
 
+def exported_program(path: str) -> dict:
+    """A ``torch.export`` program (``torch.export.save``'s ``.pt2``) read back with
+    ``torch.export.load``: its ``weights`` (``{name: tensor}``), the device types they are on, and
+    the shape of each input the caller passes, a dimension the export left free written ``"dynamic"``."""
+    import torch
+
+    program = torch.export.load(path)
+    inputs = set(program.graph_signature.user_inputs)
+    shapes = [[size if isinstance(size, int) else "dynamic" for size in node.meta["val"].shape]
+              for node in program.graph.nodes if node.op == "placeholder" and node.name in inputs]
+    return {"weights": {name: value.detach().cpu() for name, value in program.state_dict.items()},
+            "devices": sorted({value.device.type for value in program.state_dict.values()}), "inputs": shapes}
+
+
+READERS["exported_program"] = exported_program
+
+
 def gather(declared: dict, arguments: dict, workdir: Path) -> dict:
     """The values a run's ``gather`` table asks for, read after one program's logged run.
 
