@@ -1,4 +1,8 @@
-"""snippets/step_training: max_steps, validation and checkpoints every n steps, resuming inside an epoch."""
+"""snippets/step_training: max_steps, validation and checkpoints every n steps, resuming inside an epoch.
+
+The runs of runs.toml execute with the harness's gather (tests.conftest.run_program), so that what the
+page shows about them is what these tests check.
+"""
 
 from __future__ import annotations
 
@@ -7,59 +11,69 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from torch.utils.data import DataLoader
 
-from evidence import declared
+from evidence import checks, declared
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program
+from tests.conftest import load_program, run_program
 
 TOPIC = "step_training"
 KINDS = ["pytorch", "lightning", "fabric"]
-PUBLISHED = declared.run(TOPIC).params
-"""The headline run's parameters (runs.toml): what the page shows."""
+RUNS = {run.name: {**run.params, "device": "cpu"} for run in declared.runs(TOPIC)}
+PUBLISHED = RUNS["resume_mid_epoch"]
+WEIGHTS = {"pytorch": "model", "lightning": "state_dict", "fabric": "model"}
 LIGHTNING = Path(pl.__file__).parent
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    return {kind: load_program(TOPIC, kind).run(**PUBLISHED, device="cpu", ckpt_dir=str(tmp_path_factory.mktemp(kind)))
-            for kind in KINDS}
+    return {(kind, name): run_program(TOPIC, kind, name, **params, ckpt_dir=str(tmp_path_factory.mktemp(kind)))
+            for kind in KINDS for name, params in RUNS.items()}
 
 
 def test_published_configuration_is_the_one_the_page_describes():
-    assert PUBLISHED == {"max_steps": 30, "seed": 0, "val_every": 5, "ckpt_every": 10, "resume_from": 20}
+    assert PUBLISHED == {"max_steps": 30, "seed": 0, "stop_at": 20, "device": "cpu"}
+    assert RUNS["uninterrupted"]["stop_at"] == 0
     train_set, _ = load_program(TOPIC, "pytorch").make_data(0)
     assert len(train_set) == 200  # 13 batches of 16 (the last of 8): step 20 is batch 7 of epoch 1
-    assert declared.runs(TOPIC)[1].overrides == {"lightning": {"resumable": False}}
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_resumed_in_the_middle_of_an_epoch_equals_the_uninterrupted_run(results, kind):
-    result = results[kind]
-    assert (result["batches_per_epoch"], result["checkpoint_epoch"], result["checkpoint_batch"]) == (13, 1, 7)
-    assert result["global_step"] == 30 and result["steps"] == 40
-    assert [name.split(".")[0] for name in result["checkpoints"]] == ["step=10", "step=20", "step=30"]
-    assert result["history"]["val_step"] == [5, 10, 15, 20, 25, 30]
-    assert result["history"] == result["uninterrupted_history"]
-    assert result["bitwise_equal"] and result["resume_difference"] == 0.0
-    assert [w["category"] for w in result["warnings"]] == (["UserWarning"] if kind == "lightning" else [])
+    resumed, whole = results[kind, "resume_mid_epoch"], results[kind, "uninterrupted"]
+    assert resumed["files"] == whole["files"] == ["step=10.ckpt", "step=20.ckpt", "step=30.ckpt"]
+    assert max_abs_difference(resumed["state_dict"], whole["state_dict"]) == 0.0
+    assert max_abs_difference(resumed["final"][WEIGHTS[kind]], whole["final"][WEIGHTS[kind]]) == 0.0
+    assert max_abs_difference(resumed["final"][WEIGHTS[kind]], resumed["state_dict"]) == 0.0
+    assert resumed["steps"] == whole["steps"] == 30
+    assert resumed["at_step_20"]["epoch"] == 1
+    if kind != "lightning":
+        assert resumed["history"] == whole["history"]
+        assert resumed["history"]["val_step"] == [5, 10, 15, 20, 25, 30]
+        assert resumed["at_step_20"]["position"] == 7
 
 
 @pytest.mark.parametrize("kind", ["lightning", "fabric"])
 def test_identical_to_plain_pytorch(results, kind):
-    assert max_abs_difference(results[kind]["state_dict"], results["pytorch"]["state_dict"]) == 0.0
-    assert max_abs_difference(results[kind]["history"], results["pytorch"]["history"]) == 0.0
+    for name in RUNS:
+        assert max_abs_difference(results[kind, name]["state_dict"], results["pytorch", name]["state_dict"]) == 0.0
 
 
-def test_lightning_saves_the_loaders_state_only_for_a_loader_that_has_one(results, tmp_path):
-    assert results["lightning"]["loader_state_saved"]
-    plain = load_program(TOPIC, "lightning").run(**PUBLISHED, device="cpu", ckpt_dir=str(tmp_path), resumable=False)
-    assert not plain["loader_state_saved"]
-    assert not plain["bitwise_equal"] and plain["resume_difference"] > 1e-2
-    categories = [w["category"] for w in plain["warnings"]]
-    assert categories == ["UserWarning", "PossibleUserWarning"]
-    assert plain["warnings"][1]["message"].startswith("You're resuming from a checkpoint that ended before the epoch")
-    assert "exists and is not empty" in plain["warnings"][0]["message"]
+def test_declared_checks_hold_on_these_results(results):
+    from evidence.running.worker import _jsonable
+
+    reports = {name: {"implementations": {kind: _jsonable({k: v for k, v in results[kind, name].items()
+                                                             if k != "model"}) for kind in KINDS}}
+               for name in RUNS}
+    found = [checks.evaluate(check, reports) for check in checks.declared_checks(TOPIC)]
+    assert found and all(c["expected"] for c in found), [c for c in found if not c["expected"]]
+
+
+def test_lightning_saves_the_state_of_a_loader_that_has_one(results):
+    fit_loop = results["lightning", "resume_mid_epoch"]["at_step_20"]["loops"]["fit_loop"]
+    assert fit_loop["epoch_loop.batch_progress"]["current"]["ready"] == 7
+    assert [state["served"] for state in fit_loop["state_dict"]["combined_loader"]] == [7]
 
 
 @pytest.mark.parametrize("resumable", [True, False])
@@ -76,30 +90,51 @@ def test_which_batches_the_resumed_lightning_run_trains_on(resumable, tmp_path, 
             return super().training_step(batch, batch_idx)
 
     monkeypatch.setattr(program, "Classifier", Recording)
-    args = dict(max_steps=30, seed=0, device="cpu", batch_size=16, lr=0.1, val_every=5, ckpt_every=10,
-                ckpt_dir=str(tmp_path), resumable=resumable)
-    program.train(**args)
+    if not resumable:
+        monkeypatch.setattr(program, "ResumableLoader", DataLoader)
+    program.run(device="cpu", ckpt_dir=str(tmp_path / "whole"))
     epochs = [seen[:13], seen[13:26], seen[26:]]
     seen.clear()
-    with warnings.catch_warnings(record=True):  # the folder holds checkpoints; without state, mid-epoch
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        program.train(**args, resume_from=str(tmp_path / "step=20.ckpt"))
+        program.run(device="cpu", stop_at=20, ckpt_dir=str(tmp_path / "resumed"))
+    resumed = seen[20:]
+    not_resumable = [w for w in caught if "your dataloader is not resumable" in str(w.message)]
     if resumable:
-        assert seen == epochs[1][7:] + epochs[2]
+        assert resumed == epochs[1][7:] + epochs[2] and not not_resumable
     else:
-        assert seen == epochs[0][:6] + epochs[1][:4]
+        assert resumed == epochs[0][:6] + epochs[1][:4]
+        assert [w.category.__name__ for w in not_resumable] == ["PossibleUserWarning"]
+
+
+def test_model_checkpoint_warns_about_the_folder_a_resumed_run_continues(tmp_path):
+    (tmp_path / "step=20.ckpt").write_bytes(b"the first run's checkpoint")
+    checkpoint = ModelCheckpoint(dirpath=tmp_path, filename="{step}", every_n_train_steps=10, save_top_k=-1)
+    trainer = pl.Trainer(max_steps=1, accelerator="cpu", logger=False, callbacks=[checkpoint],
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    with pytest.warns(UserWarning, match="exists and is not empty"):
+        checkpoint.setup(trainer, load_program(TOPIC, "lightning").Classifier(), "fit")
+
+
+class ValidationSteps(Callback):
+    def __init__(self):
+        self.steps = []
+
+    def on_validation_end(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            self.steps.append(trainer.global_step)
 
 
 def _validated_at(tmp_path, **trainer_args) -> list[int]:
     program = load_program(TOPIC, "lightning")
     train_set, val_set = program.make_data(0)
-    history = program.History(verbose=False)
+    validations = ValidationSteps()
     trainer = pl.Trainer(max_steps=30, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=[history],
+                         enable_progress_bar=False, enable_model_summary=False, callbacks=[validations],
                          default_root_dir=tmp_path, **trainer_args)
     trainer.fit(program.Classifier(0.1), DataLoader(train_set, batch_size=16), DataLoader(val_set, batch_size=16))
     assert trainer.max_epochs == -1  # max_steps given, max_epochs not: no epoch limit
-    return history.history["val_step"]
+    return validations.steps
 
 
 def test_an_integer_val_check_interval_counts_within_the_epoch_by_default(tmp_path):
@@ -118,8 +153,10 @@ def test_val_check_interval_counts_batches_and_max_steps_counts_optimizer_steps(
 
 @pytest.mark.parametrize("kind", ["pytorch", "lightning"])
 def test_an_epoch_limit_stops_both_trainings_at_the_same_step(kind, tmp_path):
-    result = load_program(TOPIC, kind).run(**PUBLISHED, device="cpu", ckpt_dir=str(tmp_path), epochs=2)
-    assert result["global_step"] == 26 and result["bitwise_equal"]
+    from evidence.running.gather import gathered_run
+
+    result, _ = gathered_run(load_program(TOPIC, kind).run, {**PUBLISHED, "epochs": 2, "ckpt_dir": str(tmp_path)})
+    assert result["steps"] == 26 and sorted(p.name for p in tmp_path.iterdir()) == ["step=10.ckpt", "step=20.ckpt"]
 
 
 @pytest.mark.parametrize("path, line, text", [

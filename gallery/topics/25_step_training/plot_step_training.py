@@ -8,11 +8,12 @@ epoch. The question is whether the resumed run is the run that would have happen
 interruption, and what that takes.
 
 The model and data are the minimal loop's (a two-layer classifier on synthetic data, SGD with
-momentum 0.9 at rate 0.1), with 200 training samples in batches of 16. The training batches are
-shuffled by a `SubsetRandomSampler` with its own seeded `torch.Generator`, which draws one
-permutation per epoch. The model has no dropout, so the order of the batches is the only
-randomness during training ([Resuming an interrupted run](../06_resuming/plot_resuming.md)
-covers the random number generators).
+momentum 0.9 at rate 0.1), with 200 training samples in batches of 16: 13 batches per epoch, the
+last of 8. The training batches are shuffled by a `SubsetRandomSampler` with its own seeded
+`torch.Generator`, which draws one permutation per epoch. The model has no dropout, so the order
+of the batches is the only randomness during training
+([Resuming an interrupted run](../06_resuming/plot_resuming.md) covers the random number
+generators).
 
 **What Lightning takes off your hands:** `Trainer(max_steps=...)` counts optimizer steps and stops
 there, in the middle of an epoch if need be; `val_check_interval=n` with
@@ -31,131 +32,79 @@ generator's state when the epoch started, and the number of batches done.
 # ## The three programs
 #
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
-# Fabric against plain PyTorch; PyTorch against Lightning). `run()`, which trains twice and
-# compares, is the page's experiment and not counted as lines of code. `--max-steps`,
-# `--val-every`, `--ckpt-every` and `--resume-from` set the schedule; `--epochs` adds an upper
-# bound in epochs (Lightning's `max_epochs`), off by default. The Lightning program's
-# `--plain-dataloader` trains on a `torch.utils.data.DataLoader` instead of the resumable one.
+# Fabric against plain PyTorch; PyTorch against Lightning). Each `run()` trains `--max-steps`
+# optimizer steps, validating every 5 and saving `step=<n>.ckpt` every 10 into `--ckpt-dir`
+# (cleared of `.ckpt` files first). With `--stop-at n` (by default 20) the training stops at
+# step n, as a job at its time limit would, and a fresh start, set up from scratch as a new
+# process would be, resumes from `step=<n>.ckpt`; `--stop-at 0` trains without a break.
+# `--epochs` adds an upper bound in epochs (Lightning's `max_epochs`), off by default.
 #
 # <!-- implementations -->
 #
-# !!! note "Defaults the Lightning program changes"
-#     - `check_val_every_n_epoch=None` (default 1): with an integer `val_check_interval`, the
-#       default counts batches within each epoch; `None` counts them over the whole run, which is
-#       what "every n steps" means (see the Pitfalls).
-#     - `ModelCheckpoint(every_n_train_steps=..., save_top_k=-1, filename="{step}",
-#       enable_version_counter=False)` replaces the default checkpoint callback (one checkpoint per
-#       epoch, the last one kept). `enable_version_counter=False` overwrites `step=20.ckpt` when
-#       the program runs again in the same folder instead of writing `step=20-v1.ckpt` beside it,
-#       so `--resume-from` always finds this run's file.
-#     - `logger=False`: the default logger would write a `lightning_logs/` folder the reader did not
-#       ask for. The progress bar and the model summary follow the quiet switch.
+# ## Executed in this build
 #
-#     `max_epochs` is left unset: with `max_steps` given, Lightning then sets no epoch limit
-#     (`max_epochs=-1`, `pytorch_lightning/loops/utilities.py`, line 80). The sanity check of two
-#     validation batches before training stays on; it changes no weight.
+# --8<-- "gallery/shared/executed.md"
 #
-# ## Executed in this build: resumed in the middle of an epoch
-#
-# Each program ran once with its log captured, then under a memory probe, then in timed rounds
-# alternating the order of the programs. Same seed, same data, same device and one torch thread
-# for all of them. This is the page's headline run: the overview lists it.
+# Two runs: `resume_mid_epoch`, stopped at step 20 (batch 7 of the 13 of epoch 1, counting
+# epochs from 0) and resumed to step 30 (the one below), and `uninterrupted`, the same 30 steps
+# without a break. Lightning logs where it restored from (`Restored all states from the
+# checkpoint ...`).
 
 from evidence import load
-from evidence.views.topics import step_training as views
+from evidence.programs import LABELS
+from evidence.views import figures
 
 runs = load("step_training")
 result = runs.headline
-result.stamp()
+result.executed()
 
 # %%
-
-views.plan(result)
-
-# %%
-# ### What each program printed
+# ### Resumed against uninterrupted
 #
-# Lightning logs where it restored from (`Restored all states from the checkpoint ...`); the
-# resumed trainings print only the validations after the checkpoint's step.
+# The weights in each program's `step=30.ckpt`, read back after the run, against those the same
+# program saved without a break, and the validation losses the plain and Fabric loops kept:
 
-result.logs()
+runs.verdicts("plain_resumed_as_uninterrupted", "lightning_resumed_as_uninterrupted",
+              "fabric_resumed_as_uninterrupted", "plain_validations_as_uninterrupted",
+              "fabric_validations_as_plain", "validated_every_5_steps")
 
 # %%
-# ### Resumed against uninterrupted, in each implementation
+# The validation losses against the optimizer step, resumed (from the dotted line on) over the
+# run without a break. The Lightning program keeps no list of them: it logs `val_loss` for its
+# progress bar, and its weights, compared above, carry the comparison.
+
+stop = result.params["stop_at"]
+whole = runs["uninterrupted"].value("pytorch", "history")
+fig, (ax,) = figures.panels(1, width=7.5)
+ax.plot(whole["val_step"], whole["val_loss"], color="#222222", linewidth=4, alpha=0.25, label="without a break")
+for kind in ("pytorch", "fabric"):
+    kept = result.value(kind, "history")
+    figures.overlay(ax, kind, kept["val_step"], kept["val_loss"], label=f"{LABELS[kind]}, stopped and resumed")
+ax.axvline(stop, color="#999999", linestyle=":", linewidth=1)
+figures.finish(ax, xlabel=f"optimizer step (dotted: stopped and resumed at step {stop})", ylabel="validation loss")
+fig.suptitle("step training: validation loss of the resumed runs over the uninterrupted one")
+fig.tight_layout()
+
+# %%
+# ### Where the checkpoint was taken
 #
-# Each program compares its own resumed weights with its own uninterrupted weights.
+# The checkpoint files each program left, and what its checkpoint of step 20 records about the
+# position inside the epoch (read back from the file):
 
-views.resume_table(result)
-
-# %%
-# ### Validation losses
-
-views.curves_figure(result)
+result.per_implementation({"checkpoint files": "files", "epoch in step=20.ckpt": "at_step_20.epoch"})
 
 # %%
-# ### Did the implementations compute the same thing?
+
+runs.verdicts("checkpoint_in_epoch_1", "plain_checkpoint_position", "lightning_checkpoint_position",
+              "lightning_saves_the_loader_state")
+
+# %%
+# --8<-- "gallery/shared/costs.md"
 #
-# The resumed final weights of Lightning and Fabric against plain PyTorch, each program's resume
-# difference, and the validation losses. Same data order in all three, also after resuming.
+# Each timed run is two trainings (20 steps, then the resumed 10), with a checkpoint written every
+# 10 steps and one read back.
 
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
-
-# %%
-# ### Time and memory
-#
-# Each run is two trainings (the uninterrupted steps and the resumed ones), with checkpoints
-# written every few steps and one read back.
-
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
-
-# %%
-# ## Executed in this build: Lightning resuming a torch DataLoader
-#
-# The same run, with the Lightning program training on a plain `torch.utils.data.DataLoader`
-# (`--plain-dataloader`; logged and memory runs only). The plain and Fabric programs are
-# unchanged. Lightning restores everything it holds, including the batch counter of the
-# interrupted epoch, but the loader restarts: the resumed epoch takes its remaining batches from
-# a new pass over a freshly seeded generator, that is, the first batches of the first epoch's
-# order, and every later epoch is one permutation behind.
-
-plain = runs["plain_dataloader"]
-views.resume_table(plain)
-
-# %%
-
-views.curves_figure(plain)
-
-# %%
-
-plain.parity()
-
-# %%
-# ### What the resumed trainings warned
-#
-# The programs record the warnings their resumed training raises, to show them here (the page's
-# machinery does not publish raw warning lines). With a plain `DataLoader`, Lightning warns that
-# it cannot resume the epoch; with the resumable loader it does not. In both, `ModelCheckpoint`
-# notes that its folder already holds checkpoints (the first training's, which the resumed one
-# continues).
-
-views.warnings_table(result, plain)
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -164,11 +113,13 @@ views.warnings_table(result, plain)
 #     A `torch.utils.data.DataLoader` has no `state_dict`: resumed from a checkpoint taken inside an
 #     epoch, Lightning 2.6.6 warns `You're resuming from a checkpoint that ended before the epoch
 #     ended and your dataloader is not resumable` (a `PossibleUserWarning`,
-#     `pytorch_lightning/loops/training_epoch_loop.py`, lines 222–230) and trains on, with a data
-#     order that differs from the uninterrupted run's (the variant above). Since Lightning 2.2.0 the
-#     `Trainer` saves the state of a training loader that has `state_dict` / `load_state_dict` in the
-#     checkpoint and restores it before the first batch (#19361), and it no longer warns for such a
-#     loader since #19475 (first released in 2.3.0). [#18780](https://github.com/Lightning-AI/pytorch-lightning/issues/18780)
+#     `pytorch_lightning/loops/training_epoch_loop.py`, lines 222–230) and trains on: the resumed
+#     epoch takes its remaining batches from a new pass over a freshly seeded generator, that is,
+#     the first batches of the first epoch's order, and every later epoch is one permutation
+#     behind (the tests record the batches). Since Lightning 2.2.0 the `Trainer` saves the state of
+#     a training loader that has `state_dict` / `load_state_dict` in the checkpoint and restores it
+#     before the first batch (#19361), and it no longer warns for such a loader since #19475 (first
+#     released in 2.3.0). [#18780](https://github.com/Lightning-AI/pytorch-lightning/issues/18780)
 #     argues that resuming inside an epoch is normal for long trainings; with a loader that saves
 #     its position, as here, it is also exact. See also
 #     [#17543](https://github.com/Lightning-AI/pytorch-lightning/issues/17543).
@@ -199,9 +150,16 @@ views.warnings_table(result, plain)
 #     optimizer step (the tests run it). A plain loop that counts one thing for all three avoids the
 #     question.
 #
+# !!! note "Resuming into the folder of the checkpoints"
+#     `ModelCheckpoint` warns `Checkpoint directory ... exists and is not empty` when `fit` starts
+#     with files in its folder, which a resumed run always does (it continues the first run's
+#     folder). The Lightning program silences that one message around `fit`. With `max_steps`
+#     given and `max_epochs` left unset, Lightning sets no epoch limit (`max_epochs=-1`,
+#     `pytorch_lightning/loops/utilities.py`, line 80).
+#
 # ??? info "What else a resumed run needs"
 #     Here the weights, the optimizer (SGD's momentum buffers) and the step counter, plus the loader's
 #     state. A learning-rate scheduler's state, the random number generators of dropout or data
 #     augmentation, and the state of callbacks (early stopping, the best checkpoint so far) come on
-#     top; [Resuming an interrupted run](../06_resuming/plot_resuming.md) shows what each one costs
-#     when it is forgotten.
+#     top; [Resuming an interrupted run](../06_resuming/plot_resuming.md) shows why each one is
+#     needed.
