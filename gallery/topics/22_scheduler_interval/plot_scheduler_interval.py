@@ -66,8 +66,7 @@ result.plot("history.train_loss", "history.val_loss")
 # Lightning's default puts it. The three agree with each other: the default is not a Lightning
 # bug, it is a per-epoch schedule.
 
-default = runs["default_interval"]
-default.parity()
+runs["default_interval"].parity()
 
 # %%
 # ### The learning rate, both ways
@@ -78,8 +77,8 @@ default.parity()
 # as the programs kept it. Stepped per epoch, the schedule advances one of its steps per epoch, and
 # the run ends long before the warm-up does.
 
+default, epochs = runs["default_interval"], result.params["epochs"]
 fig, (ax,) = figures.panels(1, width=8)
-epochs = result.params["epochs"]
 for kind in result.kinds():
     stepped = [e["lr"] for e in result.value(kind, "trace.events") if e["op"] == "optimizer.step"]
     per_epoch = len(stepped) // epochs
