@@ -4,10 +4,10 @@
 A training run is only as useful as what it leaves behind: the loss of every step, the
 epoch averages, the validation curve, in files that a dashboard or a notebook can open later.
 Here each program writes the same three metrics to **two formats at once**, a CSV file and a
-TensorBoard event file, and then does what a reader would do afterwards: it opens both from
-disk (the CSV with Python's `csv` module, the event file with TensorBoard's
-`EventAccumulator`) and returns what it read. Every curve and number on this page comes from
-those files, not from the training loop's memory.
+TensorBoard event file. After each program's run the site opens both files from disk (the CSV
+with Python's `csv` module, the event file with TensorBoard's own `EventAccumulator`), the same
+way for every implementation: every curve and number on this page comes from those files, not
+from the training loop's memory.
 
 The metrics: `train_loss_step`, the loss of every optimizer step; `train_loss_epoch`, its
 mean over the epoch **weighted by batch size** (400 training rows in batches of 64 leave a last
@@ -20,7 +20,7 @@ to every logger handed to the `Trainer` (`CSVLogger`, `TensorBoardLogger`), each
 `version_N` folder, flushed and closed at the end of `fit`. **Fabric** gives you the same
 logger classes and `fabric.log` / `fabric.log_dict`; the averaging and the step numbers stay
 yours, and so does calling `finalize` at the end. **By hand** it is a `SummaryWriter`
-(`torch.utils.tensorboard`), a `csv.writer`, and a few lines to pick the next free
+(`torch.utils.tensorboard`), a `csv.DictWriter`, and a few lines to pick the next free
 `version_N` folder.
 """
 
@@ -29,43 +29,43 @@ yours, and so does calling `finalize` at the end. **By hand** it is a `SummaryWr
 #
 # Highlighted lines are those a program does not share with its counterpart. Each writes into
 # the folder given by `--log-dir` (by default `torch_logs/`, `lightning_logs/` or
-# `fabric_logs/` in the current directory). Reading the files back, listing them and recording
-# the batch sizes exist for this page: they sit between `# region: not counted` and
-# `# endregion`, with the command line, and are left out of the line counts.
+# `fabric_logs/` in the current directory), a `csv/version_N/` and a `tensorboard/version_N/`
+# folder per run.
 #
 # <!-- implementations -->
 #
 # ## Executed in this build
+#
+# --8<-- "gallery/shared/executed.md"
+#
+# Here the values compared are those read back from the files: the per-step series of the CSV
+# and of the event file (values and step numbers), then the epoch-level values of each format,
+# then the final weights. The epoch-level values can differ in the last digits of a float32
+# number: Lightning accumulates and divides its weighted means in float32 tensors, while the
+# hand-written loops add the per-step Python floats (float64); TensorBoard stores every scalar
+# as float32 in any case.
+
+import re
 
 from evidence import load
-from evidence.views.topics import logging as views
+from evidence.programs import LABELS
+from evidence.views import codes, figures
 
-result = load("logging").headline
-views.run_summary(result)
-
-# %%
-
-result.stamp()
-
-# %%
-# ### What each program printed
-#
-# Lightning shows its model summary and its progress bar, which carries the logged values
-# (`prog_bar=True`); its epoch lines come from the callback that records the batch sizes (not
-# counted). Every program then lists the files it wrote.
-
-result.logs()
+logged = load("logging")
+result = logged.headline
+result.executed()
 
 # %%
 # ### The files on disk
 #
-# Paths relative to the log folder, as listed after the run. TensorBoard names its event files
-# `events.out.tfevents.<unix time>.<host name>.<process id>.<counter>`; the part after
-# `tfevents` is shortened here because it changes with every run. Lightning's
+# Paths relative to each program's log folder, listed after its run. TensorBoard names its
+# event files `events.out.tfevents.<unix time>.<host name>.<process id>.<counter>`; the part
+# after `tfevents` is shortened here because it changes with every run. Lightning's
 # `TensorBoardLogger` also writes an `hparams.yaml` (empty here: the module saved no
 # hyperparameters).
 
-views.files_table(result)
+result.per_implementation({"files written": lambda found: codes(
+    [re.sub(r"tfevents\..*$", "tfevents.…", name) for name in found["files"]], sep=" · ")})
 
 # %%
 # ### Curves read back from the files
@@ -74,67 +74,54 @@ views.files_table(result)
 # TensorBoard event file, all six series overlaid. Right: the epoch-level values, drawn at the
 # step number they were logged with.
 
-views.curves(result)
+fig, (steps_ax, epochs_ax) = figures.panels(2, height=3.8)
+for kind in result.kinds():
+    for source, mark in (("csv", "o"), ("tensorboard", "x")):
+        series = result.value(kind, source)
+        figures.overlay(steps_ax, kind, series["train_loss_step"]["step"], series["train_loss_step"]["value"],
+                        label=f"{LABELS[kind]} ({source})", marker=mark, markersize=4)
+        for metric, shape in (("train_loss_epoch", "s"), ("val_loss", "^")):
+            figures.overlay(epochs_ax, kind, series[metric]["step"], series[metric]["value"],
+                            label=f"{LABELS[kind]} {metric} ({source})", marker=shape, markersize=5)
+figures.finish(steps_ax, title="train_loss_step", xlabel="logged step", ylabel="loss")
+figures.finish(epochs_ax, title="train_loss_epoch and val_loss", xlabel="logged step", ylabel="loss", legend=False)
+epochs_ax.legend(fontsize=6, ncol=2)
+fig.suptitle("logging: metrics read back from the CSV and TensorBoard files of every implementation")
+fig.tight_layout()
 
 # %%
-# ### Did they log the same thing?
-#
-# Compared with the plain PyTorch files: the per-step series from the CSV and from the event
-# file (values and step numbers), then all three metrics of each format, then the final
-# weights. Per-step values are identical (the tests pin it). The epoch-level values can differ
-# in the last digits of a float32 number, as the table shows: Lightning accumulates and divides
-# its weighted means in float32 tensors, while the hand-written loops add the per-step Python
-# floats (float64) for the training mean and divide the float32 validation sum in Python;
-# TensorBoard stores every scalar as float32 in any case.
-
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
-
-# %%
-# ### The epoch mean is weighted by batch size
-#
-# Recomputed here from the per-step values each program **wrote to its CSV** and the batch
-# sizes it saw: the batch-size weighted mean matches the logged `train_loss_epoch` of every
-# implementation, Lightning's included; the plain mean of the step values does not, because the
-# short last batch would count as much as a full one.
-
-views.epoch_mean_table(result)
-
-# %%
-# ### Step numbers and columns
+# ### Step numbers, columns and tags
 #
 # Lightning numbers the per-step values from 0 (the number of optimizer steps taken before the
 # step) and logs the epoch-level values at the step of the epoch's **last** batch; the
 # hand-written and Fabric programs use the same convention so that the files line up. Lightning
 # also adds an `epoch` column to its CSV and an `epoch` scalar to TensorBoard.
 
-views.steps_table(result)
+result.per_implementation({
+    "steps of the epoch values": "csv.val_loss.step",
+    "CSV columns": lambda found: codes(["step", *sorted(found["csv"])]),
+    "TensorBoard scalar tags": lambda found: codes(found["tensorboard"]),
+})
 
 # %%
-# ### Time and memory
+
+logged.verdicts("steps", "per_step_numbering", "epoch_values_at_last_step", "epoch_mean_with_val_loss",
+                "lightning_epoch_scalar", "tensorboard_float32")
+
+# %%
+# ### The epoch mean is weighted by batch size
 #
-# Writing and reading the files is part of every run, so these times include two small file
-# writers and the read-back. Every program reads one Python number per step here (the value it
-# writes to the files). The timed runs are quiet (`verbose=False`): no program prints, and the
-# `Trainer` shows no progress bar or model summary; its sanity check is included.
+# The plain and Fabric programs compute `train_loss_epoch` as the batch-size weighted mean of
+# the step losses (`total += value * len(x)`), and Lightning's logged value matches it to
+# float32 precision (the `csv.train_loss_epoch` rows under *Did they compute the same thing?*
+# above). The unweighted mean
+# of the seven step values of an epoch differs from it by more than 1e-4, because the short last
+# batch would count as much as a full one; the test suite recomputes both from each program's
+# CSV file (`tests/test_logging/test_logging.py`).
+#
+# --8<-- "gallery/shared/costs.md"
 
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -166,15 +153,10 @@ result.loc()
 #     steps. The `Trainer` finalises its loggers at the end of `fit`; with Fabric call
 #     `logger.finalize("success")` yourself, as the program does, before reading the files.
 #
-# !!! note "Defaults the Lightning program changes"
-#     - `log_every_n_steps=1` (see above: the default changes what the files hold).
-#     - `enable_checkpointing=False`: by default a checkpoint would be written into the first
-#       logger's folder (`csv/version_N/checkpoints/`), a file this page is not about.
-#     - `enable_progress_bar=verbose, enable_model_summary=verbose`: on from the command line,
-#       off in the quiet timed runs.
-#
-#     The sanity check stays on: Lightning logs nothing to the loggers while it runs, so the
-#     files hold only the validation after each epoch (the tests pin the step numbers).
+# !!! note "The sanity check logs nothing"
+#     The sanity check (two validation batches before training) stays on: Lightning logs
+#     nothing to the loggers while it runs, so the files hold only the validation after each
+#     epoch, at the steps the checks above name.
 #
 # ??? info "One folder per run"
 #     The loggers never overwrite: each run goes into the next free `version_N` folder under
