@@ -30,6 +30,7 @@ from evidence.recorded import GPU_DIR, gpu_records, gpu_run, latest_gpu
 from evidence.running.environment import stamp
 from evidence.views.changes import changes, highlight_lines
 from evidence.views import difference
+from evidence.views.trace import full_trace, trace_uri
 
 IMPLEMENTATIONS_MARK = re.compile(r"^(?P<indent>[ \t]*)<!-- implementations(?::\s*(?P<topic>\w+))? -->[ \t]*$",
                                   re.MULTILINE)
@@ -123,6 +124,9 @@ def on_files(files: Files, config):
             files.append(File.generated(config, download_uri(topic, program.path.name),
                                         abs_src_path=str(program.path)))
         files.append(File.generated(config, archive_uri(topic), content=archive(topic)))
+        report = runner.stored(declared.run(topic))
+        if report is not None and full_trace(report)["implementations"]:
+            files.append(File.generated(config, trace_uri(topic), content=json.dumps(full_trace(report))))
     for record in gpu_records():
         files.append(File.generated(config, gpu_uri(record["file"]), abs_src_path=str(GPU_DIR / record["file"])))
     files.append(File.generated(config, SUMMARY_URI,

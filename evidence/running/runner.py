@@ -136,7 +136,6 @@ def stored(run: Run) -> dict | None:
                  run.name, run.topic, path, error)
         path.unlink(missing_ok=True)
         return None
-    os.utime(path)  # used: the newest versions are the ones kept
     return report
 
 
@@ -178,8 +177,9 @@ def entry_digest(run: Run) -> str | None:
 
 
 KEEP_VERSIONS = 4
-"""Results kept per run: the newest few, so that switching between branches (or worktrees
-sharing one cache) finds its results again instead of executing them."""
+"""Results kept per run: the newest few written, so that switching between branches (or
+worktrees sharing one cache) finds its results again instead of executing them. Reading a
+result changes nothing on disk: the cache sits under docs/, which `mkdocs serve` watches."""
 
 
 def _store(run: Run, report: dict) -> None:
@@ -274,7 +274,7 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
         out.mkdir()
         work_files = {"doing": work / "doing.json"}
         (work / "job.json").write_text(json.dumps({
-            "topic": topic, "runs": [r.spec() for r in runs], "lock": str(cache_dir() / "timing.lock"),
+            "topic": topic, "runs": [r.spec() for r in runs], "lock": str(lock_path("timing")),
             "roots": [str(PROJECT_DIR), os.getcwd(), str(work)], "waiting_flag": str(waiting),
             "doing": str(work_files["doing"])}))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -323,9 +323,8 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
             reports[run.name] = _error(run, "worker", f"not run: run {failed['run']!r} of the same topic failed first")
             continue
         reason = (f"the worker for topic {topic!r} {exit_description(proc.returncode)} while "
-                  f"{doing.get('doing', 'it ran')}, before writing the result of run {run.name!r}.\nLast lines of "
-                  f"its output (with the Python stack where faulthandler could write one):\n"
-                  f"{errors[-4000:].rstrip() or '(nothing)'}")
+                  f"{doing.get('doing', 'it ran')}, before writing the result of run {run.name!r}.\n"
+                  f"{crash_excerpt(errors)}")
         reports[run.name] = _error(run, doing.get("program", "worker"), reason)
         if on_done:
             on_done(run, reports[run.name], 0.0)
@@ -334,6 +333,16 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
         if "error" in reports[run.name]:
             _store_failure(run, reports[run.name])
     return reports
+
+
+def crash_excerpt(errors: str, limit: int = 4000) -> str:
+    """What a crashed worker wrote last: faulthandler's report (the Python stack of every thread,
+    without its list of extension modules) where there is one, else the tail of its output."""
+    start = errors.rfind("Fatal Python error")
+    if start >= 0:
+        report = errors[start:].split("\nExtension modules:", 1)[0]
+        return "Python stack at the crash (faulthandler):\n" + report[:limit].rstrip()
+    return "Last lines of its output:\n" + (errors[-limit:].rstrip() or "(nothing)")
 
 
 def exit_description(code: int | None) -> str:
@@ -391,6 +400,13 @@ def execute_stale(topics: list[str] | None = None, parallel: int | None = None) 
         return _execute_all(todo, total, parallel)
 
 
+def lock_path(name: str) -> Path:
+    """A lock file of this cache, kept outside it (in the temporary folder): opening a file under
+    docs/ would wake `mkdocs serve`'s watcher, and so another build."""
+    key = hashlib.sha256(str(cache_dir().resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"evidence-{key}-{name}.lock"
+
+
 def build_lock():
     """An exclusive lock on the result store while stale runs execute: a second build on the same
     cache waits, then finds the first one's results instead of running the same runs."""
@@ -399,7 +415,7 @@ def build_lock():
 
     @contextlib.contextmanager
     def held():
-        path = cache_dir() / "build.lock"
+        path = lock_path("build")
         with open(path, "a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -13,7 +13,7 @@ import difflib
 import json
 
 from evidence.programs import LABELS
-from evidence.views import Code, Em, Html, Lines, Strong, admonition, difference, table
+from evidence.views import Code, Em, Html, Lines, Link, Strong, admonition, difference, table
 
 MAX_CYCLE = 8
 """Longest cycle of calls folded into one row (forward, zero_grad, backward, step: 4)."""
@@ -159,10 +159,24 @@ def trace_table(result) -> Html:
     caption = (f"Calls recorded while the programs ran (a recorded pass of the headline run, untimed), folded: "
                f"×n marks a call or cycle of calls repeated n times in a row, and repeated groups of rows are "
                f"shown once. {differing} of {len(lines)} rows differ between the implementations"
-               + (f"; the first {shown} of {total} folded rows are shown, the whole trace is in the downloadable "
-                  "results." if shown < total else ".")
+               + (f"; the first {shown} of {total} folded rows are shown." if shown < total else ".")
                + " Under each row: the program's function that made the calls ← the framework's nearest function.")
-    return table(["difference", *(LABELS[k] for k in traces)], body, caption=caption)
+    download = Link("Every recorded call of every implementation, unfolded (JSON)",
+                    "../../../../" + trace_uri(result.topic))
+    return Html(table(["difference", *(LABELS[k] for k in traces)], body, caption=caption)
+                + f'<p class="trace-download">{download.html()}</p>')
+
+
+def trace_uri(topic: str) -> str:
+    """Where the site publishes a topic's full recorded trace (`evidence.hooks.content` writes it)."""
+    return f"downloads/{topic}/trace.json"
+
+
+def full_trace(report: dict) -> dict:
+    """The recorded calls and parity ledger of every implementation of a run, as published."""
+    return {"topic": report["topic"], "run": report["run"],
+            "implementations": {kind: impl["trace"] for kind, impl in report.get("implementations", {}).items()
+                                if "trace" in impl}}
 
 
 def ledger_line(result) -> Html:
