@@ -1,5 +1,8 @@
 """snippets/weights_io: every round trip bitwise, the files read across styles (one without Lightning installed),
-and the pitfalls the page states."""
+and the pitfalls the page states.
+
+The programs run at the published configuration with the harness's gather (tests.conftest.run_program), each
+writing into its own folder of one module-wide folder."""
 
 from __future__ import annotations
 
@@ -10,14 +13,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from evidence import declared
+from evidence import checks, declared
 from evidence.running.measure import max_abs_difference
-from tests.conftest import environment_with, load_program, run_downloaded
+from tests.conftest import environment_with, load_program, run_downloaded, run_program
 
 TOPIC = "weights_io"
 KINDS = ["pytorch", "lightning", "fabric"]
 PUBLISHED = declared.run(TOPIC).params
 """The headline run's parameters (runs.toml): what the page shows."""
+FILES = {"pytorch": ["pytorch_checkpoint.pt", "pytorch_weights.pt"],
+         "lightning": ["from_weights.ckpt", "lightning.ckpt", "lightning_weights.pt"],
+         "fabric": ["fabric.ckpt", "fabric_to_lightning.ckpt", "fabric_weights.pt"]}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -36,7 +42,7 @@ def folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def results(folder):
-    return {kind: load_program(TOPIC, kind).run(**PUBLISHED, device="cpu", out_dir=str(folder)) for kind in KINDS}
+    return {kind: run_program(TOPIC, kind, **PUBLISHED, device="cpu", out_dir=str(folder / kind)) for kind in KINDS}
 
 
 def _net(state: dict):
@@ -46,11 +52,15 @@ def _net(state: dict):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_round_trip_gives_back_the_trained_network_bit_for_bit(results, kind):
-    trips = results[kind]["round_trips"]
-    assert len(trips) == {"pytorch": 2, "lightning": 3, "fabric": 3}[kind]
-    assert all(t["identical"] and t["difference"] == 0.0 for t in trips), trips
-    assert results[kind]["round_trip_max"] == 0.0
+def test_every_route_gives_back_the_trained_network_bit_for_bit(results, kind):
+    predictions = results[kind]["predictions"]
+    routes = ["trained", "weights", "checkpoint"] + (["lightning_ckpt"] if kind != "pytorch" else [])
+    assert sorted(predictions) == sorted(routes)
+    for route in routes:
+        assert torch.equal(predictions[route], predictions["trained"]), route
+    assert torch.equal(_net(results[kind]["state_dict"]).eval()(load_program(TOPIC, kind).make_data(0)[1].tensors[0]),
+                       predictions["trained"])
+    assert sorted(results[kind]["files"]) == FILES[kind]
     assert len(results[kind]["history"]["val_loss"]) == PUBLISHED["epochs"]
 
 
@@ -58,33 +68,46 @@ def test_every_round_trip_gives_back_the_trained_network_bit_for_bit(results, ki
 def test_same_trained_weights_as_plain_pytorch(results, kind):
     assert max_abs_difference(results[kind]["state_dict"], results["pytorch"]["state_dict"]) == 0.0
     assert max_abs_difference(results[kind]["history"], results["pytorch"]["history"]) <= 1e-6
+    for route in ("trained", "weights", "checkpoint"):
+        assert torch.equal(results[kind]["predictions"][route], results["pytorch"]["predictions"][route])
 
 
-def test_the_check_catches_a_network_that_is_not_the_trained_one(folder, results):
-    """The round-trip check fails when the reloaded network differs (here: a fresh, untrained one)."""
-    module = load_program(TOPIC, "pytorch")
-    trained = _net(results["pytorch"]["state_dict"])
-    x = module.make_data(0)[1].tensors[0]
-    trip = module.compare("untrained", folder / "pytorch_weights.pt", trained, module.build_model(), x)
-    assert not trip["identical"] and trip["difference"] > 0
+def test_declared_checks_hold_on_these_results(results):
+    from evidence.running.worker import _jsonable
+
+    reports = {"round_trips": {"implementations": {kind: _jsonable({k: v for k, v in r.items() if k != "model"})
+                                                   for kind, r in results.items()}}}
+    found = [checks.evaluate(check, reports) for check in checks.declared_checks(TOPIC)]
+    assert found and all(c["expected"] for c in found), [c for c in found if not c["expected"]]
 
 
-@pytest.mark.parametrize("file", ["pytorch_weights.pt", "pytorch_checkpoint.pt", "lightning.ckpt", "from_weights.ckpt",
-                                  "fabric.ckpt", "fabric_weights.pt", "fabric_to_lightning.ckpt"])
-def test_plain_reader_reads_every_file_of_every_style(folder, results, file):
+def test_the_checks_catch_a_network_that_is_not_the_trained_one(results, monkeypatch, tmp_path):
+    """A route that loads nothing keeps a fresh network's weights: its logits differ, and the declared check says so."""
+    from evidence.running.worker import _jsonable
+
+    monkeypatch.setattr(torch.nn.Module, "load_state_dict", lambda self, state, strict=True, assign=False: None)
+    broken = run_program(TOPIC, "pytorch", **PUBLISHED, device="cpu", out_dir=str(tmp_path))
+    reports = {"round_trips": {"implementations": {"pytorch": _jsonable({k: v for k, v in broken.items()
+                                                                         if k != "model"})}}}
+    found = checks.evaluate(next(c for c in checks.declared_checks(TOPIC) if c.name == "weights_route"), reports)
+    assert found["verdict"] == "differs" and not found["expected"]
+
+
+@pytest.mark.parametrize("kind, file", [(kind, file) for kind, files in FILES.items() for file in files])
+def test_plain_reader_reads_every_file_of_every_style(folder, results, kind, file):
     """The plain program's load_weights, on the files all three programs wrote, gives the trained weights."""
-    weights = load_program(TOPIC, "pytorch").load_weights(folder / file)
+    weights = load_program(TOPIC, "pytorch").load_weights(folder / kind / file)
     assert max_abs_difference(weights, results["pytorch"]["state_dict"]) == 0.0
-    torch.load(folder / file, weights_only=True)  # tensors and plain values only
+    torch.load(folder / kind / file, weights_only=True)  # tensors and plain values only
 
 
 def test_a_lightning_checkpoint_converts_without_lightning_installed(folder, results, outside_repo):
     """python pytorch_weights_io.py --convert lightning.ckpt, with only torch installed."""
-    ckpt = folder / "lightning.ckpt"
+    ckpt = folder / "lightning" / "lightning.ckpt"
     proc = run_downloaded(TOPIC, ["pytorch"], ["--epochs", "1", "--convert", str(ckpt)], outside_repo,
                           only={"pytorch": ["torch"]})["pytorch"]
     assert proc.returncode == 0, proc.stderr[-2000:]
-    converted = torch.load(outside_repo / "pytorch" / "lightning_as_plain.pt", weights_only=True)
+    converted = torch.load(outside_repo / "pytorch" / "weights_torch" / "lightning_as_plain.pt", weights_only=True)
     assert list(converted) == ["0.weight", "0.bias", "2.weight", "2.bias"]
     assert max_abs_difference(converted, results["lightning"]["state_dict"]) == 0.0
     env = environment_with(["torch"], outside_repo.parent / "environments")
@@ -95,10 +118,10 @@ def test_a_lightning_checkpoint_converts_without_lightning_installed(folder, res
 
 def test_lightning_loads_the_checkpoints_the_other_styles_wrote(folder, results):
     classifier = load_program(TOPIC, "lightning").Classifier
-    for file in ["from_weights.ckpt", "fabric_to_lightning.ckpt", "lightning.ckpt"]:
+    for file in ["lightning/from_weights.ckpt", "fabric/fabric_to_lightning.ckpt", "lightning/lightning.ckpt"]:
         module = classifier.load_from_checkpoint(folder / file)
         assert max_abs_difference(module.model.state_dict(), results["lightning"]["state_dict"]) == 0.0
-        assert module.hparams.lr == PUBLISHED.get("lr", 1e-3)
+        assert module.hparams.lr == 1e-3
 
 
 def test_fabric_restores_the_plain_checkpoint_with_its_optimizer(folder, results):
@@ -109,20 +132,20 @@ def test_fabric_restores_the_plain_checkpoint_with_its_optimizer(folder, results
     model = module.build_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model, optimizer = fabric.setup(model, optimizer)
-    remainder = fabric.load(folder / "pytorch_checkpoint.pt", {"model": model, "optimizer": optimizer})
+    remainder = fabric.load(folder / "pytorch" / "pytorch_checkpoint.pt", {"model": model, "optimizer": optimizer})
     assert remainder == {"epoch": PUBLISHED["epochs"]}
     assert max_abs_difference(model.module.state_dict(), results["pytorch"]["state_dict"]) == 0.0
-    saved = torch.load(folder / "pytorch_checkpoint.pt", weights_only=True)["optimizer"]
+    saved = torch.load(folder / "pytorch" / "pytorch_checkpoint.pt", weights_only=True)["optimizer"]
     assert max_abs_difference(optimizer.state_dict()["state"], saved["state"]) == 0.0
     assert optimizer.state_dict()["state"][0]["step"].item() > 0
     raw = fabric.setup(module.build_model())
-    fabric.load_raw(folder / "pytorch_weights.pt", raw)
+    fabric.load_raw(folder / "pytorch" / "pytorch_weights.pt", raw)
     assert max_abs_difference(raw.module.state_dict(), results["pytorch"]["state_dict"]) == 0.0
 
 
 def test_the_prefix_must_be_stripped_and_strict_false_hides_it(folder, results):
     module = load_program(TOPIC, "pytorch")
-    checkpoint = torch.load(folder / "lightning.ckpt", weights_only=True)
+    checkpoint = torch.load(folder / "lightning" / "lightning.ckpt", weights_only=True)
     assert "model" not in checkpoint and next(iter(checkpoint["state_dict"])) == "model.0.weight"
     with pytest.raises(RuntimeError, match="Missing key"):
         module.build_model().load_state_dict(checkpoint["state_dict"])
@@ -175,7 +198,7 @@ def test_a_checkpoint_without_fit_loads_but_does_not_resume(folder, results, tmp
     program = load_program(TOPIC, "lightning")
     with pytest.raises(AttributeError, match="only possible if a model is attached"):
         _trainer().save_checkpoint(tmp_path / "early.ckpt")
-    without_version = torch.load(folder / "from_weights.ckpt", weights_only=True)
+    without_version = torch.load(folder / "lightning" / "from_weights.ckpt", weights_only=True)
     del without_version["pytorch-lightning_version"]
     torch.save(without_version, tmp_path / "no_version.ckpt")
     with pytest.raises(KeyError, match="pytorch-lightning_version"):
@@ -184,7 +207,7 @@ def test_a_checkpoint_without_fit_loads_but_does_not_resume(folder, results, tmp
     train_set, val_set = program.make_data(0)
     loader, val_loader = DataLoader(train_set, batch_size=32), DataLoader(val_set, batch_size=32)
     with pytest.raises(KeyError, match="Trying to restore optimizer state but checkpoint contains only the model"):
-        _trainer().fit(program.Classifier(), loader, val_loader, ckpt_path=folder / "from_weights.ckpt")
+        _trainer().fit(program.Classifier(), loader, val_loader, ckpt_path=folder / "lightning" / "from_weights.ckpt")
 
     fresh = program.Classifier()
     fresh.model.load_state_dict(results["lightning"]["state_dict"])

@@ -5,8 +5,8 @@ Weights cross the border between the styles all the time: a model trained with L
 run in a service that has only `torch`; years of plain `state_dict` files have to seed a new
 `LightningModule`; a Fabric user hands a model to a Lightning colleague. Each program below
 trains the minimal loop's network, writes its weights the way its style writes them, reads them
-back by the route its style takes, and checks that the network it gets back is **bitwise** the
-one it trained: every tensor equal, and the same logits on every validation row.
+back by the route its style takes, and predicts the validation rows with every network it got
+back and with the one it trained: the page checks that the logits are **bitwise** the same.
 
 - **Plain PyTorch** writes `model.state_dict()` (`pytorch_weights.pt`) and a full checkpoint
   with Fabric's key names (`{"model": ..., "optimizer": ..., "epoch": ...}`,
@@ -33,77 +33,58 @@ attribute names of its submodules (`model.0.weight` for `self.model`); a Fabric 
 # ## The three programs
 #
 # Highlighted lines are those a program does not share with its counterpart. Each program
-# writes its files into `--out-dir` (the current folder by default). The checks that compare a
-# reloaded network with the trained one are the page's evidence, not part of the task, and are
-# not counted as lines of code.
+# writes its files into `--out-dir` (`weights_torch`, `weights_lightning`, `weights_fabric` by
+# default) and returns the trained network and the logits of every network it read back, by
+# route: `weights` (a plain state-dict file), `checkpoint` (the style's own checkpoint) and, for
+# Lightning and Fabric, `lightning_ckpt` (a file in Lightning's layout written without `fit`).
 #
 # <!-- implementations -->
 #
-# !!! note "Defaults the Lightning program changes"
-#     `logger=False` and `enable_checkpointing=False`: the default logger would write a
-#     `lightning_logs/` folder and the default `ModelCheckpoint` a checkpoint every epoch, files
-#     the reader did not ask for; the program writes its one checkpoint itself with
-#     `trainer.save_checkpoint(path, weights_only=False)` (`False` written out: left unset,
-#     Lightning 2.6 logs that it defaults to `False`). The progress bar and the model summary are
-#     on from the command line and off in the quiet, timed runs. The sanity-check validation and
-#     the rest stay at their defaults.
-#
 # ## Executed in this build
+#
+# --8<-- "gallery/shared/executed.md"
+#
+# Here the run's checks also compare, across implementations, the logits of the trained
+# network and of the networks read back from the plain weights and from each style's checkpoint.
 
 from evidence import load
-from evidence.views.topics import weights_io as views
+from evidence.programs import LABELS
+from evidence.views import Code, codes, table
 
-result = load("weights_io").headline
-result.stamp()
-
-# %%
-# ### What each program printed
-
-result.logs()
+runs = load("weights_io")
+result = runs.headline
+result.executed()
 
 # %%
 # ### Every round trip, bit for bit
 #
-# Each row is one route a program took: the file the weights went through, what that file
-# holds at its top level, the key under which the file stores the network's first tensor (the
-# prefix a reader has to strip), and the comparison of the network read back with the trained
-# one.
+# Each route's network against the trained one, on every validation row, in every
+# implementation; declared in the topic's `runs.toml`:
 
-views.round_trips_table(result)
+runs.verdicts("weights_route", "checkpoint_route", "lightning_ckpt_without_fit", "fabric_via_lightning_layout")
 
 # %%
-
-views.verdict(result)
-
-# %%
-# ### Did the three programs train the same network?
+# ### What each file holds
 #
-# The trained weights, the largest round-trip difference of each program and the per-epoch
-# validation loss, against plain PyTorch's.
+# Every file the programs wrote, read back with `torch.load(weights_only=True)` after the run:
+# its top-level keys and the key under which it stores the network's first tensor, which shows
+# the prefix a reader has to strip (`model.` in Lightning's layout, none in a plain state dict).
 
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks, including each `torch.save` and `torch.load`. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
+rows = []
+for kind in result.kinds():
+    for name, written in result.value(kind, "files").items():
+        keys = written["keys"]
+        holder = next((keys[k] for k in ("state_dict", "model") if k in keys), None)
+        stored_as = holder["keys"][0] if holder else next(iter(keys))
+        rows.append([LABELS[kind], Code(name), codes(keys), Code(stored_as), f"{written['file_bytes']:,} B"])
+table(["implementation", "file", "top-level keys", "first weight stored as", "size"], rows)
 
 # %%
-# ### Time and memory
+# --8<-- "gallery/shared/costs.md"
 #
 # Each run includes writing and reading every file in the table above.
 
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+result.costs()
 
 # %%
 # ## Pitfalls
