@@ -1,18 +1,14 @@
 """Test, predict and ship in PyTorch Lightning: trainer.test with the best checkpoint, trainer.predict with a prediction writer, torch.export."""
 
-# region: not counted (the command line)
 import argparse
-import sys
-
-from pytorch_lightning.utilities.exceptions import MisconfigurationException
-# endregion
-
 import shutil
+import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import BasePredictionWriter, ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -36,10 +32,6 @@ class Classifier(pl.LightningModule):
         self.save_hyperparameters()
         self.model = build_model()
         self.loss_fn = nn.CrossEntropyLoss()
-        # region: not counted (collects what run() returns)
-        self.history = {"train_loss": [], "val_loss": []}
-        self.verbose = False
-        # endregion
 
     def forward(self, x):
         return self.model(x)
@@ -47,12 +39,12 @@ class Classifier(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = self.loss_fn(self(x), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
-        self.log("val_loss", self.loss_fn(self(x), y))
+        self.log("val_loss", self.loss_fn(self(x), y), prog_bar=True)
 
     def test_step(self, batch, batch_idx):
         x, y = batch
@@ -62,16 +54,6 @@ class Classifier(pl.LightningModule):
 
     def predict_step(self, batch, batch_idx):
         return self(batch[0])
-
-    # region: not counted (collects what run() returns, printed as the other programs print it)
-    def on_train_epoch_end(self):
-        metrics = self.trainer.callback_metrics
-        self.history["train_loss"].append(metrics["train_loss"].item())
-        self.history["val_loss"].append(metrics["val_loss"].item())
-        if self.verbose:
-            self.print(f"epoch {self.current_epoch + 1}/{self.trainer.max_epochs}"
-                       f"  train_loss {self.history['train_loss'][-1]:.4f}  val_loss {self.history['val_loss'][-1]:.4f}")
-    # endregion
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
@@ -88,6 +70,10 @@ class PredictionWriter(BasePredictionWriter):
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.03,
         test_with: str = "best", out_dir: str = ".", verbose: bool = False) -> dict:
+    if epochs < 1 or test_with not in ("best", "final"):
+        raise ValueError("--epochs must be at least 1 and --test-with best or final")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
     pl.seed_everything(seed)
     train_set, val_set, test_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -99,18 +85,11 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
 
     module = Classifier(lr=lr)
-    # region: not counted (collects what run() returns)
-    module.verbose = verbose
-    # endregion
     checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val_loss")
     trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, logger=False,
                          callbacks=[checkpoint, PredictionWriter(out / "predictions.pt")],
                          enable_progress_bar=verbose, enable_model_summary=verbose)
     trainer.fit(module, train_loader, val_loader)
-
-    # region: not counted (collects what run() returns)
-    final_state = {k: v.detach().cpu().clone() for k, v in module.model.state_dict().items()}
-    # endregion
     if test_with == "best":
         metrics = trainer.test(ckpt_path="best", dataloaders=test_loader, verbose=verbose)[0]
     else:
@@ -121,54 +100,25 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     exported = torch.export.export(module, (test_set.tensors[0][:8],),
                                    dynamic_shapes=({0: torch.export.Dim("batch")},))
     torch.export.save(exported, out / "model.pt2")
-
-    # region: not counted (the page's check: the exported program, loaded back, against the predictions)
-    predictions = torch.load(out / "predictions.pt", weights_only=True)
-    shipped = torch.export.load(out / "model.pt2").module()
-    with torch.no_grad():
-        exported_predictions = shipped(test_set.tensors[0])
-        on_cpu = module(test_set.tensors[0])
-    best_epoch = torch.load(checkpoint.best_model_path, weights_only=True)["epoch"] + 1
-    if verbose:
-        print(f"wrote predictions.pt {tuple(predictions.shape)} and model.pt2; the exported program computes "
-              f"{'bitwise' if torch.equal(exported_predictions, on_cpu) else 'NOT'} the network's CPU logits")
-    return {"history": module.history, "state_dict": final_state, "steps": trainer.global_step,
-            "device": str(trainer.strategy.root_device), "best_epoch": best_epoch,
-            "tested_epoch": best_epoch if test_with == "best" else epochs,
-            "test_loss": metrics["test_loss"], "test_accuracy": metrics["test_acc"], "predictions": predictions,
-            "exported_predictions": exported_predictions,
-            "export_identical": torch.equal(exported_predictions, on_cpu)}
-    # endregion
+    return {"model": module.model, "best_val_loss": checkpoint.best_model_score.item(),
+            "test_loss": metrics["test_loss"], "test_accuracy": metrics["test_acc"]}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.03)
     parser.add_argument("--test-with", default="best", help="best (the best validation epoch's weights) or final")
     parser.add_argument("--out-dir", default=".", help="folder for the files written (default: here)")
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        if args.test_with not in ("best", "final"):
-            raise ValueError(f"--test-with {args.test_with!r}: use best or final")
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.test_with, args.out_dir,
-                     verbose=True)
+        run(args.epochs, args.seed, args.device, test_with=args.test_with, out_dir=args.out_dir, verbose=True)
     except (ValueError, OSError, MisconfigurationException) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: tested epoch {result['tested_epoch']}; wrote checkpoints/, predictions.pt and model.pt2 in "
-          f"{args.out_dir}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

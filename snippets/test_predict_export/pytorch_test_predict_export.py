@@ -1,10 +1,7 @@
 """Test, predict and ship in plain PyTorch: keep the best weights, test them, write predictions, export with torch.export."""
 
-# region: not counted (the command line)
 import argparse
 import sys
-# endregion
-
 from pathlib import Path
 
 import torch
@@ -28,6 +25,8 @@ def build_model() -> nn.Module:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -35,6 +34,8 @@ def resolve_device(name: str) -> torch.device:
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 0.03,
         test_with: str = "best", out_dir: str = ".", verbose: bool = False) -> dict:
+    if epochs < 1 or test_with not in ("best", "final"):
+        raise ValueError("--epochs must be at least 1 and --test-with best or final")
     torch.manual_seed(seed)
     train_set, val_set, test_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -49,10 +50,8 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     model = build_model().to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
-    best_loss, best_epoch = float("inf"), 0
-    # region: not counted (collects what run() returns)
+    best_loss = float("inf")
     history = {"train_loss": [], "val_loss": []}
-    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -65,7 +64,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
             optimizer.step()
             total += loss.detach() * len(x)
             count += len(x)
-        train_loss = total.item() / count
+        history["train_loss"].append(total.item() / count)
 
         model.eval()
         total, count = 0.0, 0
@@ -74,20 +73,14 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
                 x, y = x.to(dev), y.to(dev)
                 total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        val_loss = total.item() / count
-        if val_loss < best_loss:
-            best_loss, best_epoch = val_loss, epoch + 1
+        history["val_loss"].append(total.item() / count)
+        if history["val_loss"][-1] < best_loss:
+            best_loss = history["val_loss"][-1]
             torch.save(model.state_dict(), out / "best.pt")
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        # endregion
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                  f"  val_loss {history['val_loss'][-1]:.4f}")
 
-    # region: not counted (collects what run() returns)
-    final_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    # endregion
     if test_with == "best":
         model.load_state_dict(torch.load(out / "best.pt", map_location=dev, weights_only=True))
     model.eval()
@@ -99,63 +92,35 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
             total += loss_fn(logits, y) * len(x)
             correct += (logits.argmax(dim=1) == y).sum()
             count += len(x)
+        predictions = torch.cat([model(x.to(dev)).cpu() for (x,) in predict_loader])
     test_loss, test_acc = total.item() / count, correct.item() / count
     if verbose:
-        print(f"test ({test_with} weights, epoch {best_epoch if test_with == 'best' else epochs}): "
-              f"test_loss {test_loss:.4f}  test_acc {test_acc:.4f}")
-
-    with torch.no_grad():
-        predictions = torch.cat([model(x.to(dev)).cpu() for (x,) in predict_loader])
+        print(f"test ({test_with} weights): test_loss {test_loss:.4f}  test_acc {test_acc:.4f}")
     torch.save(predictions, out / "predictions.pt")
 
     model.cpu()
     exported = torch.export.export(model, (test_set.tensors[0][:8],),
                                    dynamic_shapes=({0: torch.export.Dim("batch")},))
     torch.export.save(exported, out / "model.pt2")
-
-    # region: not counted (the page's check: the exported program, loaded back, against the predictions)
-    shipped = torch.export.load(out / "model.pt2").module()
-    with torch.no_grad():
-        exported_predictions = shipped(test_set.tensors[0])
-        on_cpu = model(test_set.tensors[0])
-    if verbose:
-        print(f"wrote predictions.pt {tuple(predictions.shape)} and model.pt2; the exported program computes "
-              f"{'bitwise' if torch.equal(exported_predictions, on_cpu) else 'NOT'} the network's CPU logits")
-    return {"history": history, "state_dict": final_state, "steps": epochs * len(train_loader), "device": str(dev),
-            "best_epoch": best_epoch, "tested_epoch": best_epoch if test_with == "best" else epochs,
-            "test_loss": test_loss, "test_accuracy": test_acc, "predictions": predictions,
-            "exported_predictions": exported_predictions,
-            "export_identical": torch.equal(exported_predictions, on_cpu)}
-    # endregion
+    return {"model": model, "history": history, "best_val_loss": best_loss, "test_loss": test_loss,
+            "test_accuracy": test_acc}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.03)
     parser.add_argument("--test-with", default="best", help="best (the best validation epoch's weights) or final")
     parser.add_argument("--out-dir", default=".", help="folder for the files written (default: here)")
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        if args.test_with not in ("best", "final"):
-            raise ValueError(f"--test-with {args.test_with!r}: use best or final")
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, args.test_with, args.out_dir,
-                     verbose=True)
+        run(args.epochs, args.seed, args.device, test_with=args.test_with, out_dir=args.out_dir, verbose=True)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: tested epoch {result['tested_epoch']}; wrote best.pt, predictions.pt and model.pt2 in {args.out_dir}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

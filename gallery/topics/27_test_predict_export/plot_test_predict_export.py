@@ -6,8 +6,8 @@ set), write its predictions for new inputs to a file, and hand the trained netwo
 artefact that runs without your training code. Each program trains the minimal loop's network
 with validation (Adam at `lr=0.03`, so that the validation loss goes up and down and the best
 epoch is not simply the last), keeps the weights of the best validation epoch, tests them,
-writes its predictions on the test rows to `predictions.pt`, exports the network with
-`torch.export` to `model.pt2`, and runs the exported program loaded back from that file.
+writes its predictions on the test rows to `predictions.pt` and exports the network with
+`torch.export` to `model.pt2`. The harness reads both files back after each program's run.
 
 - **Plain PyTorch:** `torch.save` the state dict when the validation loss improves, load it
   back, a test loop (eval mode, `no_grad`, device-side sums), a prediction loop, then
@@ -32,42 +32,27 @@ the exported program needs only `torch`.
 # ## The three programs
 #
 # Highlighted lines are those a program does not share with its counterpart. Each program
-# writes its files into `--out-dir` (the current folder by default); `--test-with final` tests
-# the final weights instead of the best ones (the second run below).
+# writes its files into `--out-dir` (the current folder by default; here each program gets a
+# folder of its own); `--test-with final` tests the final weights instead of the best ones (the
+# second run below). The Lightning program empties its `checkpoints/` folder first, so that a
+# second run starts as the first did.
 #
 # <!-- implementations -->
 #
-# !!! note "Defaults the Lightning program changes"
-#     - `logger=False`: the default logger would write a `lightning_logs/` folder nobody asked
-#       for.
-#     - Checkpointing stays on, with a `ModelCheckpoint(dirpath=..., monitor="val_loss")` in
-#       place of the default one, which monitors nothing and so keeps only the latest epoch:
-#       "best" means something only with a monitor (see the pitfalls). The program empties
-#       its `checkpoints/` folder first, as a fresh run.
-#     - `trainer.predict(..., return_predictions=False)`: the writer callback writes the
-#       predictions; they are not also returned.
-#     - `enable_progress_bar=verbose`, `enable_model_summary=verbose` and
-#       `trainer.test(..., verbose=verbose)` (the table of test metrics): on from the command
-#       line, off in the quiet, timed runs.
-#
 # ## Executed in this build
 #
-# Each program ran once with its log captured, then under a memory probe, then in timed rounds.
-
-from evidence import load
-from evidence.views.topics import test_predict_export as views
-
-runs = load("test_predict_export")
-result = runs.headline
-result.stamp()
-
-# %%
-# ### What each program printed
+# --8<-- "gallery/shared/executed.md"
 #
 # Lightning's log shows the checkpoint `trainer.test(ckpt_path="best")` restored, and its
-# table of test metrics.
+# table of test metrics. The test loss can differ from the loops' in the last digits:
+# Lightning averages the logged batch values in float32, the plain and Fabric loops divide a
+# float32 sum in Python (float64).
 
-result.logs()
+from evidence import load
+
+runs = load("test_predict_export")
+result, final = runs.headline, runs["final"]
+result.executed()
 
 # %%
 # ### Which weights were tested
@@ -76,60 +61,56 @@ result.logs()
 # programs with `--test-with final`, tests the weights after the last epoch. The validation loss
 # of every epoch, overlaid:
 
-result.plot("history.val_loss")
+result.plot("history.val_loss", title="Validation loss of every implementation: the best epoch is not the last")
+
+# %%
+# What each implementation kept as its best validation loss, and what the test set says about
+# the weights it tested, in the headline run and then in the `final` run:
+
+scores = {"best validation loss": "best_val_loss", "test loss": "test_loss", "test accuracy": "test_accuracy"}
+result.per_implementation(scores, caption="run best: tested with the best checkpoint")
 
 # %%
 
-views.best_sentence(result, runs["final"])
+final.per_implementation(scores, caption="run final: tested with the final weights")
 
 # %%
+# Here the final weights do better on the test set than the epoch chosen on validation: both
+# sets are small, so either loss is a noisy estimate, and picking the best of several epochs on
+# the validation set favours an epoch that was lucky there. The test set's job is to say so.
 
-views.tested_table(result, runs["final"])
+runs.verdicts("best_is_not_last", "best_is_epoch_4", "same_training", "final_tests_better")
 
 # %%
 # ### Predictions written, and the exported program
 #
 # `predictions.pt` holds the logits each program's prediction step produced for the test rows,
-# on the device it trained on. Each program then moves the network to the CPU and exports it;
-# `model.pt2`, loaded back with `torch.export.load` and called on the same rows, must compute
-# bitwise what the network computes on the CPU. On a CPU build that is also `predictions.pt`; on
-# a GPU the last column shows the difference between the devices. The tests also run every
-# `model.pt2` in an environment holding only `torch` (importing `pytorch_lightning` fails
-# there) and get the same logits.
+# on the device it trained on; `model.pt2` the network, moved to the CPU and exported. The
+# harness read both back after each program's run (`model.pt2` with `torch.export.load`):
+# the files each program left in its folder, the shape of its predictions, and the inputs and
+# weights of its exported program. The checks of the run above compare the predictions and the
+# exported weights with plain PyTorch's. The tests also run every `model.pt2` in an
+# environment holding only `torch` (importing `pytorch_lightning` fails there) and get exactly
+# the logits in `predictions.pt`.
 
-views.export_table(result)
-
-# %%
-# ### Did they test, predict and ship the same thing?
-#
-# The predictions, the exported program's outputs, the test loss, the final trained weights and
-# the validation losses, against plain PyTorch's. The test loss can differ in the last digits:
-# Lightning averages the logged batch values in float32, the plain and Fabric loops divide a
-# float32 sum in Python (float64).
-
-result.parity()
+result.per_implementation({
+    "files written": "files",
+    "predictions": lambda r: f"{len(r['predictions'])} × {len(r['predictions'][0])}",
+    "model.pt2 takes": lambda r: " × ".join(map(str, r["exported"]["inputs"][0])),
+    "its weights": lambda r: ", ".join(r["exported"]["weights"]),
+})
 
 # %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks. Rows where the programs differ are marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
 
-result.trace()
+runs.verdicts("exported_on_cpu", "exported_batch_is_free")
 
 # %%
-# ### Time and memory
+# --8<-- "gallery/shared/costs.md"
 #
 # Each run includes the test, the prediction and the export. `torch.export` traces the network
 # once per run; its one-time start-up (importing the tracer) falls in the first run.
 
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+result.costs()
 
 # %%
 # ## Pitfalls
