@@ -1,9 +1,7 @@
 """Several validation sets with Lightning Fabric: your own loop over each set, the loaders set up by Fabric."""
 
-# region: not counted (the command line)
 import argparse
 import sys
-# endregion
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -28,6 +26,10 @@ def build_model() -> nn.Module:
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
         lr: float = 1e-3, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
     fabric = Fabric(accelerator=device, devices=1)
     seed_everything(seed)
     train_set, clean_set, noisy_set = make_data(seed)
@@ -42,9 +44,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     train_loader, clean_loader, noisy_loader = fabric.setup_dataloaders(train_loader, clean_loader, noisy_loader)
     val_loaders = {"clean": clean_loader, "noisy": noisy_loader}
     loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns)
     history = {}
-    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -69,43 +69,26 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
                     count += len(x)
                 metrics[f"val_loss_{name}"] = total.item() / count
                 metrics[f"val_acc_{name}"] = correct.item() / count
-        if verbose:
-            fabric.print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        # region: not counted (collects what run() returns)
         for key, value in metrics.items():
             history.setdefault(key, []).append(value)
-        # endregion
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.module.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader),
-            "device": str(fabric.device), "metric_names": sorted(metrics),
-            "validation_batches": {k: len(v) for k, v in val_loaders.items()}}
-    # endregion
+        if verbose:
+            fabric.print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    return {"model": model, "history": history, "metrics": metrics}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, verbose=True)
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

@@ -1,9 +1,7 @@
 """Several validation sets in plain PyTorch: one evaluation loop per set, each set's metrics named by hand."""
 
-# region: not counted (the command line)
 import argparse
 import sys
-# endregion
 
 import torch
 from torch import nn
@@ -28,6 +26,8 @@ def build_model() -> nn.Module:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -35,6 +35,8 @@ def resolve_device(name: str) -> torch.device:
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
         lr: float = 1e-3, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
     torch.manual_seed(seed)
     train_set, clean_set, noisy_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -46,9 +48,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     model = build_model().to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns)
     history = {}
-    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -75,42 +75,26 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
                     count += len(x)
                 metrics[f"val_loss_{name}"] = total.item() / count
                 metrics[f"val_acc_{name}"] = correct.item() / count
-        if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        # region: not counted (collects what run() returns)
         for key, value in metrics.items():
             history.setdefault(key, []).append(value)
-        # endregion
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader), "device": str(dev),
-            "metric_names": sorted(metrics), "validation_batches": {k: len(v) for k, v in val_loaders.items()}}
-    # endregion
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    return {"model": model, "history": history, "metrics": metrics}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args(argv)
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-            raise ValueError("--epochs and --batch-size must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

@@ -26,91 +26,79 @@ What it asks in return is that you know the names it gives them.
 # ## The three programs
 #
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
-# Fabric against plain PyTorch; PyTorch against Lightning).
+# Fabric against plain PyTorch; PyTorch against Lightning). Each `run()` returns the trained
+# network and the metrics it holds after training under the names it keeps them: the plain and
+# Fabric loops' own dictionary (with its per-epoch `history`), Lightning's
+# `trainer.callback_metrics`, which is also what loggers, `ModelCheckpoint` and `EarlyStopping`
+# see.
 #
 # <!-- implementations -->
 #
 # ## Executed in this build
 #
-# Each program ran once with its log captured, then under a memory probe, then in timed rounds
-# alternating the order of the programs. Same seed, same data, same device and one torch thread
-# for all of them.
+# --8<-- "gallery/shared/executed.md"
+#
+# In this run Lightning keeps the per-set values under names with a `/` in them, which its
+# history leaves out: the headline compares the weights and the training loss, the per-set
+# values are compared by name below, and the `own_names` run compares every curve.
 
 from evidence import load
-from evidence.views.topics import multiple_val as views
+from evidence.programs import LABELS
+from evidence.views import Code, Lines, table
 
 runs = load("multiple_val")
 result = runs.headline
-result.stamp()
-
-# %%
-# ### What each program printed
-#
-# Each epoch line gives the training loss and both sets' loss and accuracy. The Lightning lines
-# come from the callback that collects its `history` (not counted); on its progress bar the same
-# values carry Lightning's names.
-
-result.logs()
-
-# %%
-# ### Both sets' curves, overlaid
-#
-# One panel per set and metric; where the three lines coincide, the implementations computed
-# the same numbers.
-
-result.plot("history.val_loss_clean", "history.val_loss_noisy", "history.val_acc_clean", "history.val_acc_noisy",
-            ylabel="", title="multiple_val: each validation set's loss and accuracy, every implementation overlaid")
-
-# %%
-# ### Did they compute the same thing?
-#
-# The final weights, then every per-epoch value of `history` (training loss and both sets'
-# loss and accuracy), against plain PyTorch. Lightning's per-set values can differ in the last
-# digits: it divides its float32 sums in float32, the plain and Fabric loops divide in Python.
-
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded. Look at the rows
-# before the first training step: Lightning's sanity check validates two batches of **each**
-# set (four forward passes in eval mode, without gradients) before training starts.
-
-result.trace()
+result.executed()
 
 # %%
 # ### The names each set's metrics end up under
 #
-# What `history` holds comes from the programs; the names below are the keys each program
-# keeps its last epoch's metrics under: the plain and Fabric loops' own dictionary keys, and
-# for Lightning `trainer.callback_metrics`, which is also what loggers, `ModelCheckpoint` and
-# `EarlyStopping` see. The third column is a second run, `own_names`, in which the Lightning
-# program logs with `self.log(..., add_dataloader_idx=False)`: Lightning then leaves the names
-# alone, and the program makes them unique per set itself
+# The headline run leaves Lightning's default, `add_dataloader_idx=True`: it appends
+# `/dataloader_idx_<i>` to every name logged in `validation_step`. In the second run,
+# `own_names`, the Lightning program logs with `self.log_dict(..., add_dataloader_idx=False)`:
+# Lightning then leaves the names alone, and the program makes them unique per set itself
 # (`f"val_loss_{VAL_SETS[dataloader_idx]}"`); the plain and Fabric programs are unchanged.
 
 own = runs["own_names"]
-views.names_table(result, own)
+table(["implementation", "names after fit (headline)", "names after fit (own_names)"],
+      [[LABELS[kind], Lines(map(Code, sorted(result.value(kind, "metrics")))),
+        Lines(map(Code, sorted(own.value(kind, "metrics"))))] for kind in result.kinds()])
 
 # %%
-# The numbers do not depend on the names: the `own_names` run (shorter than the headline)
-# against plain PyTorch.
+# The same numbers under other names: each of Lightning's suffixed values after the last epoch
+# against the plain loop's value for that set.
+
+runs.verdicts("clean_loss_is_idx_0", "clean_acc_is_idx_0", "noisy_loss_is_idx_1", "noisy_acc_is_idx_1")
+
+# %%
+# ### Both sets' curves, overlaid
+#
+# From the `own_names` run (3 epochs), where every implementation keeps each set's values per
+# epoch under the same names; one panel per set and metric. Where the three lines coincide, the
+# implementations computed the same numbers.
+
+own.plot("history.val_loss_clean", "history.val_loss_noisy", "history.val_acc_clean", "history.val_acc_noisy",
+         ylabel="", title="multiple_val: each validation set's loss and accuracy, every implementation overlaid")
+
+# %%
+# The numbers do not depend on the names: the `own_names` run against plain PyTorch, every
+# per-epoch value of every set included. Lightning's per-set values can differ in the last
+# digits: it divides its float32 sums in float32, the plain and Fabric loops divide in Python.
 
 own.parity()
 
 # %%
-# ### Time and memory
-#
-# Each run trains and validates on both sets after every epoch. The timed runs are quiet
-# (`verbose=False`); Lightning's sanity check is included.
 
-result.timings()
+runs.verdicts("noisy_is_harder")
 
 # %%
-# ### Lines of code
+# --8<-- "gallery/shared/costs.md"
+#
+# In the recorded calls, look at the rows before the first training step: Lightning's sanity
+# check validates two batches of **each** set (four forward passes in eval mode, without
+# gradients) before training starts.
 
-result.loc()
+result.costs()
 
 # %%
 # ## Pitfalls
@@ -145,16 +133,10 @@ result.loc()
 #     default `add_dataloader_idx=True`, which gives `val_loss_0/dataloader_idx_0`: the index
 #     twice. Use one or the other.
 #
-# !!! note "Defaults the Lightning program changes"
-#     - `logger=False` and `enable_checkpointing=False`: by default a `Trainer` writes a
-#       `lightning_logs/` folder with a logger's files and a checkpoint, files this program's
-#       reader did not ask for.
-#     - `enable_progress_bar=verbose, enable_model_summary=verbose`: on from the command line,
-#       off in the quiet runs the harness times.
-#
-#     The sanity check stays on: it validates `num_sanity_val_steps=2` batches of each
-#     validation loader, in eval mode and without gradients, before training, and changes none
-#     of the numbers compared here.
+# !!! note "The sanity check"
+#     Before training, the `Trainer` validates `num_sanity_val_steps=2` batches of each
+#     validation loader, in eval mode and without gradients, and changes none of the numbers
+#     compared here.
 #
 # ??? info "The sets run one after the other"
 #     Lightning evaluates validation loaders in sequence (`clean` to its end, then `noisy`),
