@@ -1,9 +1,7 @@
 """Gradient accumulation at its edges in plain PyTorch: the last window of an epoch, short epochs, and what the loss is divided by."""
 
-# region: not counted (the command line)
 import argparse
 import sys
-# endregion
 
 import torch
 from torch import nn
@@ -40,6 +38,8 @@ def scaled(loss, size: int, window: int, accumulate: int, divide_by: str):
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
@@ -47,6 +47,8 @@ def resolve_device(name: str) -> torch.device:
 
 def run(epochs: int = 6, seed: int = 0, device: str = "auto", train_size: int = 40, batch_size: int = 16,
         accumulate: int = 4, divide_by: str = "n", lr: float = 0.1, verbose: bool = False) -> dict:
+    if min(epochs, train_size, batch_size, accumulate) < 1:
+        raise ValueError("--epochs, --train-size, --batch-size and --accumulate must be at least 1")
     if divide_by not in DIVISORS:
         raise ValueError(f"unknown --divide-by {divide_by!r}: use n, samples or none")
     torch.manual_seed(seed)
@@ -61,10 +63,7 @@ def run(epochs: int = 6, seed: int = 0, device: str = "auto", train_size: int = 
     model = build_model().to(dev)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns)
     history = {"train_loss": [], "val_loss": []}
-    stepped, window = [], []
-    # endregion
 
     for epoch in range(epochs):
         model.train()
@@ -73,19 +72,12 @@ def run(epochs: int = 6, seed: int = 0, device: str = "auto", train_size: int = 
             x, y = x.to(dev), y.to(dev)
             loss = loss_fn(model(x), y)
             scaled(loss, len(x), windows[batch_idx], accumulate, divide_by).backward()
-            # region: not counted (collects what run() returns)
-            window.append(len(x))
-            # endregion
             if (batch_idx + 1) % accumulate == 0 or batch_idx + 1 == len(train_loader):
                 optimizer.step()
                 optimizer.zero_grad()
-                # region: not counted (collects what run() returns)
-                stepped.append(window)
-                window = []
-                # endregion
             total += loss.detach() * len(x)
             count += len(x)
-        train_loss = total.item() / count
+        history["train_loss"].append(total.item() / count)
 
         model.eval()
         total, count = 0.0, 0
@@ -94,22 +86,13 @@ def run(epochs: int = 6, seed: int = 0, device: str = "auto", train_size: int = 
                 x, y = x.to(dev), y.to(dev)
                 total += loss_fn(model(x), y) * len(x)
                 count += len(x)
-        val_loss = total.item() / count
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        # endregion
+        history["val_loss"].append(total.item() / count)
         if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": len(stepped), "device": str(dev),
-            "batches_per_epoch": len(train_loader), "windows": stepped}
-    # endregion
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                  f"  val_loss {history['val_loss'][-1]:.4f}")
+    return {"model": model, "history": history}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=6)
@@ -120,23 +103,15 @@ def main(argv=None) -> int:
     parser.add_argument("--accumulate", type=int, default=4, help="micro-batches per optimizer step (N)")
     parser.add_argument("--divide-by", default="n",
                         help="n (each micro-batch loss / N), samples (/ the samples in its window) or none")
-    parser.add_argument("--lr", type=float, default=0.1)
     args = parser.parse_args(argv)
     try:
-        if min(args.epochs, args.train_size, args.batch_size, args.accumulate) < 1 or args.lr <= 0:
-            raise ValueError("--epochs, --train-size, --batch-size and --accumulate must be at least 1, --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        result = run(args.epochs, args.seed, args.device, args.train_size, args.batch_size, args.accumulate,
-                     args.divide_by, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, args.train_size, args.batch_size, args.accumulate, args.divide_by,
+            verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps from {result['batches_per_epoch']} batches per epoch"
-          f" on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

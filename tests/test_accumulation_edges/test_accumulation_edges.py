@@ -3,29 +3,59 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
+from torch import nn
+from torch.nn.modules.module import register_module_forward_pre_hook
+from torch.optim.optimizer import register_optimizer_step_post_hook
 from torch.utils.data import DataLoader, SubsetRandomSampler
 
 from evidence import declared
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program
+from tests.conftest import load_program, run_program
 
 TOPIC = "accumulation_edges"
 KINDS = ["pytorch", "lightning", "fabric"]
 RUNS = {run.name: run for run in declared.runs(TOPIC)}
 PUBLISHED = RUNS["short_epoch"].params
 """The headline run's parameters (runs.toml): what the page shows."""
-LONGER = {**PUBLISHED, **RUNS["window_mean"].params, "divide_by": "n"}
+LONGER = {**PUBLISHED, **RUNS["by_n"].params}
 """The variants' 150 samples, each micro-batch divided by N."""
 LIGHTNING = Path(pl.__file__).parent
 
 
+@contextmanager
+def recorded_windows():
+    """The sizes of the training micro-batches behind every optimizer step (the network's forward
+    passes in train mode with gradients), and those still waiting for a step at the end."""
+    steps, pending = [], []
+
+    def forward(module, args):
+        if isinstance(module, nn.Sequential) and module.training and torch.is_grad_enabled():
+            pending.append(len(args[0]))
+
+    def step(optimizer, args, kwargs):
+        steps.append(list(pending))
+        pending.clear()
+
+    handles = [register_module_forward_pre_hook(forward), register_optimizer_step_post_hook(step)]
+    try:
+        yield steps, pending
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def run(kind: str, params: dict = PUBLISHED, **changes) -> dict:
-    return load_program(TOPIC, kind).run(**{**params, **changes, "device": "cpu"})
+    with recorded_windows() as (steps, _):
+        result = run_program(TOPIC, kind, **{**params, **changes, "device": "cpu"})
+    return {**result, "windows": steps}
 
 
 @pytest.fixture(scope="module")
@@ -36,18 +66,36 @@ def results():
 def test_published_configuration_is_the_one_the_page_describes():
     assert declared.run(TOPIC).name == "short_epoch"
     assert (PUBLISHED["train_size"], PUBLISHED["batch_size"], PUBLISHED["accumulate"]) == (40, 16, 4)
-    assert LONGER["train_size"] == 150 and RUNS["manual_undivided"].params["train_size"] == 150
+    assert all(RUNS[name].params["train_size"] == 150 for name in ("batch64", "by_n", "by_window", "undivided"))
+    assert RUNS["batch64"].params["batch_size"] == 64 and RUNS["batch64"].params["accumulate"] == 1
     program = load_program(TOPIC, "pytorch")
     assert program.window_samples(40, 16, 4) == [40, 40, 40]  # 16, 16, 8: one window, shorter than N
     assert program.window_samples(150, 16, 4) == [64] * 8 + [22] * 2  # two full windows, then 16 + 6
-    assert RUNS["window_mean"].overrides["pytorch"] == {"batch_size": 64, "accumulate": 1, "divide_by": "n"}
+
+
+def sample_weights(size: int, window: int, divide_by: str) -> Fraction:
+    """The weight one sample of a micro-batch has in the step's gradient, measured through autograd."""
+    program = load_program(TOPIC, "pytorch")
+    per_sample = torch.ones(size, dtype=torch.float64, requires_grad=True)
+    program.scaled(per_sample.mean(), size, window, 4, divide_by).backward()
+    assert len(set(per_sample.grad.tolist())) == 1
+    return Fraction(per_sample.grad[0].item()).limit_denominator(1000)
+
+
+@pytest.mark.parametrize("size, window, divide_by, weight", [
+    (16, 40, "n", Fraction(1, 64)), (8, 40, "n", Fraction(1, 32)),  # the headline's epoch: total 3/4
+    (16, 64, "n", Fraction(1, 64)), (6, 22, "n", Fraction(1, 24)),
+    (16, 64, "samples", Fraction(1, 64)), (16, 22, "samples", Fraction(1, 22)), (6, 22, "samples", Fraction(1, 22)),
+    (16, 64, "none", Fraction(1, 16)), (6, 22, "none", Fraction(1, 6)),
+])
+def test_the_sample_weights_the_page_gives(size, window, divide_by, weight):
+    assert sample_weights(size, window, divide_by) == weight
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_an_epoch_shorter_than_n_steps_once_per_epoch(results, kind):
     result = results[kind]
     epochs = PUBLISHED["epochs"]
-    assert result["batches_per_epoch"] == 3
     assert result["steps"] == epochs  # not epochs * 3 // 4, as windows across epochs would give
     assert result["windows"] == [[16, 16, 8]] * epochs
     assert result["history"]["val_loss"][-1] < result["history"]["val_loss"][0]
@@ -59,22 +107,27 @@ def test_final_weights_identical_to_plain_pytorch(results, kind):
     assert max_abs_difference(results[kind]["history"], results["pytorch"]["history"]) <= 1e-6
 
 
-def _fit(module_class, params: dict, **trainer_args) -> tuple:
-    """Fit a subclass of the Lightning program's module as run() does; returns it, the trainer and the warnings."""
+def _fit(module, params: dict, **trainer_args) -> tuple:
+    """Fit a module of the Lightning program as run() does; returns the trainer, the windows and the warnings."""
     program = load_program(TOPIC, "lightning")
     train_set, val_set = program.make_data(0, params["train_size"])
     generator = torch.Generator().manual_seed(0)
     loader = DataLoader(train_set, batch_size=16, generator=generator,
                         sampler=SubsetRandomSampler(range(len(train_set)), generator=generator))
-    pl.seed_everything(0, verbose=False)
-    module = module_class(0.1, trainer_args.pop("manual", False), 4, "n",
-                          program.window_samples(len(train_set), 16, 4))
     trainer = pl.Trainer(max_epochs=params["epochs"], accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, **trainer_args)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, recorded_windows() as (steps, pending):
         warnings.simplefilter("always")
         trainer.fit(module, loader, DataLoader(val_set, batch_size=16))
-    return module, trainer, [w for w in caught if "treespec" not in str(w.message)]
+    return trainer, steps, pending, [w for w in caught if "treespec" not in str(w.message)]
+
+
+def module(params: dict, divide_by: str = "n", manual: bool = False, cls=None):
+    program = load_program(TOPIC, "lightning")
+    pl.seed_everything(0, verbose=False)
+    made = (cls or program.Classifier)(4, divide_by, program.window_samples(params["train_size"], 16, 4))
+    made.automatic_optimization = not manual and divide_by == "n"
+    return made
 
 
 def test_lightning_says_nothing_and_its_own_estimate_counts_the_same_steps():
@@ -86,41 +139,44 @@ def test_lightning_says_nothing_and_its_own_estimate_counts_the_same_steps():
             self.estimated = self.trainer.estimated_stepping_batches
             return super().configure_optimizers()
 
-    module, trainer, caught = _fit(Probe, PUBLISHED, accumulate_grad_batches=4)
+    probe = module(PUBLISHED, cls=Probe)
+    trainer, _, _, caught = _fit(probe, PUBLISHED, accumulate_grad_batches=4)
     assert caught == []
-    assert module.estimated == trainer.global_step == PUBLISHED["epochs"]
+    assert probe.estimated == trainer.global_step == PUBLISHED["epochs"]
 
 
-def test_accumulating_in_windows_equals_the_large_batch_only_when_dividing_by_the_window():
-    """The page's window_mean run, and the N-division it replaces."""
-    large = run("pytorch", LONGER, batch_size=64, accumulate=1)
+@pytest.mark.parametrize("kind", KINDS)
+def test_dividing_by_the_window_equals_the_large_batch_and_dividing_by_n_does_not(kind):
+    """The page's by_window, by_n and batch64 runs, on the weights."""
+    large = run(kind, LONGER, batch_size=64, accumulate=1)
     assert [sum(w) for w in large["windows"][:3]] == [64, 64, 22]
-    for by_window in (run("fabric", LONGER, divide_by="samples"),
-                      run("lightning", LONGER, divide_by="samples", manual=True)):
-        assert by_window["steps"] == large["steps"]
-        assert max_abs_difference(by_window["state_dict"], large["state_dict"]) <= 1e-6
-    by_n = run("lightning", LONGER)
+    by_window, by_n = run(kind, LONGER, divide_by="samples"), run(kind, LONGER)
     assert by_n["windows"][2] == [16, 6]
+    assert by_window["steps"] == by_n["steps"] == large["steps"] == 3 * LONGER["epochs"]
+    assert max_abs_difference(by_window["state_dict"], large["state_dict"]) <= 1e-6
     assert max_abs_difference(by_n["state_dict"], large["state_dict"]) > 1e-3
 
 
-def test_accumulate_grad_batches_cannot_divide_by_anything_but_n():
-    with pytest.raises(ValueError, match="--manual"):
-        run("lightning", divide_by="samples")
+def test_manual_optimization_refuses_accumulate_grad_batches():
+    with pytest.raises(MisconfigurationException, match="accumulate_grad_batches"):
+        _fit(module(LONGER, manual=True), LONGER, accumulate_grad_batches=4)
 
 
 def test_manual_optimization_dividing_by_n_equals_accumulate_grad_batches():
-    automatic = run("lightning", LONGER)
-    manual = run("lightning", LONGER, manual=True)
-    assert manual["steps"] == automatic["steps"] == 3 * LONGER["epochs"]
-    assert max_abs_difference(manual["state_dict"], automatic["state_dict"]) == 0.0
+    automatic, automatic_steps, _, _ = _fit(module(LONGER), LONGER, accumulate_grad_batches=4)
+    manual_module = module(LONGER, manual=True)
+    manual, manual_steps, _, _ = _fit(manual_module, LONGER)
+    assert manual.global_step == automatic.global_step == 3 * LONGER["epochs"]
+    assert manual_steps == automatic_steps
+    automatic_weights = automatic.lightning_module.model.state_dict()
+    assert max_abs_difference(manual_module.model.state_dict(), automatic_weights) == 0.0
 
 
-def test_manual_optimization_without_the_division_is_a_different_training():
-    """The page's manual_undivided run; the difference is the division and nothing else."""
-    undivided = run("lightning", LONGER, manual=True, divide_by="none")
-    assert max_abs_difference(undivided["state_dict"], run("pytorch", LONGER)["state_dict"]) > 1e-2
+def test_manual_optimization_without_the_division_is_the_plain_loop_without_it():
+    """The page's undivided run: Lightning's manual_backward divides nothing."""
+    undivided = run("lightning", LONGER, divide_by="none")
     assert max_abs_difference(undivided["state_dict"], run("pytorch", LONGER, divide_by="none")["state_dict"]) == 0.0
+    assert max_abs_difference(undivided["state_dict"], run("pytorch", LONGER)["state_dict"]) > 1e-2
 
 
 def test_the_guides_condition_without_the_end_of_epoch_step_carries_gradients_over():
@@ -131,19 +187,19 @@ def test_the_guides_condition_without_the_end_of_epoch_step_carries_gradients_ov
         def training_step(self, batch, batch_idx):
             x, y = batch
             loss = self.loss_fn(self.model(x), y)
-            self.log("train_loss", loss, on_step=False, on_epoch=True)
             optimizer = self.optimizers()
             self.manual_backward(loss / self.accumulate)
             if (batch_idx + 1) % self.accumulate == 0:
                 optimizer.step()
                 optimizer.zero_grad()
 
-    module, trainer, _ = _fit(AsInTheGuide, LONGER, manual=True)
+    guide = module(LONGER, manual=True, cls=AsInTheGuide)
+    trainer, steps, pending, _ = _fit(guide, LONGER)
     assert trainer.global_step == 2 * LONGER["epochs"]  # two per epoch: 6 steps, not 9
-    assert module.stepped[2] == [16, 6, 16, 16, 16, 16]  # batches 9 and 10 of epoch 1 join epoch 2's first window
-    assert module.window == [16, 6]  # and those of the last epoch are never stepped
+    assert steps[2] == [16, 6, 16, 16, 16, 16]  # batches 9 and 10 of epoch 1 join epoch 2's first window
+    assert pending == [16, 6]  # and those of the last epoch are never stepped
     reference = run("lightning", LONGER)["state_dict"]
-    assert max_abs_difference({k: v.detach() for k, v in module.model.state_dict().items()}, reference) > 1e-3
+    assert max_abs_difference(guide.model.state_dict(), reference) > 1e-3
 
 
 @pytest.mark.parametrize("path, line, text", [

@@ -17,7 +17,7 @@ simple:
 The model and data are the minimal loop's (a two-layer classifier on synthetic data, SGD with
 momentum 0.9 at rate 0.1), with micro-batches of 16 and N = 4. The shuffling uses
 `SubsetRandomSampler`, which draws one permutation per epoch whatever the batch size, so batch
-sizes can differ between programs while the samples arrive in the same order.
+sizes can differ between runs while the samples arrive in the same order.
 
 **What Lightning takes off your hands:** with `Trainer(accumulate_grad_batches=N)` the `Trainer`
 divides the loss returned by `training_step` by N, skips `optimizer.step()` and `zero_grad()`
@@ -34,140 +34,103 @@ several devices.
 # Highlighted lines are those a program does not share with its counterpart (Lightning and
 # Fabric against plain PyTorch; PyTorch against Lightning). `--train-size` sets the training
 # samples, `--accumulate` N and `--divide-by` what each micro-batch's mean loss is divided by:
-# `n` (N, what `accumulate_grad_batches` does), `samples` (the number of samples in its window)
-# or `none`. The Lightning program accumulates with `accumulate_grad_batches` unless `--manual`
-# is given; only then can it divide by anything but N. The blocks marked
-# `# region: not counted` record what `run()` returns (the losses, the micro-batch sizes of every
-# optimizer step) or hold the command line.
+# `n` (N, what `accumulate_grad_batches` does), `samples` (it is weighted by its share of the
+# samples in its window: times its size, over the window's samples) or `none`. The Lightning
+# program accumulates with `accumulate_grad_batches` for `n`, and with manual optimization
+# otherwise: only there can it divide by anything but N.
 #
 # <!-- implementations -->
 #
-# !!! note "Defaults the Lightning program changes"
-#     `logger=False` and `enable_checkpointing=False`: by default the `Trainer` writes logs and a
-#     checkpoint under `lightning_logs/` in the working folder, files the reader did not ask for.
-#     The progress bar and the model summary follow the quiet switch
-#     (`enable_progress_bar=verbose`, `enable_model_summary=verbose`). Everything else is
-#     Lightning's default, including the sanity check of two validation batches before training,
-#     which changes no number compared here.
-#
 # ## Executed in this build: an epoch shorter than N
 #
-# Each program ran once with its log captured, then under a memory probe, then in timed rounds
-# alternating the order of the programs. Same seed, same data, same device and one torch thread
-# for all of them. This is the page's headline run: the overview lists it.
+# --8<-- "gallery/shared/executed.md"
 
 from evidence import load
-from evidence.views.topics import accumulation_edges as views
 
 runs = load("accumulation_edges")
-result = runs.headline
-result.stamp()
-
-# %%
-
-views.steps_sentence(result)
-
-# %%
-# ### What each program printed
-
-result.logs()
+short = runs.headline
+short.executed()
 
 # %%
 # ### Loss curves, overlaid
 
-result.plot("history.train_loss", "history.val_loss")
-
-# %%
-# ### Did they compute the same thing?
-#
-# Final weights element by element, and the per-epoch validation losses. The plain and Fabric
-# loops step where Lightning does: after every N-th micro-batch of the epoch and after its last
-# one (`(batch_idx + 1) % N == 0 or batch_idx + 1 == len(train_loader)`).
-
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
+short.plot("history.train_loss", "history.val_loss")
 
 # %%
 # ### The window is the epoch
 #
-# Every epoch holds fewer micro-batches than N, so every micro-batch of it belongs to one window
-# and that window ends at the epoch's last batch: one optimizer step per epoch, never one per N
-# micro-batches. Each micro-batch's loss is still divided by N, so the step's gradient is not the
-# mean over the epoch's samples: the table gives each sample's weight, and their sum against the
-# mean's 1.
+# 40 samples in micro-batches of 16 make 3 micro-batches per epoch (16, 16 and 8 samples), fewer
+# than N = 4. Every micro-batch of an epoch therefore belongs to one window, and that window ends
+# at the epoch's last batch: one optimizer step per epoch, never one per N micro-batches. The plain
+# and Fabric loops step where Lightning does: after every N-th micro-batch of the epoch and after
+# its last one (`(batch_idx + 1) % N == 0 or batch_idx + 1 == len(train_loader)`). The table reads
+# the recording of the headline run's calls: the backward passes (one per micro-batch) before each
+# optimizer step.
 
-views.windows_table(result, "lightning")
+
+def window_lengths(found):
+    lengths, pending = [], 0
+    for event in found["trace"]["events"]:
+        pending += event["op"] == "backward"
+        if event["op"] == "optimizer.step":
+            lengths.append(pending)
+            pending = 0
+    return lengths
+
+
+short.per_implementation({"micro-batches before each optimizer step": window_lengths, "optimizer steps": "steps"})
 
 # %%
-# ### Time and memory
 
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+runs.verdicts("one_step_per_epoch")
 
 # %%
+# Each micro-batch's loss is still divided by N, so a step's gradient is not the mean over the
+# epoch's samples: a sample of the two full micro-batches weighs 1/(4 × 16) = 1/64, one of the last
+# 8 samples 1/(4 × 8) = 1/32, and together the 40 samples weigh 16/64 + 16/64 + 8/32 = 3/4, where
+# the mean over the 40 samples (one batch of 40) gives each 1/40 and all of them 1.
+#
 # ## Accumulation against one larger batch
 #
 # With 150 training samples an epoch holds 10 micro-batches: two full windows of 4, then a window
-# of two micro-batches, the last of 6 samples. One batch of the same samples per step would hold
-# 64, 64 and 22. Dividing each micro-batch's loss by N, as `accumulate_grad_batches` does, gives
-# the full windows the large batch's weights but not the last one. The table below works the
-# weights out from the window sizes the plain program recorded with N-division in the
-# manual-optimization run further down (the same 150 samples);
-# [Gradient accumulation](../09_grad_accumulation/plot_grad_accumulation.md#when-the-last-window-is-incomplete-it-is-not-the-large-batch)
-# runs this comparison against a batch of 64, and the final weights of the network differ far
-# beyond rounding (the tests pin the same gap for the 150 samples here).
+# of two micro-batches, the last of 6 samples. One batch of the same samples per step holds 64, 64
+# and 22. Four runs of all three programs on these 150 samples (logged runs only): `batch64`, no
+# accumulation; `by_n`, each micro-batch divided by N as `accumulate_grad_batches` does;
+# `by_window`, each micro-batch weighted by its share of its window's samples (`--divide-by
+# samples`; the Lightning program switches to manual optimization for it); `undivided`, no
+# division at all. The weight one sample has in its step, for each way of dividing:
+#
+# | step of an epoch | micro-batches | samples | divided by N | by the window's samples | not divided | one batch of these samples |
+# |---|---|---|---|---|---|---|
+# | 1 | 16, 16, 16, 16 | 64 | 1/64 each (total 1) | 1/64 each (total 1) | 1/16 each (total 4) | 1/64 each |
+# | 2 | 16, 16, 16, 16 | 64 | 1/64 each (total 1) | 1/64 each (total 1) | 1/16 each (total 4) | 1/64 each |
+# | 3 | 16, 6 | 22 | 1/64 and 1/24 (total 1/2) | 1/22 each (total 1) | 1/16 and 1/6 (total 2) | 1/22 each |
+#
+# Dividing by N gives the full windows the large batch's weights but halves the last window's;
+# dividing by the window's samples gives every sample the large batch's weight; not dividing makes
+# every step N times (the last one twice) as long. The runs' reports hold the per-epoch losses,
+# which the checks compare across runs (the topic's tests compare the final weights as well):
 
-views.windows_table(runs["manual_undivided"], "pytorch")
-
-# %%
-# What it takes to be equal: give every sample the weight the large batch gives it, by dividing
-# each micro-batch's summed loss by the number of samples in its window (`--divide-by samples`:
-# the micro-batch mean times its size, over the window's samples). `accumulate_grad_batches`
-# always divides by N, so the Lightning program does this with manual optimization; Fabric does
-# it in its loop. Plain PyTorch is the reference here with batches of 64 and no accumulation
-# (logged and memory runs only).
-
-window_mean = runs["window_mean"]
-views.windows_table(window_mean, "fabric")
-
-# %%
-# Every step then uses the same samples with the same weights as the large batch; what is left is
-# the order of the additions (a sum over micro-batches against one mean), a rounding difference.
-
-window_mean.parity()
+runs.verdicts("windows_step_like_the_large_batch", "dividing_by_n_is_not_the_large_batch",
+              "dividing_by_the_window_is_the_large_batch", "no_division_is_another_training")
 
 # %%
 # ## Manual optimization: the loss is yours to divide
 #
-# With `self.automatic_optimization = False` the `Trainer` refuses `accumulate_grad_batches`
-# and divides nothing: `self.manual_backward(loss)` adds the full gradient of every micro-batch.
-# Here the Lightning program accumulates 4 micro-batches by hand and forgets the division; the
-# plain and Fabric loops divide by N (logged and memory runs only). The steps fall at the same
-# places, but each gradient is the sum over the window's micro-batches, not their mean: N times
-# larger for a full window (for SGD, the same as an N times larger learning rate), twice for the
-# last window of two. The weights part accordingly.
+# With `self.automatic_optimization = False` the `Trainer` refuses `accumulate_grad_batches` (the
+# Lightning program passes 1 there) and divides nothing: `self.manual_backward(loss)` adds the full
+# gradient of every micro-batch, as `loss.backward()` does in a plain loop. In the `undivided`
+# run the Lightning program accumulates 4 micro-batches by hand without dividing, and so do the
+# plain and Fabric loops; the three agree with each other, and (above) not with the divided run.
+# In `by_window` the same manual optimization divides by the window's samples and matches the
+# large batch.
 
-undivided = runs["manual_undivided"]
-views.windows_table(undivided, "lightning")
+runs["undivided"].parity()
 
 # %%
+# --8<-- "gallery/shared/costs.md"
 
-undivided.parity()
+short.costs()
 
 # %%
 # ## Pitfalls
@@ -194,7 +157,7 @@ undivided.parity()
 #     (`loops/optimization/automatic.py`, line 83, with `normalize=trainer.accumulate_grad_batches`
 #     at line 329), and the step is taken (the rule above; the end-of-epoch step exists since
 #     Lightning 0.9.0, #2853 in the CHANGELOG). The last step of the epoch is shorter in proportion
-#     to what is missing, as the tables show.
+#     to what is missing, as the weights above show.
 #
 # !!! warning "Equal to a large batch only when every sample weighs the same"
 #     [#20350](https://github.com/Lightning-AI/pytorch-lightning/issues/20350) reports accumulation
@@ -215,6 +178,6 @@ undivided.parity()
 #     by [#17975](https://github.com/Lightning-AI/pytorch-lightning/pull/17975)). Its condition, `if (batch_idx + 1) % N == 0`, has no end-of-epoch step: with a batch
 #     count that N does not divide, the last micro-batches' gradients wait in `.grad` and join the
 #     first window of the next epoch (with 150 samples: a first window of six micro-batches), and
-#     those of the last epoch are never used. The program here adds `or batch_idx + 1 ==
-#     self.trainer.num_training_batches`, which makes it equal to `accumulate_grad_batches` (the tests
-#     check both: equal with the condition, different without it).
+#     those of the last epoch are never used. The manual branch of the program here adds
+#     `or batch_idx + 1 == self.trainer.num_training_batches`; dividing by N, it is then equal to
+#     `accumulate_grad_batches` (the tests check both: equal with the condition, different without it).
