@@ -19,8 +19,8 @@ FORBIDDEN = [
     (re.compile(r"<code>|<br>|<strong>|<em>|<p>|<table|<div"), "HTML markup (use typed cells and views)"),
     (re.compile(r"\bsave\("), "saving results (the build stores them)"),
     (re.compile(r"\b(execute|execute_stale|run_spec)\("), "running a topic (declare the run in runs.toml)"),
-    (re.compile(r"\b(max_abs_difference|verdict)\(|TOLERANCE"), "a verdict computed on the page (declare it in "
-                                                                  "the topic's runs.toml [[checks]])"),
+    (re.compile(r"\bmax_abs_difference\(|\bmeasure\.verdict\(|\b[A-Z_]*TOLERANCE\b"),
+     "a verdict computed on the page (declare it in the topic's runs.toml [[checks]])"),
     (re.compile(r"evidence\.views\.topics"), "a per-topic view module (a topic lives in its own three places)"),
     (re.compile(r"#\s*noqa"), "a linter exception"),
 ]

@@ -126,7 +126,7 @@ def test_ctrl_c_stops_within_seconds_keeps_what_finished_and_leaves_no_orphan(pr
     runs = "[runs.main]\nparams = { epochs = 2 }\nrepeats = 1\n\n[runs.slow]\nparams = { epochs = 3 }\nrepeats = 0\n"
     project.write_topic("alpha", 1, program_extra=slow, runs=runs)
     build = subprocess.Popen([sys.executable, "-m", "mkdocs", "build"], cwd=project.root,
-                             env=project.env(SLOW="1"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env=project.env(SLOW="1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
     cache = project.root / "docs" / "generated" / ".cache" / "alpha"
     deadline = time.monotonic() + 240

@@ -26,6 +26,8 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
         lr: float = 1e-3, verbose: bool = False) -> dict:
     if epochs < 1:
         raise ValueError("--epochs must be at least 1")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
     fabric = Fabric(accelerator=device, devices=1)
     seed_everything(seed)
     train_set, val_set = make_data(seed)
