@@ -17,7 +17,8 @@ Two kinds of check, both in a topic's ``runs.toml``:
       expect = "same"                         # identical | close | same | differs | less | greater
 
   An implementation of ``*`` pairs every implementation present on both sides (the value is
-  the largest difference); ``report`` in its place reads the run's whole report (for example
+  the largest difference); ``weights`` is each implementation's final network (its
+  ``state_dict``, kept in the report for models of up to 200,000 values); ``report`` in its place reads the run's whole report (for example
   ``train/report/parity.ledger.first_divergence.step``). A path follows
   `evidence.running.measure.lookup` (``checkpoints["last.ckpt"].keys.epoch.value``, ``.-1`` for
   a list's last item). ``same`` (the default) accepts identical or close; ``less`` and

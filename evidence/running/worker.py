@@ -68,7 +68,15 @@ class ProgramFailed(Exception):
         super().__init__(f"{kind} program failed at {self.location}")
 
 
-RESERVED_KEYS = ("label", "file", "loc", "log", "first_run_s", "memory", "times_s", "timing", "trainer_kwargs")
+RESERVED_KEYS = ("label", "file", "loc", "log", "first_run_s", "memory", "times_s", "timing", "trainer_kwargs",
+                 "weights")
+
+WEIGHTS_BUDGET = 200_000
+"""Largest number of values of the final weights kept in a report (``weights``), for checks across runs."""
+
+
+def _size(state: dict) -> int:
+    return sum(getattr(v, "numel", lambda: 0)() for v in state.values())
 """Keys of an implementation's report that the harness fills; a program's result may not use them."""
 
 
@@ -159,6 +167,9 @@ def run_spec(spec: dict) -> dict:
                 **({"trainer_kwargs": watch.trainer_kwargs} if watch.trainer_kwargs is not None else {}),
                 **{k: _jsonable(v) for k, v in result.items() if k not in ("state_dict", "steps", "device")},
             }
+            if isinstance(result.get("state_dict"), dict) and _size(result["state_dict"]) <= WEIGHTS_BUDGET:
+                # the final weights, kept so that declared checks can compare them across runs
+                reports[program.kind]["weights"] = _jsonable(result["state_dict"])
         # 1b. the headline run once more, recorded call by call (evidence.running.trace), untimed;
         # its final weights must equal the logged run's: recording changes nothing
         recorders = {}
