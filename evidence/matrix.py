@@ -33,8 +33,9 @@ from evidence import declared
 from evidence.programs import PROJECT_DIR, topics
 
 VERSIONS = ("2.0.9", "2.1.4", "2.2.5", "2.3.3", "2.4.0", "2.5.5", "2.6.6")
-"""The latest patch release of each Lightning 2.x minor version that installs beside the
-pinned torch, oldest first; the last is the project's own pinned version."""
+"""One patch release of each Lightning 2.x minor version that installs beside the pinned torch
+(the newest when the matrix was set up; 2.5.6 came out after 2.5.5 was chosen), oldest first;
+the last is the project's own pinned version."""
 
 RESULTS_DIR = PROJECT_DIR / "evidence" / "recorded" / "matrix"
 ENVS_DIR = PROJECT_DIR / ".matrix" / "envs"

@@ -35,7 +35,8 @@ def matrix_table() -> Html:
     """Rows are topics, columns Lightning versions; each cell its verdict, linked to its detail."""
     shards = matrix.shards()
     versions = list(matrix.VERSIONS)
-    rows = []
+    rows = [[Em("torch beside it"), *(Code(shards[v]["environment"]["torch"]) if v in shards else "–"
+                                      for v in versions)]]
     for topic in topics():
         rows.append([Link(Code(topic), f"#{_anchor(topic)}"), *(_cell(topic, v, shards.get(v)) for v in versions)])
     stale = [v for v, shard in shards.items() if not matrix.current(shard)]
@@ -143,6 +144,9 @@ def topic_row(topic: str) -> Html:
     text = "; ".join(f"{status} on {vs[0]}" + (f"–{vs[-1]}" if len(vs) > 1 else "") for status, vs in groups)
     missing = matrix.missing()
     link = "../../../" + PAGE.removeprefix("generated/") + "#" + _anchor(topic)
+    stale = [v for v, shard in shards.items() if not matrix.current(shard)]
+    older = (f" Recorded with the programs as they were before their last change ({', '.join(stale)}): "
+             "the current programs have not run on those versions yet." if stale else "")
     return Html('<p class="env-stamp">' + inline([Strong("Across Lightning versions."), f" {text}"
-                + (f" (no results for {', '.join(missing)})" if missing else "") + ". ",
+                + (f" (no results for {', '.join(missing)})" if missing else "") + "." + older + " ",
                 Link("The version matrix", link), " has the details."]) + "</p>")

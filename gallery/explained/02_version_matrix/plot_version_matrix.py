@@ -4,9 +4,16 @@
 Readers are rarely on the newest Lightning, and behaviour moves between minor versions: old
 tutorials break on 2.0's removals, and a default can change in a patch release. Lightning's own
 compatibility matrix is written by hand. This one is executed: every topic's headline run, its
-Lightning and Fabric programs as they are on this site, ran on the latest patch release of each
-Lightning 2.x minor version, beside the same torch, and was compared with the plain PyTorch
-program (which does not depend on Lightning) exactly as on the topic pages.
+Lightning and Fabric programs as they are on this site, ran on one patch release of each
+Lightning 2.x minor version (the newest one when the matrix was set up: 2.5.5, though 2.5.6 has
+been released since), beside the same torch, and was compared with the plain PyTorch program
+(which does not depend on Lightning) exactly as on the topic pages.
+
+Every shard ran beside the torch this site pins (the table's torch row says which), a torch
+that the older Lightning releases never supported: a cell that fails on an old release may fail
+because of torch rather than Lightning's own API. The 2.0.x failures, for example, come from
+torch 2.6's change of `torch.load`'s default to `weights_only=True`, which Lightning 2.0 predates;
+the detail below shows each failure's error.
 
 Each column is one *shard*: an environment holding that Lightning version, in which
 `tools/version_matrix.py` ran every topic once (one timed round) and wrote a results file with the
