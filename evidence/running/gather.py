@@ -260,6 +260,29 @@ def exported_program(path: str) -> dict:
 READERS["exported_program"] = exported_program
 
 
+def config_files(folder: str) -> dict:
+    """Every JSON or YAML file in ``folder`` (a run's saved configuration, such as the
+    ``config.yaml`` LightningCLI writes): ``{name: {"text": ..., "values": ...}}``, the text as
+    written and the values parsed (YAML with ``yaml.safe_load``)."""
+    import json
+
+    found = {}
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file() and path.suffix in (".json", ".yaml", ".yml"):
+            text = path.read_text()
+            if path.suffix == ".json":
+                values = json.loads(text)
+            else:
+                import yaml
+
+                values = yaml.safe_load(text)
+            found[path.name] = {"text": text, "values": values}
+    return found
+
+
+READERS["config_files"] = config_files
+
+
 def gather(declared: dict, arguments: dict, workdir: Path) -> dict:
     """The values a run's ``gather`` table asks for, read after one program's logged run.
 

@@ -26,6 +26,11 @@ KNOWN_WARNINGS: list[tuple[str, type[Warning], str]] = [
      "raised by torch itself when torch.compile (Inductor) first imports torch.utils.mkldnn, whose "
      "classes still use torch.jit.script_method; torch's code, not ours, and not something a "
      "torch.compile user can avoid"),
+    (r"LightningCLI's args parameter is intended to run from within Python",
+     UserWarning,
+     "LightningCLI(args=...) warns whenever sys.argv holds arguments too; the worker and the tests call a "
+     "program's run() or main(argv) from a process whose sys.argv is their own (the worker's job, pytest's "
+     "options), which LightningCLI ignores when args is given; a reader's shell never triggers it"),
 ]
 
 ADVERT_PREFIXES = (
