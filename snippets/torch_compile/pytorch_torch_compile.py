@@ -1,4 +1,4 @@
-"""torch.compile in plain PyTorch: the same training run eagerly and compiled, with each step timed."""
+"""torch.compile in plain PyTorch: the model compiled with one call, each training step timed."""
 
 import argparse
 import statistics
@@ -33,20 +33,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def compile_problem(dev: torch.device):
-    start = time.perf_counter()
-    try:
-        torch.compile(lambda t: torch.relu(t) + 1)(torch.ones(4, device=dev))
-    except Exception as error:
-        lines = str(error).strip().splitlines()
-        return f"{type(error).__name__}: {lines[0] if lines else 'no message'}", time.perf_counter() - start
-    finally:
-        torch.compiler.reset()
-    return None, time.perf_counter() - start
-
-
-def train(mode: str, epochs: int, seed: int, dev: torch.device, batch_size: int, lr: float,
-          verbose: bool):
+def run(epochs: int = 5, seed: int = 0, device: str = "auto", compile: bool = True, batch_size: int = 32,
+        lr: float = 1e-3, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
+    dev = resolve_device(device)
+    torch.compiler.reset()
     torch.manual_seed(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
@@ -54,7 +46,7 @@ def train(mode: str, epochs: int, seed: int, dev: torch.device, batch_size: int,
     val_loader = DataLoader(val_set, batch_size=batch_size)
 
     model = build_model().to(dev)
-    net = torch.compile(model) if mode == "compiled" else model
+    net = torch.compile(model) if compile else model
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     history = {"train_loss": [], "val_loss": []}
@@ -62,7 +54,7 @@ def train(mode: str, epochs: int, seed: int, dev: torch.device, batch_size: int,
 
     for epoch in range(epochs):
         net.train()
-        total, count = torch.zeros((), device=dev), 0
+        total, count = 0.0, 0
         for x, y in train_loader:
             x, y = x.to(dev), y.to(dev)
             start = time.perf_counter()
@@ -70,15 +62,15 @@ def train(mode: str, epochs: int, seed: int, dev: torch.device, batch_size: int,
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.detach() * len(x)
-            count += len(x)
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             step_s.append(time.perf_counter() - start)
+            total += loss.detach() * len(x)
+            count += len(x)
         history["train_loss"].append(total.item() / count)
 
         net.eval()
-        total, count = torch.zeros((), device=dev), 0
+        total, count = 0.0, 0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
@@ -86,72 +78,29 @@ def train(mode: str, epochs: int, seed: int, dev: torch.device, batch_size: int,
                 count += len(x)
         history["val_loss"].append(total.item() / count)
         if verbose:
-            print(f"{mode:>8}  epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
                   f"  val_loss {history['val_loss'][-1]:.4f}")
-
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    timing = {"first_step_s": step_s[0], "median_step_s": statistics.median(step_s[1:] or step_s)}
-    return history, state, len(step_s), timing
-
-
-def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
-        lr: float = 1e-3, compile: bool = True, verbose: bool = False) -> dict:
-    dev = resolve_device(device)
-    problem, check_s = compile_problem(dev) if compile else ("switched off by --no-compile", 0.0)
+    first, median = step_s[0], statistics.median(step_s[1:] or step_s)
     if verbose:
-        print(f"note: torch.compile not used ({problem}); running eager only" if problem
-              else f"torch.compile works here (first compile of a one-line check: {check_s:.2f} s)")
-
-    eager_history, eager_state, eager_steps, eager_timing = train("eager", epochs, seed, dev,
-                                                                  batch_size, lr, verbose)
-    if problem:
-        history, state, steps, timing = eager_history, eager_state, 0, eager_timing
-    else:
-        torch.compiler.reset()
-        history, state, steps, timing = train("compiled", epochs, seed, dev, batch_size, lr, verbose)
-
-    difference = max(float((state[k].double() - eager_state[k].double()).abs().max()) for k in state)
-    speedup = eager_timing["median_step_s"] / timing["median_step_s"]
-    if verbose:
-        for mode, t in [("eager", eager_timing)] + ([] if problem else [("compiled", timing)]):
-            print(f"{mode:>8}  first step {1000 * t['first_step_s']:.1f} ms"
-                  f"  median step {1000 * t['median_step_s']:.3f} ms")
-        if not problem:
-            print(f"compiled vs eager: max |weight difference| {difference:.3g},"
-                  f" steady-state speed-up x{speedup:.2f}")
-    # region: not counted (collects the values run() returns)
-    return {"history": history, "state_dict": state, "eager_history": eager_history,
-            "eager_state_dict": eager_state, "steps": eager_steps + steps, "device": str(dev),
-            "compiled": problem is None, "compile_note": problem or "", "check_s": check_s,
-            "step_timing": {"eager": eager_timing, "compiled": timing},
-            "speedup": speedup, "compiled_vs_eager": difference}
-    # endregion
+        print(f"{'compiled' if compile else 'eager'}: first step {1000 * first:.1f} ms,"
+              f" median step {1000 * median:.3f} ms")
+    return {"model": model, "history": history, "first_step_s": first, "median_step_s": median}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--no-compile", action="store_true", help="run the eager model only")
+    parser.add_argument("--no-compile", action="store_true", help="train the eager model")
     args = parser.parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-        print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
-        return 2
     try:
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr,
-                     compile=not args.no_compile, verbose=True)
+        run(args.epochs, args.seed, args.device, compile=not args.no_compile, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}"
-          f" (compiled: {'yes' if result['compiled'] else 'no'})")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

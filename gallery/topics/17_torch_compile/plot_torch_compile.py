@@ -5,28 +5,30 @@
 default: C++ on the CPU, Triton on a GPU) generate fused kernels for it. The price is paid
 once, on the first call; later calls with the same shapes reuse the compiled code.
 
-Each program below trains the small classifier of the minimal loop **twice from the same
-seed**: once eagerly and once compiled, timing every optimizer step. The first compiled step
-carries the tracing and compilation; the median of the other steps is the steady-state speed.
+Each program below trains the small classifier of the minimal loop, compiled by default and
+eagerly with `--no-compile`, and times every optimizer step; it prints the first step, which
+carries the tracing and compilation, and the median of the others, the steady-state speed.
+The page runs every program both ways from the same seed.
 
 Every program times a step the same way: the clock starts once the batch is on the device and
-stops after the optimizer step and the step's loss bookkeeping (after a
-`torch.cuda.synchronize()` on a GPU). The plain and Fabric loops read `time.perf_counter()`
-around that code; the Lightning program reads it in a small callback's `on_train_batch_start`
-and `on_train_batch_end`, so its steps also hold the hooks and the logging Lightning runs in
-between. Every run times its steps this way, the timed rounds of the harness included.
+stops after the optimizer step (after a `torch.cuda.synchronize()` on a GPU). The plain and
+Fabric loops read `time.perf_counter()` around that code; the Lightning program reads it in a
+small callback's `on_train_batch_start` and `on_train_batch_end`, so its steps also hold the
+hooks and the logging Lightning runs in between.
 
-- **Plain PyTorch:** `compiled = torch.compile(model)`, train through `compiled`, read the
-  weights from `model` (they are the same tensors).
+- **Plain PyTorch:** `net = torch.compile(model)`, train through `net`; the weights are those
+  of `model` (the same tensors).
 - **Lightning:** compile the inner network in the `configure_model` hook
   (`self.model = torch.compile(self.model)`); the `Trainer` needs no flag.
 - **Fabric:** hand the compiled module to `fabric.setup`; Fabric unwraps it, applies its
   device and precision handling to the original module and compiles that again with the same
   arguments.
 
-Each program first compiles a one-line function to find out whether compilation works on this
-machine (it needs a C++ compiler on the CPU). If it does not, the program prints one `note:`
-line and trains eagerly only, so the downloaded file still runs.
+Each `run()` starts with `torch.compiler.reset()`, which puts Dynamo back in the state of a
+fresh process: `run()` may be called more than once in one process (as here, and in the
+tests), and a second compiled model of the same code would otherwise reuse the graphs compiled
+for the first and hide the compile cost. Compilation needs a C++ compiler on the CPU; where
+there is none, `--no-compile` trains the eager model.
 """
 
 # %%
@@ -36,104 +38,70 @@ line and trains eagerly only, so the downloaded file still runs.
 #
 # ## Executed in this build
 #
-# One logged run of each program, one under the memory probe and one timed run. Every run
-# starts from `torch.compiler.reset()`, so each implementation compiles for itself; the
-# on-disk cache of Inductor is left on, as it is for a reader, so only the first program in a
-# fresh environment pays for a cold compile. In the logged run the Lightning program shows its
-# progress bar and model summary; in the quiet ones (memory, timing) it does not, and no
-# program prints.
+# --8<-- "gallery/shared/executed.md"
+#
+# The headline run is the compiled one. Inductor's on-disk cache is left on, as it is for a
+# reader, so only the first compile in a fresh environment is a cold one.
 
 from evidence import load
-from evidence.views.topics import torch_compile as views
 
-result = load("torch_compile").headline
-result.stamp()
-
-# %%
-# ### What each program printed
-#
-# Every program prints its eager epochs, then its compiled epochs, then the step timings and
-# how far the compiled weights ended from the eager ones.
-
-result.logs()
+runs = load("torch_compile")
+result = runs.headline
+result.executed()
 
 # %%
 # ### Loss curves of the compiled runs, overlaid
 
-result.plot("history.train_loss", "history.val_loss")
+result.plot(title="torch_compile: loss curves of the compiled programs, overlaid")
 
 # %%
-# ### Compiled against eager, inside each program
+# ### Compiled against eager
 #
-# The same seed and batches, with and without compilation. Inductor may fuse and reorder
-# floating-point operations, so the two need not agree bit for bit; the table shows the
-# largest difference between the final weights and whether it stays within the tolerance
-# this page declares (the one in the parity box below).
+# The same programs with `--no-compile`, every implementation against plain PyTorch:
 
-views.step_table(result)
+runs["eager"].parity()
 
 # %%
-# ### Where the time goes
-#
-# First step against the median step, eager and compiled, for each implementation (log
-# scale). The gap between the two compiled bars is the compilation; the gap between the two
-# median bars is what compilation buys, or costs, per step.
+# Inductor may fuse and reorder floating-point operations, so compiled and eager training need
+# not agree bit for bit; the first check compares each implementation's compiled run with its
+# own eager run. The other two say where the compile time goes: into the first step.
 
-views.step_figure(result)
+runs.verdicts("compiled_close_to_eager", "first_step_compiles", "compiled_first_step_over_median")
 
 # %%
-# ### Do the implementations agree?
+# ### Step times
 #
-# The compiled weights of Lightning and Fabric against the compiled weights of plain PyTorch,
-# and the same for the eager runs. All three compile the same network with the same
-# arguments, so they run the same generated kernels on the same batches.
+# The first and the median optimizer step of each program, eager and compiled. The gap between
+# the first and the median compiled step is the compilation; the gap between the two medians
+# is what compilation buys, or costs, per step.
 
-result.parity()
+from evidence.programs import LABELS
+from evidence.views import seconds, table
+
+eager = runs["eager"]
+table(["implementation", "eager: first step", "eager: median step", "compiled: first step", "compiled: median step"],
+      [[LABELS[kind]] + [seconds(run.value(kind, key)) for run in (eager, result)
+                         for key in ("first_step_s", "median_step_s")] for kind in result.kinds()],
+      caption="From each program's logged run, which is not serialised: in a parallel build other topics may run "
+              "at the same time and slow single steps.")
 
 # %%
-# ### What each program did, call by call
+# --8<-- "gallery/shared/costs.md"
 #
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
+# A compiled run's time includes its compilation (every run starts from a reset Dynamo); the
+# step times above are the ones to read for speed.
 
-result.trace()
+result.costs()
 
 # %%
-# ### Time and memory of a whole run
-#
-# A run here is two complete trainings (eager and compiled) plus the compile check, so its
-# time includes every compilation; the step-level table above is the one to read for speed.
-
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
-
-# %%
-# ## Defaults the Lightning program changes
-#
-# - `num_sanity_val_steps=0`: by default the `Trainer` runs two validation batches before
-#   training (the sanity check). In the compiled run that compiles the validation graph before
-#   any training step, and the model ends with one graph more than in the plain loop (four
-#   instead of three; the tests count them). That is work, and time, the plain loop does not
-#   spend, in a page that compares compile costs.
-# - `logger=False`, `enable_checkpointing=False`: this page is not about logs or checkpoints,
-#   so the program writes no `lightning_logs/` or `.ckpt` files the reader did not ask for.
-# - `enable_progress_bar=verbose`, `enable_model_summary=verbose`: on when the program runs
-#   from the command line (and in the logged run above), off in the quiet timed runs, where
-#   no program prints anything.
-#
 # ## Pitfalls
-
-views.speedup_note(result)
-
-# %%
+#
+# !!! warning "A tiny model need not get faster"
+#     Compilation removes Python overhead and fuses element-wise operations. A two-layer network
+#     of a few hundred parameters has almost nothing to fuse, so the compiled median step can be
+#     slower than the eager one (compare the two median columns above). Measure on your own
+#     model, on your own device, before keeping `torch.compile` in a training script.
+#
 # !!! warning "Recompilation"
 #     The compiled code is specialised to what it saw. A batch of another size, switching to
 #     `model.eval()` under `torch.no_grad()` for validation, or a new dtype each trigger
@@ -145,12 +113,20 @@ views.speedup_note(result)
 #     of 7) then causes the recompile instead, and the count stays at three. The tests count
 #     the graphs both ways.
 #
+# !!! note "The sanity check compiles too"
+#     By default the `Trainer` runs two validation batches before training. With a compiled
+#     model that compiles the validation graph before any training step, and the model ends
+#     with one graph more than in the plain loop (four instead of three; the tests count them).
+#     The Lightning program turns it off (`num_sanity_val_steps=0`), so all three compile the
+#     same graphs.
+#
 # !!! note "Checkpoint keys gain `_orig_mod.`"
 #     `torch.compile(module)` returns a wrapper whose `state_dict()` keys start with
 #     `_orig_mod.`. In the Lightning program the compiled network is an attribute of the
 #     LightningModule, so its checkpoint holds `model._orig_mod.0.weight` and will not load
-#     into an uncompiled module without renaming. The programs read the weights from the
-#     original module (`model` in plain PyTorch, `net` in Fabric, `_orig_mod` in Lightning).
+#     into an uncompiled module without renaming (the tests check the key). The plain program
+#     keeps the original module at hand (`model`); the weights compared above are matched
+#     by name after the wrapper prefixes are stripped.
 #
 # !!! note "`nn.Module.compile()` and built-in containers"
 #     `model.compile()` compiles the module in place and keeps the keys unchanged, but it
