@@ -199,3 +199,15 @@ def test_parity_workload_is_lightnings_definition():
     assert module.linear_out.out_features == 5
     assert module.train_dataloader().batch_size == 30
     assert math.isclose(module.configure_optimizers().defaults["lr"], 0.02)
+
+
+def test_a_feature_whose_interval_holds_zero_is_no_measurable_difference():
+    from evidence.benchmarks import analysis
+
+    noise = analysis.paired_overhead([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], [0.97, 1.02, 1.01, 0.99, 1.03, 0.98, 1.0])
+    assert noise["verdict"] == "no measurable difference"
+    low, high = noise["pct_interval"]
+    assert low <= 0 <= high
+    cost = analysis.paired_overhead([1.0] * 7, [1.2, 1.21, 1.19, 1.22, 1.2, 1.18, 1.2])
+    assert cost["verdict"] == "costs" and cost["pct_interval"][0] > 0
+    assert "no measurable difference" in views.extra(noise) and "95 % interval" in views.extra(cost)
