@@ -19,6 +19,7 @@ numbers, and the timed runs execute the programs with nothing gathered at all.
 from __future__ import annotations
 
 import csv
+import functools
 import inspect
 import os
 from pathlib import Path
@@ -63,6 +64,7 @@ class Watch:
                         continue  # per-step values, and the epoch twin of a name logged both ways
                     watch.history.setdefault(name, []).append(float(value))
 
+        @functools.wraps(original)  # keeps the signature, which LightningCLI reads to build its parser
         def init(trainer, *args, **kwargs):
             if watch.trainer_kwargs is None:
                 defaults = inspect.signature(original).parameters
