@@ -45,7 +45,7 @@ from evidence.programs import PROJECT_DIR, SNIPPETS_DIR
 
 RUNS_FILE = "runs.toml"
 DEFAULT_WORKER = "evidence.running.worker"
-MACHINERY_TOPICS = (PROJECT_DIR / "evidence" / "benchmarks", PROJECT_DIR / "evidence" / "api_changes")
+MACHINERY_TOPICS = tuple(PROJECT_DIR / "evidence" / name for name in ("benchmarks", "api_changes", "loopdiff"))
 """Folders outside ``snippets/`` that declare runs: the benchmarks and the API-changes page."""
 
 _KEYS = {"about", "params", "compare", "tolerance", "repeats", "threads", "overrides", "needs", "in_process", "gather",
