@@ -9,6 +9,8 @@ The file::
 
     headline = "train"                 # the run summary.json publishes (default: the first)
     worker = "evidence.benchmarks.worker"   # optional: another worker module
+    inputs = ["snippets/minimal_loop"] # optional: more files or folders its results depend on
+                                       # (a machinery page that runs the site's programs)
 
     [runs.train]
     about = "20 epochs, held-out validation"   # one line, shown while building
@@ -46,7 +48,8 @@ from evidence.programs import PROJECT_DIR, SNIPPETS_DIR
 RUNS_FILE = "runs.toml"
 DEFAULT_WORKER = "evidence.running.worker"
 MACHINERY_TOPICS = tuple(PROJECT_DIR / "evidence" / name for name in ("benchmarks", "api_changes", "loopdiff"))
-"""Folders outside ``snippets/`` that declare runs: the benchmarks and the API-changes page."""
+"""Folders outside ``snippets/`` that declare runs: the benchmarks, the API-changes page and the
+"Diff your own loops" page."""
 
 _KEYS = {"about", "params", "compare", "tolerance", "repeats", "threads", "overrides", "needs", "in_process", "gather",
          "expect"}
@@ -136,10 +139,10 @@ def runs(topic: str) -> list[Run]:
     table = data.get("runs")
     if not isinstance(table, dict) or not table:
         raise DeclarationError(f"{path}: declares no [runs.<name>] table")
-    unknown_top = set(data) - {"runs", "headline", "worker", "checks", "defaults"}
+    unknown_top = set(data) - {"runs", "headline", "worker", "checks", "defaults", "inputs"}
     if unknown_top:
         raise DeclarationError(f"{path}: unknown key(s) {sorted(unknown_top)} "
-                               "(expected headline, worker, runs, checks, defaults)")
+                               "(expected headline, worker, inputs, runs, checks, defaults)")
     headline = data.get("headline", next(iter(table)))
     if headline not in table:
         raise DeclarationError(f"{path}: headline = {headline!r} names no run (runs: {', '.join(table)})")
@@ -190,3 +193,16 @@ def run(topic: str, name: str | None = None) -> Run:
         if candidate.name == name:
             return candidate
     raise DeclarationError(f"{topic!r} declares no run {name!r} (runs: {', '.join(r.name for r in declared)})")
+
+
+def extra_inputs(topic: str) -> list[Path]:
+    """The files a topic's ``inputs`` names (folders: every file in them), relative to the project."""
+    data = tomllib.loads((folder(topic) / RUNS_FILE).read_text())
+    found = []
+    for name in data.get("inputs", []):
+        path = PROJECT_DIR / name
+        if not path.exists():
+            raise DeclarationError(f"{folder(topic) / RUNS_FILE}: inputs names {name!r}, which does not exist")
+        found += [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()
+                                                       and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    return found

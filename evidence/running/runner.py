@@ -98,7 +98,7 @@ def topic_inputs(topic: str) -> list[Path]:
              and p.name != declared.RUNS_FILE and p.suffix != ".pyc"]
     if not folder.is_relative_to(SNIPPETS_DIR):
         files = [p for p in files if p.suffix == ".py" and p.name != "views.py" and p.parent == folder]
-    return files + MACHINERY_INPUTS
+    return files + declared.extra_inputs(topic) + MACHINERY_INPUTS
 
 
 def inputs_digest(topic: str) -> str:
