@@ -3,10 +3,6 @@
 import argparse
 import json
 import sys
-# region: not counted (the page's check: runs the command line twice and captures what it prints)
-import contextlib
-import io
-# endregion
 from pathlib import Path
 
 import torch
@@ -30,14 +26,60 @@ def build_model(hidden: int = 16) -> nn.Module:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return torch.device(name)
 
 
+def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 1e-3,
+        hidden: int = 16, out_dir: str = ".", verbose: bool = False) -> dict:
+    if epochs < 1 or batch_size < 1 or hidden < 1 or lr <= 0:
+        raise ValueError("--epochs, --batch-size and --hidden must be at least 1 and --lr positive")
+    config = {"epochs": epochs, "seed": seed, "device": device, "batch_size": batch_size, "lr": lr, "hidden": hidden}
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+    torch.manual_seed(seed)
+    train_set, val_set = make_data(seed)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                              generator=torch.Generator().manual_seed(seed))
+    val_loader = DataLoader(val_set, batch_size=batch_size)
+    dev = resolve_device(device)
+    model = build_model(hidden).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    history = {"train_loss": [], "val_loss": []}
+
+    for epoch in range(epochs):
+        model.train()
+        total = 0.0
+        for x, y in train_loader:
+            x, y = x.to(dev), y.to(dev)
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(x)
+        history["train_loss"].append(total.item() / len(train_set))
+
+        model.eval()
+        total = 0.0
+        with torch.no_grad():
+            for x, y in val_loader:
+                x, y = x.to(dev), y.to(dev)
+                total += loss_fn(model(x), y) * len(x)
+        history["val_loss"].append(total.item() / len(val_set))
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
+                  f"  val_loss {history['val_loss'][-1]:.4f}")
+    return {"model": model, "history": history}
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", help="a JSON file of option values; options given on the command line override it")
+    parser.add_argument("--config", help="a JSON file of option values; options on the command line override it")
     parser.add_argument("--print-config", action="store_true", help="print the resolved options as JSON and exit")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
@@ -45,6 +87,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--hidden", type=int, default=16, help="width of the hidden layer")
+    parser.add_argument("--out-dir", default=".", help="where config.json, the resolved options, is saved")
     args = parser.parse_args(argv)
     if args.config:
         with open(args.config) as file:
@@ -54,115 +97,22 @@ def parse_args(argv=None) -> argparse.Namespace:
             raise ValueError(f"{args.config}: unknown option(s) {', '.join(sorted(unknown))}")
         parser.set_defaults(**values)
         args = parser.parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or args.hidden < 1:
-        raise ValueError("--epochs, --batch-size and --hidden must be at least 1 and --lr positive")
-    if args.device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
     return args
-
-
-def resolved(args: argparse.Namespace) -> dict:
-    return {k: v for k, v in vars(args).items() if k not in ("config", "print_config")}
-
-
-def train(epochs: int, seed: int, device: str, batch_size: int, lr: float, hidden: int, verbose: bool = True) -> dict:
-    torch.manual_seed(seed)
-    train_set, val_set = make_data(seed)
-    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
-                              generator=torch.Generator().manual_seed(seed))
-    val_loader = DataLoader(val_set, batch_size=batch_size)
-
-    dev = resolve_device(device)
-    model = build_model(hidden).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
-    # region: not counted (collects what run() returns)
-    history = {"train_loss": [], "val_loss": []}
-    # endregion
-
-    for epoch in range(epochs):
-        model.train()
-        total, count = 0.0, 0
-        for x, y in train_loader:
-            x, y = x.to(dev), y.to(dev)
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * len(x)
-            count += len(x)
-        train_loss = total.item() / count
-
-        model.eval()
-        total, count = 0.0, 0
-        with torch.no_grad():
-            for x, y in val_loader:
-                x, y = x.to(dev), y.to(dev)
-                total += loss_fn(model(x), y) * len(x)
-                count += len(x)
-        val_loss = total.item() / count
-        if verbose:
-            print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        # endregion
-
-    # region: not counted (collects what run() returns)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": epochs * len(train_loader), "device": str(dev)}
-    # endregion
-
-
-def cli(argv=None, verbose: bool = True) -> dict | None:
-    args = parse_args(argv)
-    if args.print_config:
-        print(json.dumps(resolved(args), indent=2))
-        return None
-    return train(**resolved(args), verbose=verbose)
-
-
-# region: not counted (the page's check: a config file and an override, then the printed config run again)
-def run(epochs: int = 3, seed: int = 0, device: str = "auto", lr: float = 0.01, out_dir: str = ".",
-        verbose: bool = False) -> dict:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    base = {"epochs": epochs, "seed": seed, "device": device, "batch_size": 32, "lr": 1e-3, "hidden": 16}
-    (out / "pytorch_config.json").write_text(json.dumps(base, indent=2) + "\n")
-    command = ["--config", str(out / "pytorch_config.json"), "--lr", str(lr)]
-    if verbose:
-        print("$ python pytorch_cli.py " + " ".join(command))
-    first = cli(command, verbose)
-    with contextlib.redirect_stdout(io.StringIO()) as printed:
-        cli(command + ["--print-config"])
-    (out / "pytorch_resolved.json").write_text(printed.getvalue())
-    if verbose:
-        print("$ python pytorch_cli.py --config pytorch_resolved.json")
-    second = cli(["--config", str(out / "pytorch_resolved.json")], verbose)
-    difference = max((first["state_dict"][k] - second["state_dict"][k]).abs().max().item() for k in first["state_dict"])
-    if verbose:
-        print(f"run again from the printed config: weights {'bitwise the same' if difference == 0 else 'DIFFERENT'}")
-    values = json.loads(printed.getvalue())
-    typed = f"python pytorch_cli.py --config pytorch_config.json --lr {lr}"
-    return {**first, "command": typed, "print_command": typed + " --print-config",
-            "rerun_command": "python pytorch_cli.py --config pytorch_resolved.json",
-            "config_given": json.dumps(base, indent=2) + "\n", "config_printed": printed.getvalue(),
-            "resolved": {"epochs": values["epochs"], "seed": values["seed"], "lr": values["lr"],
-                         "hidden": values["hidden"], "batch_size": values["batch_size"]},
-            "reproduced_difference": difference}
 
 
 def main(argv=None) -> int:
     try:
-        result = cli(argv)
+        args = parse_args(argv)
+        options = {k: v for k, v in vars(args).items() if k not in ("config", "print_config")}
+        if args.print_config:
+            print(json.dumps(options, indent=2))
+        else:
+            run(**options, verbose=True)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if result is not None:
-        print(f"done: {result['steps']} optimizer steps on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion

@@ -1,9 +1,8 @@
-"""snippets/cli: the same run from the same config, in all three styles, and the command-line pitfalls the page states."""
+"""snippets/cli: the same run in all three styles, its saved settings, a rerun from them, and the command-line pitfalls the page states."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,12 +10,14 @@ import torch
 
 from evidence import declared
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program
+from tests.conftest import load_program, run_program
 
 TOPIC = "cli"
 KINDS = ["pytorch", "lightning", "fabric"]
 PUBLISHED = declared.run(TOPIC).params
 """The headline run's parameters (runs.toml): what the page shows."""
+SAVED = {"pytorch": "config.json", "lightning": "config.yaml", "fabric": "config.json"}
+QUIET = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False, "enable_model_summary": False}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,59 +36,76 @@ def folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def results(folder):
-    return {kind: load_program(TOPIC, kind).run(**PUBLISHED, device="cpu", out_dir=str(folder / kind))
-            for kind in KINDS}
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_the_resolved_config_reproduces_the_run(results, kind):
-    result = results[kind]
-    assert result["reproduced_difference"] == 0.0
-    assert result["resolved"] == {"epochs": PUBLISHED["epochs"], "seed": PUBLISHED["seed"], "lr": PUBLISHED["lr"],
-                                  "hidden": 16, "batch_size": 32}  # the override beat the file's 0.001
-    assert len(result["history"]["val_loss"]) == PUBLISHED["epochs"]
+    return {kind: run_program(TOPIC, kind, **PUBLISHED, device="cpu", out_dir=str(folder / kind)) for kind in KINDS}
 
 
 @pytest.mark.parametrize("kind", ["lightning", "fabric"])
 def test_same_weights_as_plain_pytorch(results, kind):
     assert max_abs_difference(results[kind]["state_dict"], results["pytorch"]["state_dict"]) == 0.0
     assert max_abs_difference(results[kind]["history"], results["pytorch"]["history"]) <= 1e-6
+    assert results[kind]["steps"] == PUBLISHED["epochs"] * 13
 
 
-def test_a_different_value_gives_different_weights(results, folder):
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_run_saves_the_settings_it_used(results, kind):
+    values = results[kind]["saved"][SAVED[kind]]["values"]
+    if kind == "lightning":
+        assert (values["epochs"], values["seed_everything"], values["model"]["lr"]) == (3, 0, PUBLISHED["lr"])
+        assert "max_epochs" not in values["trainer"] and "seed" not in values["data"]  # linked: saved at the source
+        assert values["trainer"]["default_root_dir"].endswith("lightning")
+    else:
+        assert values == {"epochs": 3, "seed": 0, "device": "cpu", "batch_size": 32, "lr": PUBLISHED["lr"], "hidden": 16}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_saved_config_reproduces_the_run(results, folder, kind, tmp_path, monkeypatch):
+    """`python <program> --config <the saved file>`, through the program's own parser."""
+    monkeypatch.chdir(tmp_path)
+    program = load_program(TOPIC, kind)
+    saved = str(folder / kind / SAVED[kind])
+    if kind == "lightning":
+        model = program.cli_main(["--config", saved, "--trainer.default_root_dir", str(tmp_path)], verbose=False).model
+    else:
+        options = {k: v for k, v in vars(program.parse_args(["--config", saved])).items()
+                   if k not in ("config", "print_config")}
+        model = program.run(**{**options, "out_dir": str(tmp_path)})["model"]
+    assert max_abs_difference(model.state_dict(), results[kind]["state_dict"]) == 0.0
+
+
+def test_another_learning_rate_gives_other_weights(results, tmp_path):
     """The reproduction check can fail: a run with another learning rate ends elsewhere."""
-    other = load_program(TOPIC, "pytorch").run(**{**PUBLISHED, "lr": 0.02}, device="cpu", out_dir=str(folder / "x"))
+    other = run_program(TOPIC, "pytorch", **{**PUBLISHED, "lr": 0.02}, device="cpu", out_dir=str(tmp_path))
     assert max_abs_difference(other["state_dict"], results["pytorch"]["state_dict"]) > 0
 
 
-def test_lightning_saves_what_it_prints_and_leaves_persistent_callbacks_out(results, folder):
-    result = results["lightning"]
-    assert result["config_printed"] == result["config_saved"] == (folder / "lightning" / "config.yaml").read_text()
-    assert result["config_saved"].startswith("# pytorch_lightning==")
-    assert "  callbacks: null" in result["config_saved"]  # the History callback ran, and is not in the config
-    assert json.loads(results["pytorch"]["config_printed"])["lr"] == PUBLISHED["lr"]
+@pytest.mark.parametrize("kind", ["pytorch", "fabric"])
+def test_print_config_shows_the_override(kind, tmp_path, capsys):
+    (tmp_path / "my.json").write_text('{"lr": 0.001, "epochs": 2}')
+    assert load_program(TOPIC, kind).main(["--config", str(tmp_path / "my.json"), "--lr", "0.01",
+                                           "--print-config"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["lr"], printed["epochs"]) == (0.01, 2)
 
 
-def _lightning_cli(args: list[str], **kwargs):
+def _program_cli(args: list[str], **kwargs):
+    program = load_program(TOPIC, "lightning")
+    return program.CLI(program.Classifier, program.DataModule, args=args, run=False, trainer_defaults=QUIET,
+                       seed_everything_default=0, **kwargs)
+
+
+def _plain_cli(args: list[str], **kwargs):
+    """LightningCLI as its docs write it (subcommands, nothing linked), with the program's classes."""
     from pytorch_lightning.cli import LightningCLI
 
     program = load_program(TOPIC, "lightning")
-    defaults = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False,
-                "enable_model_summary": False}
-    old = sys.argv
-    sys.argv = ["lightning_cli.py", *args]
-    try:
-        return LightningCLI(program.Classifier, program.DataModule, trainer_defaults=defaults, **kwargs)
-    finally:
-        sys.argv = old
+    return LightningCLI(program.Classifier, program.DataModule, args=args, trainer_defaults=kwargs.pop("defaults", QUIET),
+                        **kwargs)
 
 
 def test_order_matters_for_lightningcli_not_for_the_plain_parser(tmp_path):
     (tmp_path / "c.yaml").write_text("model:\n  lr: 0.001\n")
-    after = _lightning_cli(["--config", str(tmp_path / "c.yaml"), "--model.lr", "0.01"], run=False,
-                           seed_everything_default=0)
-    before = _lightning_cli(["--model.lr", "0.01", "--config", str(tmp_path / "c.yaml")], run=False,
-                            seed_everything_default=0)
+    after = _program_cli(["--config", str(tmp_path / "c.yaml"), "--model.lr", "0.01"])
+    before = _program_cli(["--model.lr", "0.01", "--config", str(tmp_path / "c.yaml")])
     assert after.model.hparams.lr == 0.01 and before.model.hparams.lr == 0.001
     (tmp_path / "c.json").write_text('{"lr": 0.001}')
     plain = load_program(TOPIC, "pytorch")
@@ -95,28 +113,33 @@ def test_order_matters_for_lightningcli_not_for_the_plain_parser(tmp_path):
     assert plain.parse_args(["--config", str(tmp_path / "c.json"), "--lr", "0.01"]).lr == 0.01
 
 
-def test_types_are_checked_ranges_only_where_the_type_says(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        _lightning_cli(["--model.hidden", "abc"], run=False, seed_everything_default=0)
-    assert exit_.value.code == 2
-    with pytest.raises(SystemExit) as exit_:
-        _lightning_cli(["--model.lr", "-1"], run=False, seed_everything_default=0)
-    assert exit_.value.code == 2
-    assert "model.lr" in capsys.readouterr().err
-    unlimited = _lightning_cli(["--trainer.max_epochs", "-1"], run=False, seed_everything_default=0)
-    assert unlimited.trainer.max_epochs == -1
+@pytest.mark.parametrize("args, message", [
+    (["--model.hidden", "abc"], "model.hidden"),
+    (["--model.lr", "-1"], "model.lr"),
+    (["--data.seed", "5"], 'Linked "data.seed" must be given via "seed_everything"'),
+    (["--trainer.max_epochs", "2"], "trainer.max_epochs"),
+])
+def test_lightning_refuses_bad_types_and_linked_targets(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_program(TOPIC, "lightning").main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_without_the_link_a_negative_max_epochs_is_accepted():
+    assert _plain_cli(["--trainer.max_epochs", "-1"], run=False).trainer.max_epochs == -1
     with pytest.raises(ValueError, match="--lr positive"):
-        load_program(TOPIC, "pytorch").parse_args(["--lr", "-1"])
+        load_program(TOPIC, "pytorch").run(epochs=1, lr=-1)
 
 
 def test_a_second_run_in_the_same_folder_stops_without_overwrite(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ["fit", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1"]
-    _lightning_cli(args, seed_everything_default=0)
+    _plain_cli(args, seed_everything_default=0)
     assert (tmp_path / "config.yaml").is_file()
     with pytest.raises(RuntimeError, match="SaveConfigCallback expected .*config.yaml to NOT exist"):
-        _lightning_cli(args, seed_everything_default=0)
-    _lightning_cli(args, seed_everything_default=0, save_config_kwargs={"overwrite": True})
+        _plain_cli(args, seed_everything_default=0)
+    _plain_cli(args, seed_everything_default=0, save_config_kwargs={"overwrite": True})
 
 
 def test_default_seed_prints_true_and_saves_the_number(tmp_path, monkeypatch, capsys):
@@ -124,19 +147,33 @@ def test_default_seed_prints_true_and_saves_the_number(tmp_path, monkeypatch, ca
     monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
     args = ["fit", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1"]
     with pytest.raises(SystemExit):
-        _lightning_cli(args + ["--print_config"])
+        _plain_cli(args + ["--print_config"])
     assert "seed_everything: true" in capsys.readouterr().out
     with pytest.warns(UserWarning, match="No seed found, seed set to 0"):
-        _lightning_cli(args)
+        _plain_cli(args)
     assert "seed_everything: 0\n" in (tmp_path / "config.yaml").read_text()
     monkeypatch.setenv("PL_GLOBAL_SEED", "7")
-    assert _lightning_cli(args, save_config_kwargs={"overwrite": True}).config["fit"]["seed_everything"] == 7
+    assert _plain_cli(args, save_config_kwargs={"overwrite": True}).config["fit"]["seed_everything"] == 7
 
 
-def test_the_front_turns_the_common_options_into_lightningcli_arguments(tmp_path, monkeypatch, capsys):
+def test_callbacks_in_trainer_defaults_are_not_in_the_saved_config(tmp_path, monkeypatch):
+    import pytorch_lightning as pl
+
+    class Counter(pl.Callback):
+        epochs = 0
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            Counter.epochs += 1
+
     monkeypatch.chdir(tmp_path)
-    assert load_program(TOPIC, "lightning").main(["--epochs", "1", "--seed", "3", "--device", "cpu"]) == 0
+    args = ["fit", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1"]
+    _plain_cli(args, seed_everything_default=0, defaults={**QUIET, "callbacks": [Counter()]})
+    assert Counter.epochs == 1
+    assert "  callbacks: null\n" in (tmp_path / "config.yaml").read_text()
+
+
+def test_the_common_options_are_lightningcli_arguments(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_program(TOPIC, "lightning").main(["--epochs", "1", "--seed_everything", "3", "--device", "cpu"]) == 0
     saved = (tmp_path / "config.yaml").read_text()
-    assert "seed_everything: 3\n" in saved and "  max_epochs: 1\n" in saved and "  accelerator: cpu\n" in saved
-    assert "  seed: 3\n" in saved
-    assert "done: 13 optimizer steps" in capsys.readouterr().out
+    assert "seed_everything: 3\n" in saved and "\nepochs: 1\n" in saved and "\ndevice: cpu\n" in saved
