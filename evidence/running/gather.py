@@ -285,6 +285,53 @@ def config_files(folder: str) -> dict:
 READERS["config_files"] = config_files
 
 
+def chrome_trace(path: str) -> dict:
+    """A profiler's Chrome trace (``torch.profiler``'s ``export_chrome_trace``, the traces
+    Lightning's ``PyTorchProfiler`` writes), or every ``*.json`` trace under a folder, summarised
+    by event name over its complete events: ``{name: {"category", "count", "total_ms",
+    "self_ms"}}``. Self time is an event's duration less that of the events directly inside it
+    on the same thread."""
+    import json
+
+    root = Path(path)
+    found: dict[str, dict] = {}
+
+    def close(event: dict, inner_us: float) -> None:
+        entry = found.setdefault(event["name"], {"category": event.get("cat", ""), "count": 0,
+                                                 "total_ms": 0.0, "self_ms": 0.0})
+        entry["count"] += 1
+        entry["total_ms"] += event["dur"] / 1000
+        entry["self_ms"] += (event["dur"] - inner_us) / 1000
+
+    for file in [root] if root.is_file() else sorted(root.rglob("*.json")):
+        threads: dict[tuple, list] = {}
+        for event in json.loads(file.read_text()).get("traceEvents", []):
+            if event.get("ph") == "X" and "dur" in event:
+                threads.setdefault((event.get("pid"), event.get("tid")), []).append(event)
+        for events in threads.values():
+            events.sort(key=lambda e: (e["ts"], -e["dur"]))
+            opened: list[list] = []  # [event, duration of the events directly inside it]
+            for event in events:
+                while opened and event["ts"] >= opened[-1][0]["ts"] + opened[-1][0]["dur"]:
+                    close(*opened.pop())
+                if opened:
+                    opened[-1][1] += event["dur"]
+                opened.append([event, 0.0])
+            while opened:
+                close(*opened.pop())
+    return found
+
+
+def text_files(folder: str) -> dict:
+    """Every ``*.txt`` file under ``folder`` as written (a profiler's report): ``{name: text}``."""
+    root = Path(folder)
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*.txt")) if p.is_file()}
+
+
+READERS["chrome_trace"] = chrome_trace
+READERS["text_files"] = text_files
+
+
 def gather(declared: dict, arguments: dict, workdir: Path) -> dict:
     """The values a run's ``gather`` table asks for, read after one program's logged run.
 

@@ -1,6 +1,7 @@
-"""Profiling a plain PyTorch training loop with torch.profiler: top operators and labelled sections."""
+"""Profiling a plain PyTorch training loop with torch.profiler: labelled sections, a report and a Chrome trace."""
 
 import argparse
+import os
 import sys
 
 import torch
@@ -22,23 +23,6 @@ def build_model() -> nn.Module:
     return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
 
 
-def top_operators(averages, limit: int = 12) -> list:
-    ops = [e for e in averages if e.key.startswith("aten::")]
-    ops.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
-    return [[e.key, e.count, round(e.self_cpu_time_total / 1000, 3)] for e in ops[:limit]]
-
-
-def labelled_sections(averages, names) -> list:
-    found = {e.key: e for e in averages if e.key in names}
-    return [[name, found[name].count, round(found[name].cpu_time_total / 1000, 3)] for name in names if name in found]
-
-
-# region: not counted (collects the values run() returns)
-def operator_counts(averages) -> dict:
-    return {e.key: e.count for e in averages if e.key.startswith("aten::")}
-# endregion
-
-
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -49,27 +33,28 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 32,
+def run(epochs: int = 3, seed: int = 0, device: str = "auto", out_dir: str = "profile_torch", batch_size: int = 32,
         lr: float = 1e-3, verbose: bool = False) -> dict:
+    if epochs < 1:
+        raise ValueError("--epochs must be at least 1")
+    dev = resolve_device(device)
     torch.manual_seed(seed)
     train_set, val_set = make_data(seed)
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
                               generator=torch.Generator().manual_seed(seed))
     val_loader = DataLoader(val_set, batch_size=batch_size)
 
-    dev = resolve_device(device)
     model = build_model().to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     history = {"train_loss": [], "val_loss": []}
-    steps = 0
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
 
     with profile(activities=activities) as profiler:
         for epoch in range(epochs):
             with record_function("train_epoch"):
                 model.train()
-                total, count = torch.zeros((), device=dev), 0
+                total, count = 0.0, 0
                 for x, y in train_loader:
                     with record_function("training_step"):
                         x, y = x.to(dev), y.to(dev)
@@ -81,12 +66,11 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 
                         optimizer.step()
                     total += loss.detach() * len(x)
                     count += len(x)
-                    steps += 1
                 history["train_loss"].append(total.item() / count)
 
             with record_function("validation"):
                 model.eval()
-                total, count = torch.zeros((), device=dev), 0
+                total, count = 0.0, 0
                 with torch.no_grad():
                     for x, y in val_loader:
                         x, y = x.to(dev), y.to(dev)
@@ -97,46 +81,30 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 
                 print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
                       f"  val_loss {history['val_loss'][-1]:.4f}")
 
-    averages = profiler.key_averages()
-    top_ops = top_operators(averages)
-    sections = labelled_sections(averages, ["train_epoch", "training_step", "backward", "optimizer_step", "validation"])
+    os.makedirs(out_dir, exist_ok=True)
+    profiler.export_chrome_trace(os.path.join(out_dir, "trace.json"))
+    report = profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=10)
+    with open(os.path.join(out_dir, "profile.txt"), "w") as file:
+        file.write(report)
     if verbose:
-        print("top operators by self CPU time (ms):")
-        for name, calls, ms in top_ops[:5]:
-            print(f"  {name:<28} {calls:>6} calls  {ms:>9.3f}")
-        print("labelled sections (CPU ms, everything inside included):")
-        for name, calls, ms in sections:
-            print(f"  {name:<28} {calls:>6} calls  {ms:>9.3f}")
-
-    # region: not counted (collects the values run() returns)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history, "state_dict": state, "steps": steps, "device": str(dev),
-            "profiler": "torch.profiler", "top_ops": top_ops, "op_counts": operator_counts(averages),
-            "sections": sections}
-    # endregion
+        print(report)
+    return {"model": model, "history": history}
 
 
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--out-dir", default="profile_torch", help="where the report and the trace go")
     args = parser.parse_args(argv)
-    if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0:
-        print("error: --epochs and --batch-size must be at least 1 and --lr positive", file=sys.stderr)
-        return 2
     try:
-        result = run(args.epochs, args.seed, args.device, args.batch_size, args.lr, verbose=True)
+        run(args.epochs, args.seed, args.device, args.out_dir, verbose=True)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"done: {result['steps']} optimizer steps on {result['device']}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion
