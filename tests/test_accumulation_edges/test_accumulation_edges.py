@@ -107,8 +107,9 @@ def test_final_weights_identical_to_plain_pytorch(results, kind):
     assert max_abs_difference(results[kind]["history"], results["pytorch"]["history"]) <= 1e-6
 
 
-def _fit(module, params: dict, **trainer_args) -> tuple:
-    """Fit a module of the Lightning program as run() does; returns the trainer, the windows and the warnings."""
+def _fit(module, params: dict, validate: bool = True, **trainer_args) -> tuple:
+    """Fit a module of the Lightning program as run() does (without its validation loader when not ``validate``);
+    returns the trainer, the windows and the warnings."""
     program = load_program(TOPIC, "lightning")
     train_set, val_set = program.make_data(0, params["train_size"])
     generator = torch.Generator().manual_seed(0)
@@ -118,7 +119,7 @@ def _fit(module, params: dict, **trainer_args) -> tuple:
                          enable_progress_bar=False, enable_model_summary=False, **trainer_args)
     with warnings.catch_warnings(record=True) as caught, recorded_windows() as (steps, pending):
         warnings.simplefilter("always")
-        trainer.fit(module, loader, DataLoader(val_set, batch_size=16))
+        trainer.fit(module, loader, DataLoader(val_set, batch_size=16) if validate else None)
     return trainer, steps, pending, [w for w in caught if "treespec" not in str(w.message)]
 
 
@@ -172,19 +173,33 @@ def test_manual_optimization_dividing_by_n_equals_accumulate_grad_batches():
     assert max_abs_difference(manual_module.model.state_dict(), automatic_weights) == 0.0
 
 
-def test_manual_optimization_without_the_division_is_the_plain_loop_without_it():
-    """The page's undivided run: Lightning's manual_backward divides nothing."""
-    undivided = run("lightning", LONGER, divide_by="none")
-    assert max_abs_difference(undivided["state_dict"], run("pytorch", LONGER, divide_by="none")["state_dict"]) == 0.0
-    assert max_abs_difference(undivided["state_dict"], run("pytorch", LONGER)["state_dict"]) > 1e-2
+def test_the_undivided_run_is_the_same_mistake_in_all_three_programs():
+    """The page's undivided run: the plain loss.backward(), fabric.backward and Lightning's manual_backward divide
+    nothing, so the three programs make the same mistake (the same windows, the same weights), and it is one."""
+    undivided = {kind: run(kind, LONGER, divide_by="none") for kind in KINDS}
+    for kind in ("lightning", "fabric"):
+        assert undivided[kind]["windows"] == undivided["pytorch"]["windows"]
+        assert max_abs_difference(undivided[kind]["state_dict"], undivided["pytorch"]["state_dict"]) == 0.0
+    assert max_abs_difference(undivided["pytorch"]["state_dict"], run("pytorch", LONGER)["state_dict"]) > 1e-2
 
 
-def test_the_guides_condition_without_the_end_of_epoch_step_carries_gradients_over():
-    """The manual-optimization guide steps on (batch_idx + 1) % N == 0 only: fewer steps, other weights."""
-    program = load_program(TOPIC, "lightning")
+def _grads(module) -> list:
+    """The network's gradients as they are now: a copy of each ``.grad``, None where there is none."""
+    return [None if p.grad is None else p.grad.detach().clone() for p in module.model.parameters()]
+
+
+def _as_in_the_guide(program, keep_grads: bool = False):
+    """The manual-optimization guide's accumulation: each loss divided by N, a step on (batch_idx + 1) % N == 0
+    only. Records the gradients each epoch's first training_step finds and those its last one leaves; with
+    ``keep_grads`` the hook Lightning calls before every validation does nothing."""
 
     class AsInTheGuide(program.Classifier):
+        def on_fit_start(self):
+            self.found, self.left = [], []
+
         def training_step(self, batch, batch_idx):
+            if batch_idx == 0:
+                self.found.append(_grads(self))
             x, y = batch
             loss = self.loss_fn(self.model(x), y)
             optimizer = self.optimizers()
@@ -192,14 +207,78 @@ def test_the_guides_condition_without_the_end_of_epoch_step_carries_gradients_ov
             if (batch_idx + 1) % self.accumulate == 0:
                 optimizer.step()
                 optimizer.zero_grad()
+            if batch_idx + 1 == self.trainer.num_training_batches:
+                self.left.append(_grads(self))
 
-    guide = module(LONGER, manual=True, cls=AsInTheGuide)
-    trainer, steps, pending, _ = _fit(guide, LONGER)
-    assert trainer.global_step == 2 * LONGER["epochs"]  # two per epoch: 6 steps, not 9
-    assert steps[2] == [16, 6, 16, 16, 16, 16]  # batches 9 and 10 of epoch 1 join epoch 2's first window
-    assert pending == [16, 6]  # and those of the last epoch are never stepped
-    reference = run("lightning", LONGER)["state_dict"]
-    assert max_abs_difference(guide.model.state_dict(), reference) > 1e-3
+        if keep_grads:
+            def on_validation_model_zero_grad(self):
+                pass
+
+    return AsInTheGuide
+
+
+def test_the_guides_condition_throws_the_epochs_leftovers_away_at_validation():
+    """The guide steps on (batch_idx + 1) % N == 0 only: with 10 micro-batches per epoch the last two (16 and 6
+    samples) have no step. Their gradients do not reach the next epoch: Lightning calls on_validation_model_zero_grad
+    (self.zero_grad()) before the epoch's validation, so the next epoch's first training_step finds no .grad.
+    The same module with that hook doing nothing finds the leftovers there, and ends with other weights."""
+    program = load_program(TOPIC, "lightning")
+    epochs = LONGER["epochs"]
+    guide = module(LONGER, manual=True, cls=_as_in_the_guide(program))
+    trainer, steps, _, _ = _fit(guide, LONGER)
+    assert trainer.global_step == 2 * epochs  # two per epoch: 6 steps, not 9
+    assert all(g is not None and g.abs().sum() > 0 for left in guide.left for g in left)  # the leftovers existed
+    assert all(g is None for found in guide.found for g in found)  # and were gone when the next epoch began
+    assert steps[2] == [16, 6, 16, 16, 16, 16]  # forward passes between steps 2 and 3: not gradients in the step
+
+    kept = module(LONGER, manual=True, cls=_as_in_the_guide(program, keep_grads=True))
+    _fit(kept, LONGER)
+    assert all(g is None for g in kept.found[0])
+    for left, found in zip(kept.left[:-1], kept.found[1:]):  # epoch e's leftovers are what epoch e + 1 finds
+        assert all(torch.equal(a, b) for a, b in zip(left, found))
+    assert max_abs_difference(guide.model.state_dict(), kept.model.state_dict()) > 1e-2  # 0.028 here
+
+
+def test_without_validation_the_guides_leftovers_join_the_next_epochs_first_window():
+    """Only where no validation runs at the epoch's end does nothing clear them: without a validation loader the
+    guide's module trains as the one whose on_validation_model_zero_grad does nothing (validation itself changes
+    no weight), and not as the one whose leftovers are cleared."""
+    program = load_program(TOPIC, "lightning")
+    unvalidated = module(LONGER, manual=True, cls=_as_in_the_guide(program))
+    _fit(unvalidated, LONGER, validate=False)
+    assert all(g is not None for found in unvalidated.found[1:] for g in found)
+    kept = module(LONGER, manual=True, cls=_as_in_the_guide(program, keep_grads=True))
+    _fit(kept, LONGER)
+    cleared = module(LONGER, manual=True, cls=_as_in_the_guide(program))
+    _fit(cleared, LONGER)
+    assert max_abs_difference(unvalidated.model.state_dict(), kept.model.state_dict()) == 0.0
+    assert max_abs_difference(unvalidated.model.state_dict(), cleared.model.state_dict()) > 1e-2
+
+
+def test_a_validation_inside_a_manual_window_clears_it_and_one_inside_an_automatic_window_does_not():
+    """In manual optimization accumulate_grad_batches is 1, so no batch is inside a window for the Trainer and the
+    model's zero_grad precedes every validation; under accumulate_grad_batches the Trainer skips it mid-window.
+    With a validation after the 6th of 10 micro-batches (val_check_interval=6), the 7th finds no .grad in manual
+    optimization, and the 5th and 6th micro-batches' sum under accumulate_grad_batches=4."""
+    program = load_program(TOPIC, "lightning")
+    params = {**LONGER, "epochs": 1}
+
+    def probing(divide_by):
+        class Probe(program.Classifier):
+            def on_fit_start(self):
+                self.found = []
+
+            def training_step(self, batch, batch_idx):
+                self.found.append(_grads(self))
+                return super().training_step(batch, batch_idx)
+        return module(params, divide_by, cls=Probe)
+
+    manual, automatic = probing("samples"), probing("n")
+    _fit(manual, params, val_check_interval=6)
+    _fit(automatic, params, val_check_interval=6, accumulate_grad_batches=4)
+    assert not manual.automatic_optimization and automatic.automatic_optimization
+    assert all(g is not None for g in manual.found[5]) and all(g is None for g in manual.found[6])
+    assert all(g is not None for g in automatic.found[6])
 
 
 @pytest.mark.parametrize("path, line, text", [
@@ -209,6 +288,9 @@ def test_the_guides_condition_without_the_end_of_epoch_step_carries_gradients_ov
     ("loops/optimization/automatic.py", 83, "closure_loss = closure_loss / normalize"),
     ("loops/optimization/automatic.py", 329, "return self.output_result_cls.from_training_step_output(training_step_output, trainer.accumulate_grad_batches)"),
     ("trainer/configuration_validator.py", 128, "if trainer.accumulate_grad_batches != 1:"),
+    ("loops/training_epoch_loop.py", 402, "if not self._should_accumulate():"),
+    ("loops/training_epoch_loop.py", 404, 'call._call_lightning_module_hook(self.trainer, "on_validation_model_zero_grad")'),
+    ("core/hooks.py", 161, "self.zero_grad()"),
 ])
 def test_source_lines_the_page_cites(path, line, text):
     """The page cites these lines of the installed Lightning; they must say what it says they say."""

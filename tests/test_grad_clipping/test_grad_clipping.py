@@ -102,8 +102,8 @@ def _lightning_with(monkeypatch, hooks):
 
 
 def test_clipping_by_hand_in_training_step_changes_nothing(monkeypatch, results):
-    """Under automatic optimization the step's gradients do not exist yet in training_step. The first step
-    of each epoch finds none (Lightning sets them to None before validating: on_validation_model_zero_grad,
+    """Under automatic optimization without accumulation the step's gradients do not exist yet in training_step.
+    The first step of each epoch finds none (Lightning sets them to None before validating: on_validation_model_zero_grad,
     loops/training_epoch_loop.py); the others find the previous step's, which zero_grad discards before
     backward. Clipping them, even to 1e-6, leaves the weights as the Trainer's clipping alone makes them."""
     seen = []
@@ -121,6 +121,38 @@ def test_clipping_by_hand_in_training_step_changes_nothing(monkeypatch, results)
     clipped = _run("lightning")
     assert [i for i, none in enumerate(seen) if none] == [13 * epoch for epoch in range(EPOCHS)]
     assert max_abs_difference(clipped["state_dict"], results["lightning", "norm"]["state_dict"]) == 0.0
+
+
+def test_clipping_by_hand_in_training_step_changes_the_step_when_accumulating():
+    """With accumulate_grad_batches=2 the Trainer zeroes the gradients only before a window's first micro-batch
+    (loops/optimization/automatic.py, _make_zero_grad_fn), so training_step of the second finds the first one's
+    gradients, which the step adds up: clipping them there changes the weights."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader
+
+    lightning = load_program(TOPIC, "lightning")
+
+    def fit(clip_in_training_step: bool):
+        class Accumulating(lightning.Classifier):
+            def training_step(self, batch, batch_idx):
+                self.found.append(all(p.grad is not None for p in self.parameters()))
+                if clip_in_training_step and self.found[-1]:
+                    _clip_value_by_hand(self, 1e-6)
+                return super().training_step(batch, batch_idx)
+
+        pl.seed_everything(0, verbose=False)
+        train_set, val_set = lightning.make_data(0)
+        loader = DataLoader(train_set, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
+        module = Accumulating()
+        module.found = []
+        pl.Trainer(max_epochs=1, accelerator="cpu", accumulate_grad_batches=2, gradient_clip_val=CLIP["norm"],
+                   logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                   enable_model_summary=False).fit(module, loader, DataLoader(val_set, batch_size=32))
+        return module
+
+    clipped, unclipped = fit(True), fit(False)
+    assert clipped.found[:3] == [False, True, True]  # the first window's first micro-batch is the only one without
+    assert max_abs_difference(clipped.model.state_dict(), unclipped.model.state_dict()) > 1e-3
 
 
 def test_manual_optimization_refuses_gradient_clip_val(monkeypatch):

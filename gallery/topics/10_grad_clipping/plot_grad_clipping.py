@@ -118,16 +118,22 @@ result.costs()
 #       that only clips by hand leaves `gradient_clip_val` unused; one that also calls
 #       `self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)`, as the
 #       hook's docstring shows, clips twice;
-#     - clipping in **`training_step`** changes nothing: the step's gradients do not exist yet
-#       there. It sees the previous step's gradients, which `zero_grad` discards before
+#     - clipping in **`training_step`** changes nothing when every batch is a step
+#       (`accumulate_grad_batches=1`, the default and this program's): the step's gradients do not
+#       exist yet there. It sees the previous step's gradients, which `zero_grad` discards before
 #       `backward`, or none at all at the first step of an epoch (Lightning sets them to `None`
-#       before validating);
+#       before validating). With `accumulate_grad_batches=N > 1` it does change the step: the
+#       `Trainer` calls `zero_grad` only before the first micro-batch of a window
+#       (`loops/optimization/automatic.py`, `_make_zero_grad_fn`), so `training_step` of every
+#       later micro-batch sees the window's partial sum, and clipping it there shrinks what the
+#       step adds up;
 #     - `self.clip_gradients(optimizer, gradient_clip_val=x)` with an `x` other than the
 #       Trainer's stops the run (`MisconfigurationException`: "Please use only one of them").
 #
 #     The tests of this topic run every case: clipping twice gives the weights of a plain loop
 #     that clips by value and then by norm; clipping in `training_step`, even to `1e-6`, leaves
-#     the weights bit for bit as the Trainer's clipping alone makes them.
+#     the weights bit for bit as the Trainer's clipping alone makes them, and changes them with
+#     `accumulate_grad_batches=2`.
 #
 # !!! warning "Mixed precision"
 #     With a `GradScaler` the gradients are scaled by the loss scale until `scaler.step()`; a

@@ -175,9 +175,26 @@ short.costs()
 #     `accumulate_grad_batches != 1`, `trainer/configuration_validator.py`, line 128). Since Lightning
 #     2.1.0 the manual-optimization guide divides the loss by N in its accumulation example
 #     ([#17957](https://github.com/Lightning-AI/pytorch-lightning/issues/17957), fixed in the docs
-#     by [#17975](https://github.com/Lightning-AI/pytorch-lightning/pull/17975)). Its condition, `if (batch_idx + 1) % N == 0`, has no end-of-epoch step: with a batch
-#     count that N does not divide, the last micro-batches' gradients wait in `.grad` and join the
-#     first window of the next epoch (with 150 samples: a first window of six micro-batches), and
-#     those of the last epoch are never used. The manual branch of the program here adds
-#     `or batch_idx + 1 == self.trainer.num_training_batches`; dividing by N, it is then equal to
-#     `accumulate_grad_batches` (the tests check both: equal with the condition, different without it).
+#     by [#17975](https://github.com/Lightning-AI/pytorch-lightning/pull/17975)). Its condition,
+#     `if (batch_idx + 1) % N == 0`, has no end-of-epoch step: with a batch count that N does not
+#     divide, the epoch's last micro-batches run `manual_backward` and no step follows. Their
+#     gradients do not wait for the next epoch: before every validation during `fit`, Lightning
+#     calls the module's `on_validation_model_zero_grad` hook, whose default is `self.zero_grad()`
+#     (`core/hooks.py`, line 161), unless the batch is inside an `accumulate_grad_batches` window
+#     (`loops/training_epoch_loop.py`, lines 402–404). In manual optimization
+#     `accumulate_grad_batches` is 1, so no batch is inside a window for the `Trainer` and the call
+#     always comes: the leftovers' `.grad` is set to `None` when the epoch's validation starts, and
+#     their gradients are thrown away (with 150 samples, the last 22 samples of every epoch never
+#     reach a step). The hook exists since Lightning 2.1.0
+#     ([#18710](https://github.com/Lightning-AI/pytorch-lightning/pull/18710), which also stopped
+#     the zeroing inside an `accumulate_grad_batches` window); the call trace above shows the call
+#     as the `model.zero_grad()` row before each validation. The tests check the gradients: the
+#     next epoch's first `training_step` finds no `.grad`; with the hook overridden to do nothing it
+#     finds the leftovers, and the final weights differ. Only an epoch with no validation at its end
+#     (no validation loader, `check_val_every_n_epoch > 1`, `limit_val_batches=0`) passes them to the
+#     next epoch's first window; and a validation inside a manual window (`val_check_interval`)
+#     throws away that window's gradients so far, where `accumulate_grad_batches` keeps them (the
+#     tests check both). The manual branch of the program here adds
+#     `or batch_idx + 1 == self.trainer.num_training_batches`, so no gradient is left when
+#     validation starts; dividing by N, it is then equal to `accumulate_grad_batches` (the tests
+#     check both: equal with the condition, different without it).
