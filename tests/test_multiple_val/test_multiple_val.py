@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import pytest
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from torch.utils.data import DataLoader
 
 from evidence import declared
 from evidence.programs import program_path
-from evidence.running import trace
+from evidence.running import policy, trace
 from evidence.running.measure import max_abs_difference
 from tests.conftest import load_program, run_program
 
@@ -41,8 +44,8 @@ def own_names():
 
 
 def quiet_trainer(**kwargs) -> pl.Trainer:
-    return pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_progress_bar=False,
-                      enable_model_summary=False, **{"enable_checkpointing": False, **kwargs})
+    return pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                      **{"max_epochs": 1, "enable_checkpointing": False, **kwargs})
 
 
 def loaders(batch_size: int = 32):
@@ -173,12 +176,38 @@ def test_a_suffixed_name_is_refused_with_the_default():
 
 def test_monitoring_needs_the_full_name(tmp_path):
     Classifier = load_program(TOPIC, "lightning").Classifier
-    trainer = quiet_trainer(enable_checkpointing=True, num_sanity_val_steps=0,
+    trainer = quiet_trainer(enable_checkpointing=True,  # the sanity check runs and does not raise
                             callbacks=[ModelCheckpoint(dirpath=tmp_path / "a", monitor="val_loss")])
-    with pytest.raises(MisconfigurationException, match="could not find the monitored key"):
+    with pytest.raises(MisconfigurationException, match=re.escape(
+            "`ModelCheckpoint(monitor='val_loss')` could not find the monitored key in the returned metrics: [")) \
+            as raised:
         trainer.fit(Classifier(), *loaders())
+    assert "'val_loss/dataloader_idx_0'" in str(raised.value) and "'val_loss/dataloader_idx_1'" in str(raised.value)
     assert trainer.current_epoch == 0 and trainer.global_step == STEPS_PER_EPOCH
 
     checkpoint = ModelCheckpoint(dirpath=tmp_path / "b", monitor="val_loss/dataloader_idx_0")
     quiet_trainer(enable_checkpointing=True, callbacks=[checkpoint]).fit(Classifier(), *loaders())
     assert checkpoint.best_model_path
+
+
+def test_early_stopping_on_the_short_name_stops_with_a_runtime_error():
+    """EarlyStopping(monitor="val_loss") with two loaders: after the sanity check (which it skips), the first
+    validation of training raises RuntimeError (callbacks/early_stopping.py, _validate_condition_metric), not
+    ModelCheckpoint's MisconfigurationException; with strict=False it never stops, and says nothing."""
+    Classifier = load_program(TOPIC, "lightning").Classifier
+    trainer = quiet_trainer(max_epochs=2, callbacks=[EarlyStopping(monitor="val_loss", patience=0)])
+    with pytest.raises(RuntimeError, match=re.escape(
+            "Early stopping conditioned on metric `val_loss` which is not available.")) as raised:
+        trainer.fit(Classifier(), *loaders())
+    assert not isinstance(raised.value, MisconfigurationException)
+    assert "`val_loss/dataloader_idx_0`" in str(raised.value) and "`val_loss/dataloader_idx_1`" in str(raised.value)
+    assert trainer.current_epoch == 0 and trainer.global_step == STEPS_PER_EPOCH
+
+    lenient = EarlyStopping(monitor="val_loss", patience=0, strict=False)
+    trainer = quiet_trainer(max_epochs=2, callbacks=[lenient])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(Classifier(), *loaders())
+    known = [message for message, _, _ in policy.KNOWN_WARNINGS]
+    assert [str(w.message) for w in caught if not any(re.search(k, str(w.message)) for k in known)] == []
+    assert trainer.current_epoch == 2 and lenient.stopped_epoch == 0 and lenient.wait_count == 0

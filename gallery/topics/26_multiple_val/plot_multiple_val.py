@@ -114,10 +114,18 @@ result.costs()
 # !!! warning "Monitor the full name"
 #     `ModelCheckpoint(monitor="val_loss")` or `EarlyStopping(monitor="val_loss")` does not
 #     find `val_loss` when it was logged from two loaders: the keys are
-#     `val_loss/dataloader_idx_0` and `val_loss/dataloader_idx_1`, and the Trainer stops with a
-#     `MisconfigurationException` ("could not find the monitored key in the returned
-#     metrics") at the end of the first training epoch. Monitor `"val_loss/dataloader_idx_0"`, or
-#     log the set's name yourself with `add_dataloader_idx=False`.
+#     `val_loss/dataloader_idx_0` and `val_loss/dataloader_idx_1`. Both skip the sanity check and
+#     stop `fit` at the first validation of training (here, the end of the first epoch), each with
+#     its own error. In Lightning 2.6.6 `ModelCheckpoint` raises a `MisconfigurationException`:
+#     "`ModelCheckpoint(monitor='val_loss')` could not find the monitored key in the returned
+#     metrics: [...]" (`callbacks/model_checkpoint.py`); `EarlyStopping` raises a
+#     `RuntimeError`: "Early stopping conditioned on metric `val_loss` which is not available.
+#     Pass in or modify your `EarlyStopping` callback to use any of the following: ..."
+#     (`callbacks/early_stopping.py`, `_validate_condition_metric`), so an `except
+#     MisconfigurationException` does not catch it. Both messages list the keys that exist.
+#     `EarlyStopping(..., strict=False)` raises nothing instead, warns only with `verbose=True`,
+#     and never stops. Monitor `"val_loss/dataloader_idx_0"`, or log the set's name yourself with
+#     `add_dataloader_idx=False`. The tests run all three cases.
 #
 # !!! warning "`add_dataloader_idx=False` with the same name in every set"
 #     Turning the suffix off without making the names unique does not merge the sets: the
