@@ -105,8 +105,11 @@ result.costs()
 #     documentation example that issue reports fails with a `KeyError`); select the keys that
 #     start with the attribute's name and strip it, as every program here does for `model.`.
 #     Loading the unstripped keys with `strict=True` fails ("Missing key(s)"); with
-#     `strict=False` it **loads nothing and says nothing**: the network keeps its random
-#     initialisation. The tests pin both.
+#     `strict=False` it **loads nothing, and raises and warns nothing**: it returns the keys it
+#     could not match (`missing_keys`: the network's `0.weight`, `0.bias`, …;
+#     `unexpected_keys`: the file's `model.0.weight`, …), which a caller that ignores the return
+#     value never sees, and the network keeps its random initialisation. Read both lists after a
+#     non-strict load. The tests pin all of it.
 #
 # !!! warning "`_orig_mod.`: a compiled module's names"
 #     `torch.compile(model)` returns a wrapper whose state dict prefixes every name with
