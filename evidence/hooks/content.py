@@ -5,7 +5,9 @@
   and the lines it does not share with its counterpart highlighted; then the same tabs with
   only the changes (`evidence.views.changes`); then the downloads box, each program with
   the ``pip install`` line it needs, and all of them as one archive;
-* every program of every topic is published under ``downloads/<topic>/``;
+* every program of every topic is published under ``downloads/<topic>/``, and as a notebook
+  (`evidence.notebooks`) beside it; with a repository (``repo_url``) the downloads box also
+  opens each notebook in Colab, from the ``notebooks`` branch the Pages workflow publishes;
 * the API reference page of the topic views lists every module in ``evidence/views/topics/``;
 * ``results/summary.json`` is built from each topic's **headline** run (and the benchmarks'
   runs), and ``<!-- summary-table -->`` on the overview renders it.
@@ -18,11 +20,13 @@ import json
 import posixpath
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from mkdocs.structure.files import File, Files
 
 from evidence import declared, results
 from evidence.hooks import gallery, pages
+from evidence.notebooks import EPOCHS, notebook, notebook_name
 from evidence.programs import KINDS, LABELS, programs, topics
 from evidence.source import LOC_RULE, compress_ranges, count_loc
 from evidence.running import runner
@@ -123,6 +127,8 @@ def on_files(files: Files, config):
         for program in programs(topic):
             files.append(File.generated(config, download_uri(topic, program.path.name),
                                         abs_src_path=str(program.path)))
+            files.append(File.generated(config, download_uri(topic, notebook_name(program)),
+                                        content=notebook(program)))
         files.append(File.generated(config, archive_uri(topic), content=archive(topic)))
         report = runner.stored(declared.run(topic))
         if report is not None and full_trace(report)["implementations"]:
@@ -176,16 +182,19 @@ def on_page_markdown(markdown: str, page, config, files):
 
     def expand(match: re.Match) -> str:
         topic = match.group("topic") or pages.folder_topic(posixpath.basename(posixpath.dirname(src)))
-        return implementation_tabs(topic, src, match.group("indent"), place=page.evidence_blocks.place)
+        return implementation_tabs(topic, src, match.group("indent"), place=page.evidence_blocks.place,
+                                   repo_url=config.repo_url)
 
     return IMPLEMENTATIONS_MARK.sub(expand, markdown)
 
 
 # -- the tabs -----------------------------------------------------------------------------------
 
-def implementation_tabs(topic: str, page_src: str, indent: str = "", place=lambda block: block) -> str:
+def implementation_tabs(topic: str, page_src: str, indent: str = "", place=lambda block: block,
+                        repo_url: str | None = None) -> str:
     """Linked content tabs with each program, its lines of code and highlights, then the
-    downloads box. ``place`` keeps a block of HTML out of Markdown's reach (`Blocks.place`)."""
+    downloads box. ``place`` keeps a block of HTML out of Markdown's reach (`Blocks.place`);
+    ``repo_url`` is the site's repository, for the Colab links (`downloads_box`)."""
     highlights = highlight_lines(topic)
     out = []
     for program in programs(topic):
@@ -208,23 +217,47 @@ def implementation_tabs(topic: str, page_src: str, indent: str = "", place=lambd
     whole = ("**The whole programs.** Each file as the build executed it and as you download it; highlighted, "
              "the lines it does not share with its counterpart:\n\n" + "\n\n".join(out) + "\n\n")
     text = ('<section markdown="block" data-search-exclude="true">\n\n' + only_changes + whole
-            + "</section>\n\n" + downloads_box(topic, page_src))
+            + "</section>\n\n" + downloads_box(topic, page_src, repo_url))
     return "\n".join(indent + line if line else "" for line in text.splitlines()) + "\n"
 
 
-def downloads_box(topic: str, page_src: str) -> str:
-    """Each program's download link with the ``pip install`` line it needs, and the archive."""
+NOTEBOOKS_BRANCH = "notebooks"
+"""The branch the Pages workflow publishes the built notebooks to, as ``<topic>/<file>.ipynb``
+(``.github/workflows/pages.yml``): Colab opens notebooks from GitHub, not from a Pages site."""
+
+
+def colab_url(repo_url: str | None, topic: str, filename: str) -> str | None:
+    """Where Colab opens a program's notebook: from the repository's `NOTEBOOKS_BRANCH`. None
+    without a repository on github.com (a local build, a fork elsewhere): no link then."""
+    if not repo_url:
+        return None
+    parts = urlsplit(repo_url)
+    path = parts.path.strip("/").removesuffix(".git")
+    if parts.netloc.lower() not in ("github.com", "www.github.com") or path.count("/") != 1:
+        return None
+    return f"https://colab.research.google.com/github/{path}/blob/{NOTEBOOKS_BRANCH}/{topic}/{filename}"
+
+
+def downloads_box(topic: str, page_src: str, repo_url: str | None = None) -> str:
+    """Each program's download link, its notebook's (and, with a repository on GitHub, an
+    "Open in Colab" link), the ``pip install`` line it needs, then the archive."""
     rows = []
     for program in programs(topic):
         link = _relative(download_uri(topic, program.path.name), page_src)
-        rows.append(f"    - **{program.label}**: [:material-download: `{program.path.name}`]({link}){{ download }}"
-                    f" &nbsp; `{program.pip_install}`")
+        name = notebook_name(program)
+        links = [f"[:material-download: `{program.path.name}`]({link}){{ download }}",
+                 f"[:material-notebook-outline: `{name}`]({_relative(download_uri(topic, name), page_src)}){{ download }}"]
+        colab = colab_url(repo_url, topic, name)
+        if colab:
+            links.append(f"[:simple-googlecolab: Open in Colab]({colab})")
+        rows.append(f"    - **{program.label}**: " + " · ".join(links) + f" &nbsp; `{program.pip_install}`")
     archive_link = _relative(archive_uri(topic), page_src)
     return ("!!! tip \"Run them yourself\"\n\n"
             + "\n".join(rows) + "\n"
             f"    - [:material-folder-zip: all three as `{topic}.zip`]({archive_link}){{ download }}\n\n"
             f"    Then `python <file> {RUN_ARGS}`: CPU by default, CUDA where a GPU is present "
-            "(`--device cpu` or `--device cuda` to choose). Nothing is downloaded at run time.\n\n")
+            "(`--device cpu` or `--device cuda` to choose). Nothing is downloaded at run time. A notebook "
+            f"holds the same program, a cell per function or class, and its last cell trains it for {EPOCHS} epochs.\n\n")
 
 
 # -- summary.json ---------------------------------------------------------------------------------
