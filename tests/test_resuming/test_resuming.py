@@ -48,8 +48,9 @@ def test_resumed_run_is_bitwise_equal_to_the_uninterrupted_run(results, kind):
 def test_declared_checks_hold_on_these_results(results):
     from evidence.running.worker import _jsonable
 
-    reports = {name: {"implementations": {kind: _jsonable({k: v for k, v in results[kind, name].items()
-                                                             if k != "model"}) for kind in KINDS}}
+    reports = {name: {"implementations": {kind: _jsonable({**{k: v for k, v in results[kind, name].items() if k != "model"},
+                                                             "weights": results[kind, name]["state_dict"]})
+                                          for kind in KINDS}}
                for name in RUNS}
     found = [checks.evaluate(check, reports) for check in checks.declared_checks(TOPIC)]
     assert found and all(c["expected"] for c in found), [c for c in found if not c["expected"]]

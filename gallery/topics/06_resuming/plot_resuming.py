@@ -52,13 +52,11 @@ result.executed()
 # %%
 # ### Resumed against uninterrupted
 #
-# The weights in the checkpoint each program left at the end, read back after its run, and
-# the per-epoch losses it kept (Lightning's: what `self.log` logged), against the same
-# implementation's run without a break. The expected outcome is declared in the topic's
-# `runs.toml`:
+# Each program's final weights and the per-epoch losses it kept (Lightning's: what `self.log`
+# logged), against the same implementation's run without a break. The expected outcome is
+# declared in the topic's `runs.toml`:
 
-runs.verdicts("plain_weights_as_uninterrupted", "lightning_weights_as_uninterrupted",
-              "fabric_weights_as_uninterrupted", "losses_as_uninterrupted")
+runs.verdicts("weights_as_uninterrupted", "losses_as_uninterrupted")
 
 # %%
 # The curves of the interrupted-and-resumed run: epochs 1 to 3 (counted from one here) come

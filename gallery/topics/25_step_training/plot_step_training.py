@@ -61,12 +61,11 @@ result.executed()
 # %%
 # ### Resumed against uninterrupted
 #
-# The weights in each program's `step=30.ckpt`, read back after the run, against those the same
-# program saved without a break, and the validation losses the plain and Fabric loops kept:
+# Each program's final weights against those of the same program without a break, and the
+# validation losses the plain and Fabric loops kept:
 
-runs.verdicts("plain_resumed_as_uninterrupted", "lightning_resumed_as_uninterrupted",
-              "fabric_resumed_as_uninterrupted", "plain_validations_as_uninterrupted",
-              "fabric_validations_as_plain", "validated_every_5_steps")
+runs.verdicts("resumed_as_uninterrupted", "plain_validations_as_uninterrupted", "fabric_validations_as_plain",
+              "validated_every_5_steps")
 
 # %%
 # The validation losses against the optimizer step, resumed (from the dotted line on) over the
