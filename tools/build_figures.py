@@ -58,7 +58,7 @@ def build(root: Path, **env) -> tuple[float, str]:
 
 
 RUN_DONE = re.compile(r"\[\d+/\d+\] (\w+): (\w+) \(([\d.]+) s\)")
-"""The build's progress line for a finished run: ``[3/41] resuming: forget_rng (4.4 s), 38 left``."""
+"""The build's progress line for a finished run: ``[3/41] resuming: uninterrupted (4.4 s), 38 left``."""
 
 
 def topics_run(log: str) -> list[str]:

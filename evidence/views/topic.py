@@ -214,7 +214,7 @@ class RunViews:
     def per_implementation(self, columns: dict, caption: str | None = None) -> Html:
         """A table with one row per implementation and one column per result value.
 
-        ``columns`` maps a header to a result path (``"kept_epochs"``) or to a function of the
+        ``columns`` maps a header to a result path (``"best_model_path"``) or to a function of the
         implementation's result (``lambda r: Code(r["best_file"])``). Values show as the
         `evidence.views.table` cells do: numbers, ``yes``/``no``, lists joined by commas.
         """
