@@ -90,7 +90,7 @@ fig.tight_layout()
 # A threshold above every gradient would make clipping a no-op and the parity above
 # meaningless. These checks compare the runs with each other.
 
-runs.verdicts("norm_threshold_reached", "norm_clipping_changes_training", "value_clipping_changes_training",
+runs.verdicts("norm_threshold_reached", "norm_clipping_changes_weights", "value_clipping_changes_weights",
               "norm_and_value_differ")
 
 # %%
