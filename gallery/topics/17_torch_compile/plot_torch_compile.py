@@ -63,10 +63,12 @@ runs["eager"].parity()
 
 # %%
 # Inductor may fuse and reorder floating-point operations, so compiled and eager training need
-# not agree bit for bit; the first check compares each implementation's compiled run with its
-# own eager run. The other two say where the compile time goes: into the first step.
+# not agree bit for bit; the first two checks compare each implementation's compiled run with
+# its own eager run, losses and final weights. The other two say where the compile time goes:
+# into the first step.
 
-runs.verdicts("compiled_close_to_eager", "first_step_compiles", "compiled_first_step_over_median")
+runs.verdicts("compiled_close_to_eager", "compiled_weights_close_to_eager",
+              "first_step_compiles", "compiled_first_step_over_median")
 
 # %%
 # ### Step times
