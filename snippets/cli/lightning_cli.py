@@ -88,8 +88,8 @@ def cli_main(args=None, verbose: bool = True) -> CLI:
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32, lr: float = 1e-3,
         hidden: int = 16, out_dir: str = ".", verbose: bool = False) -> dict:
-    cli = cli_main({"epochs": epochs, "seed_everything": seed, "device": device, "trainer": {"default_root_dir": out_dir},
-                    "model": {"hidden": hidden, "lr": lr}, "data": {"batch_size": batch_size}}, verbose)
+    cli = cli_main({"epochs": epochs, "seed_everything": seed, "device": device, "model": {"hidden": hidden, "lr": lr},
+                    "data": {"batch_size": batch_size}, "trainer": {"default_root_dir": out_dir}}, verbose)
     return {"model": cli.model}
 
 

@@ -60,20 +60,10 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", fast_dev_run: bool
     val_loader = DataLoader(val_set, batch_size=32)
 
     module = Classifier(inject_nan_at_step)
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator=device,
-        devices=1,
-        fast_dev_run=fast_dev_run,
-        overfit_batches=overfit_batches,
-        limit_train_batches=limit_train_batches,
-        limit_val_batches=limit_val_batches,
-        detect_anomaly=detect_anomaly,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=verbose,
-        enable_model_summary=verbose,
-    )
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, fast_dev_run=fast_dev_run,
+                         overfit_batches=overfit_batches, limit_train_batches=limit_train_batches,
+                         limit_val_batches=limit_val_batches, detect_anomaly=detect_anomaly, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=verbose, enable_model_summary=verbose)
     anomaly = None
     try:
         trainer.fit(module, train_loader, val_loader)

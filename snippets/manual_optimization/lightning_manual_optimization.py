@@ -82,15 +82,8 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
     fixed_z = torch.randn(256, LATENT, generator=torch.Generator().manual_seed(seed + 2))
 
     module = GAN(seed=seed, lr=lr)
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator=device,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=verbose,
-        enable_model_summary=verbose,
-    )
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=verbose, enable_model_summary=verbose)
     trainer.fit(module, loader, DataLoader(TensorDataset(fixed_z), batch_size=256))
 
     with torch.no_grad():
