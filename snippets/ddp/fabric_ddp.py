@@ -1,20 +1,11 @@
-"""Data-parallel training with Lightning Fabric: `python fabric_ddp.py` and Fabric(strategy="ddp", devices=2).launch() starts the second process; your loop runs in both."""
+"""Data-parallel training with Lightning Fabric: Fabric(strategy="ddp") around your own loop, which runs on every rank."""
 
-# region: not counted (the command line, and the site's run() that starts this file as a reader does)
 import argparse
-import re
-import resource
-import signal
+import csv
+import glob
+import os
 import subprocess
 import sys
-import tempfile
-import warnings
-from pathlib import Path
-
-from lightning_fabric.utilities.exceptions import MisconfigurationException
-# endregion
-
-import os
 
 import torch
 import torch.distributed as dist
@@ -45,24 +36,21 @@ def build_model() -> nn.Module:
     return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2))
 
 
-def train(args) -> dict:
-    fabric = Fabric(accelerator=args.device, devices=args.devices, strategy="ddp", loggers=CSVLogger(args.out_dir))
+def train(epochs: int, seed: int, device: str, devices: int, batch_size: int, out_dir: str) -> nn.Module:
+    fabric = Fabric(accelerator=device, devices=devices, strategy="ddp", loggers=CSVLogger(out_dir))
     fabric.launch()
-    # region: not counted (collects what run() returns)
-    history = {"train_loss": [], "val_loss": []}
-    # endregion
-    seed_everything(args.seed)
-    train_set, val_set = make_data(args.seed)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
-    val_loader = DataLoader(val_set, batch_size=args.batch_size)
+    seed_everything(seed)
+    train_set, val_set = make_data(seed)
+    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True)
+    val_loader = DataLoader(val_set, batch_size=batch_size)
 
     model = build_model()
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model, optimizer = fabric.setup(model, optimizer)
     train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
     loss_fn = nn.CrossEntropyLoss()
 
-    for epoch in range(args.epochs):
+    for epoch in range(epochs):
         model.train()
         totals = torch.zeros(2, device=fabric.device)
         for x, y in train_loader:
@@ -83,131 +71,64 @@ def train(args) -> dict:
                 totals[1] += len(x)
         totals = fabric.all_reduce(totals, reduce_op="sum")
         val_loss = (totals[0] / totals[1]).item()
-        if args.verbose:
-            fabric.print(f"epoch {epoch + 1}/{args.epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
+        fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
         fabric.log_dict({"train_loss": train_loss, "val_loss": val_loss}, step=epoch)
-        # region: not counted (collects what run() returns)
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
-        # endregion
 
     fabric.logger.finalize("success")
-    fabric.save(os.path.join(args.out_dir, "checkpoint.ckpt"), {"model": model, "optimizer": optimizer,
-                                                                "epoch": args.epochs})
-    # region: not counted (what this rank did, for the page)
-    return rank_record(fabric.global_rank, model.module, val_set, history, args.epochs * len(train_loader),
-                       len(train_loader.sampler))
-    # endregion
+    fabric.save(os.path.join(out_dir, "checkpoint.ckpt"), {"model": model, "optimizer": optimizer, "epoch": epochs})
+    return model
 
 
-# region: not counted (the site's run(): it starts this file as a reader does and reads back what each rank saved)
-def record_writes(folder: str) -> list:
-    writes, folder = [], os.path.abspath(folder)
-
-    def hook(event, args):
-        if event == "open" and isinstance(args[0], str) and args[2] & (os.O_WRONLY | os.O_RDWR):
-            path = os.path.abspath(args[0])
-        elif event in ("os.rename", "os.replace"):
-            path = os.path.abspath(os.fsdecode(args[1]))
-        else:
-            return
-        if path.startswith(folder + os.sep) and writes[-1:] != [os.path.relpath(path, folder)]:
-            writes.append(os.path.relpath(path, folder))
-
-    sys.addaudithook(hook)
-    return writes
+def newest(folder: str, pattern: str) -> str:
+    return max(glob.glob(os.path.join(folder, "**", pattern), recursive=True), key=os.path.getmtime)
 
 
-def rank_record(rank: int, model: nn.Module, val_set, history: dict, steps: int, train_samples: int) -> dict:
-    device = next(model.parameters()).device
-    val_loss_sum, val_samples = 0.0, 0
-    with torch.no_grad():
-        for x, y in DataLoader(val_set, batch_size=32):
-            val_loss_sum += nn.functional.cross_entropy(model(x.to(device)), y.to(device), reduction="sum").item()
-            val_samples += len(y)
-    return {"rank": rank, "history": history, "steps": steps, "train_samples": train_samples,
-            "val_samples": val_samples, "val_loss_sum": val_loss_sum, "device": str(device),
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+def run(epochs: int = 3, seed: int = 0, device: str = "auto", devices: int = 2, batch_size: int = 32,
+        out_dir: str = "ddp_fabric", verbose: bool = False) -> dict:
+    if epochs < 1 or devices < 1 or batch_size < 1:
+        raise ValueError("--epochs, --devices and --batch-size must be at least 1")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
+    gpus = torch.cuda.device_count()
+    if device == "cuda" and gpus < devices:
+        raise ValueError(f"--device cuda needs {devices} CUDA GPUs, found {gpus}")
+    device = "cuda" if device == "cuda" or (device == "auto" and gpus >= devices) else "cpu"
+    job = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={devices}",
+                          os.path.abspath(__file__), "--epochs", str(epochs), "--seed", str(seed), "--device", device,
+                          "--batch-size", str(batch_size), "--out-dir", out_dir],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if verbose:
+        print(job.stdout, end="")
+    if job.returncode:
+        raise RuntimeError(f"torchrun exited with {job.returncode}:\n{job.stdout[-3000:]}")
+
+    model = build_model()
+    model.load_state_dict(torch.load(os.path.join(out_dir, "checkpoint.ckpt"))["model"])
+    with open(newest(out_dir, "metrics.csv")) as file:
+        rows = list(csv.DictReader(file))
+    history = {key: [float(row[key]) for row in rows if row[key]] for key in ("train_loss", "val_loss")}
+    return {"model": model, "history": history}
 
 
-def known_warnings() -> str:
-    options = []
-    for action, message, category, module, _ in warnings.filters:
-        pattern = getattr(message, "pattern", message) or ""
-        literal = re.sub(r"\\(.)", r"\1", pattern).split(",")[0]
-        plain = literal and ":" not in literal and not re.search(r"(?<!\\)[.*+?^$|\[\](){}]", pattern.split(",")[0])
-        if action == "ignore" and plain and not module and category.__module__ == "builtins":
-            options.append(f"ignore:{literal}:{category.__name__}")
-    return ",".join(options)
-
-
-def terminal_text(output: str) -> str:
-    return "\n".join(line.split("\r")[-1] for line in output.splitlines() if line.split("\r")[-1].strip())
-
-
-def run(epochs: int = 3, seed: int = 0, device: str = "cpu", batch_size: int = 32, lr: float = 1e-3,
-        devices: int = 2, verbose: bool = False) -> dict:
-    with tempfile.TemporaryDirectory(prefix="ddp-") as tmp:
-        command = [sys.executable, os.path.abspath(__file__), "--epochs", str(epochs), "--seed", str(seed),
-                   "--device", device, "--batch-size", str(batch_size), "--lr", str(lr), "--devices", str(devices),
-                   "--out-dir", "run", "--report-dir", "."] + ([] if verbose else ["--quiet"])
-        env = {**os.environ, "PYTHONWARNINGS": ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"),
-                                                                      known_warnings()]))}
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                cwd=tmp, start_new_session=True)
-        try:
-            output, _ = proc.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            output, _ = proc.communicate()
-        if verbose:
-            print(terminal_text(output))
-        reports = [Path(tmp) / f"rank{rank}.pt" for rank in range(devices)]
-        if proc.returncode != 0 or not all(p.is_file() for p in reports):
-            raise RuntimeError(f"{Path(__file__).name} exited with code {proc.returncode}:\n{output[-3000:]}")
-        ranks = [torch.load(p) for p in reports]
-        files = sorted(str(p.relative_to(Path(tmp) / "run")) for p in (Path(tmp) / "run").rglob("*") if p.is_file())
-    weights = [r.pop("state_dict") for r in ranks]
-    spread = max((float((a - b).abs().max()) for w in weights[1:] for a, b in zip(weights[0].values(), w.values())),
-                 default=0.0)
-    return {"history": ranks[0]["history"], "state_dict": weights[0], "steps": ranks[0]["steps"],
-            "device": ranks[0]["device"], "world_size": devices, "rank_weight_difference": spread, "files": files,
-            "command": f"python {Path(__file__).name}", "ranks": [{k: v for k, v in r.items() if k != "history"}
-                                                                  for r in ranks]}
-# endregion
-
-
-# region: not counted (the command line)
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu (gloo), cuda (nccl) or auto")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--devices", type=int, default=2, help="processes to start, one per device")
-    parser.add_argument("--out-dir", default="ddp_fabric", help="folder for the logs and checkpoints")
-    parser.add_argument("--report-dir", help=argparse.SUPPRESS)
-    parser.add_argument("--quiet", dest="verbose", action="store_false", help=argparse.SUPPRESS)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--devices", type=int, default=2, help="processes, one per device")
+    parser.add_argument("--batch-size", type=int, default=32, help="per process")
+    parser.add_argument("--out-dir", default="ddp_fabric")
     args = parser.parse_args(argv)
+    if "LOCAL_RANK" in os.environ:  # one rank, started by torchrun
+        train(args.epochs, args.seed, args.device, int(os.environ["WORLD_SIZE"]), args.batch_size, args.out_dir)
+        return 0
     try:
-        if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or args.devices < 1:
-            raise ValueError("--epochs, --batch-size and --devices must be at least 1 and --lr positive")
-        if args.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {args.device!r}: use auto, cpu or cuda")
-        writes = record_writes(args.out_dir) if args.report_dir else []
-        record = train(args)
-    except (ValueError, RuntimeError, MisconfigurationException) as error:
-        print("error:", " ".join(str(error).split()), file=sys.stderr)
+        run(args.epochs, args.seed, args.device, args.devices, args.batch_size, args.out_dir, verbose=True)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.report_dir:
-        torch.save({**record, "writes": writes}, Path(args.report_dir) / f"rank{record['rank']}.pt")
-    if record["rank"] == 0:
-        print(f"done: {args.devices} processes on {record['device']}; logs and checkpoint in {args.out_dir}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-# endregion
