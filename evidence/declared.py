@@ -148,6 +148,9 @@ def runs(topic: str) -> list[Run]:
         raise DeclarationError(f"{path}: headline = {headline!r} names no run (runs: {', '.join(table)})")
     for name, settings in table.items():
         for key, entry in settings.get("gather", {}).items():
+            if key in ("trace", "timing", "memory", "log", "weights", "steps", "device", "state_dict"):
+                raise DeclarationError(f"{path}: run {name!r}: gather.{key} would overwrite what the harness "
+                                       "reports under that name; choose another key")
             if not isinstance(entry, dict) or set(entry) != {"reader", "path"}:
                 raise DeclarationError(f"{path}: run {name!r}: gather.{key} must be {{ reader = ..., path = ... }}")
             from evidence.running.gather import READERS
