@@ -14,61 +14,89 @@ from torch.utils.data import DataLoader, DistributedSampler
 from evidence import declared
 from evidence.programs import program_path
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program
+from tests.conftest import load_program, run_program
 
 TOPIC = "metrics"
 KINDS = ["pytorch", "lightning", "fabric"]
 PUBLISHED = declared.run(TOPIC).params
 """The headline run's parameters (runs.toml): what the page shows."""
-EXACT = 1e-6  # the page's verdict: within this of the whole-set reference
+ONE_PROCESS = {**PUBLISHED, **declared.run(TOPIC, "one_process").params}
+EXACT = 1e-6  # the checks' tolerance: within this of the whole-set number
 COMPARED = [path for path in declared.run(TOPIC).compare if path != "state_dict"]
+WHOLE_SET_METHODS = {"pytorch": ["val", "tm"], "lightning": ["val"], "fabric": ["val"]}
 
 
 @pytest.fixture(scope="module")
-def plain():
-    return load_program(TOPIC, "pytorch").run(**PUBLISHED)
+def results(tmp_path_factory):
+    """Each program's job, run lazily in its own folder: the frameworks' jobs only in the slow tests."""
+    found, folder = {}, tmp_path_factory.mktemp("metrics")
 
+    def result(kind: str, run_name: str = "two_ranks"):
+        if (kind, run_name) not in found:
+            work = folder / f"{kind}-{run_name}"
+            work.mkdir()
+            with pytest.MonkeyPatch.context() as patch:
+                patch.chdir(work)
+                params = PUBLISHED if run_name == "two_ranks" else ONE_PROCESS
+                found[kind, run_name] = run_program(TOPIC, kind, run_name, **params)
+        return found[kind, run_name]
 
-@pytest.fixture(scope="module")
-def frameworks():
-    return {kind: load_program(TOPIC, kind).run(**PUBLISHED) for kind in ("lightning", "fabric")}
+    return result
 
 
 def max_gap(a: list, b: list) -> float:
     return max(abs(x - y) for x, y in zip(a, b))
 
 
-def check_job(result, whole_set_methods):
-    history = result["history"]
-    epochs = PUBLISHED["epochs"]
-    assert result["world_size"] == 2 and result["device"] == "cpu"
-    assert result["steps"] == epochs * 10  # 320 training rows per rank in batches of 32
-    assert [r["val_samples"] for r in result["ranks"]] == [80, 80]
-    assert [r["val_batches"] for r in result["ranks"]] == [[32, 32, 16]] * 2
-    for metric in ("f1", "auroc"):
-        for prefix in whole_set_methods:
-            assert max_gap(history[f"{prefix}_{metric}"], history[f"true_{metric}"]) <= EXACT, (prefix, metric)
-        # the per-batch average is not the whole-set number, in every epoch
-        assert min(abs(a - b) for a, b in zip(history[f"batch_{metric}"], history[f"true_{metric}"])) > 1e-4
-    assert history["val_loss"][-1] < history["val_loss"][0]
-
-
-def test_plain_by_hand_and_torchmetrics_give_the_whole_set_number(plain):
-    check_job(plain, ["val", "tm"])
-
-
-def test_the_reference_is_the_whole_set_number(plain):
+def whole_set(kind: str, result: dict) -> dict:
+    """F1 and AUROC of the final weights (those the last validation used) over all 160 rows, by scikit-learn."""
     sklearn_metrics = pytest.importorskip("sklearn.metrics")
-    program = load_program(TOPIC, "pytorch")
+    program = load_program(TOPIC, kind)
     _, val_set = program.make_data(PUBLISHED["seed"])
     network = program.build_model()
-    network.load_state_dict(plain["state_dict"])
+    network.load_state_dict(result["state_dict"])
     with torch.no_grad():
         probs = network(val_set.tensors[0]).softmax(dim=1)[:, 1]
     y = val_set.tensors[1]
     assert len(y) == 160 and y.float().mean().item() == pytest.approx(0.3, abs=0.05)
-    assert plain["history"]["true_f1"][-1] == pytest.approx(sklearn_metrics.f1_score(y, probs > 0.5), abs=EXACT)
-    assert plain["history"]["true_auroc"][-1] == pytest.approx(sklearn_metrics.roc_auc_score(y, probs), abs=EXACT)
+    return {"f1": sklearn_metrics.f1_score(y, probs > 0.5), "auroc": sklearn_metrics.roc_auc_score(y, probs)}
+
+
+def check_job(kind: str, result: dict):
+    history = result["history"]
+    assert result["device"] == "cpu"
+    assert len(history["val_loss"]) == PUBLISHED["epochs"] and history["val_loss"][-1] < history["val_loss"][0]
+    truth = whole_set(kind, result)
+    for metric in ("f1", "auroc"):
+        for method in WHOLE_SET_METHODS[kind]:
+            assert history[f"{method}_{metric}"][-1] == pytest.approx(truth[metric], abs=EXACT), (method, metric)
+        assert abs(history[f"batch_{metric}"][-1] - truth[metric]) > 1e-4
+
+
+def test_plain_by_hand_and_torchmetrics_give_the_whole_set_number(results):
+    check_job("pytorch", results("pytorch"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["lightning", "fabric"])
+def test_framework_metric_objects_give_the_whole_set_number_as_plain_pytorch_does(results, kind):
+    check_job(kind, results(kind))
+    assert max_abs_difference(results(kind)["state_dict"], results("pytorch")["state_dict"]) == 0.0
+    for path in COMPARED:
+        key = path.split(".")[1]
+        assert max_gap(results(kind)["history"][key], results("pytorch")["history"][key]) <= EXACT, path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_process_of_64_is_the_reference_every_epoch(results, kind):
+    """The runs.toml checks, on the tests' own runs: whole-set methods on two ranks give the one process's
+    numbers in every epoch; the per-batch averages do not, in any epoch."""
+    two, one = results(kind)["history"], results(kind, "one_process")["history"]
+    for metric in ("f1", "auroc"):
+        for method in WHOLE_SET_METHODS[kind]:
+            assert max_gap(two[f"{method}_{metric}"], one[f"val_{metric}"]) <= EXACT, (method, metric)
+        assert min(abs(a - b) for a, b in zip(two[f"batch_{metric}"], one[f"val_{metric}"])) > 1e-4
 
 
 def test_hand_written_metrics_match_scikit_learn():
@@ -80,21 +108,6 @@ def test_hand_written_metrics_match_scikit_learn():
     tp, fp, fn = (preds * labels).sum(), (preds * (1 - labels)).sum(), ((1 - preds) * labels).sum()
     assert program.f1_from_counts(tp, fp, fn).item() == pytest.approx(sklearn_metrics.f1_score(labels, preds))
     assert program.auroc(scores, labels).item() == pytest.approx(sklearn_metrics.roc_auc_score(labels, scores))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("kind", ["lightning", "fabric"])
-def test_framework_metric_objects_give_the_whole_set_number(frameworks, kind):
-    check_job(frameworks[kind], ["val"])
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("kind", ["lightning", "fabric"])
-def test_same_numbers_as_plain_pytorch(plain, frameworks, kind):
-    assert max_abs_difference(frameworks[kind]["state_dict"], plain["state_dict"]) == 0.0
-    for path in COMPARED:
-        key = path.split(".")[1]
-        assert max_gap(frameworks[kind]["history"][key], plain["history"][key]) <= EXACT, path
 
 
 def test_logging_the_value_instead_of_the_object_averages_batches():

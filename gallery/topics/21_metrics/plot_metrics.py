@@ -15,9 +15,10 @@ be computed from what both ranks saw:
   a fixed grid of thresholds).
 
 Here the labels are a noisy linear teacher's top 30 % (`make_data`), 640 training rows and 160
-validation rows, split 80 / 80 between two `gloo` ranks on the CPU; the network is the minimal
-loop's, trained for a few epochs with Adam at `lr=1e-2`. After every epoch each program computes
-F1 (threshold 0.5 on the predicted probability of class 1) and AUROC in its own ways:
+validation rows, dealt 80 / 80 to two `gloo` ranks on the CPU by `DistributedSampler`, in
+batches of 32, 32 and 16; the network is the minimal loop's, trained for three epochs with Adam
+at `lr=1e-2`. After every epoch each program computes F1 (threshold 0.5 on the predicted
+probability of class 1) and AUROC in its own ways, and rank 0 writes them to a CSV file:
 
 - **PyTorch**: by hand (the counts and the scores reduced as above), with torchmetrics objects
   (`BinaryF1Score`, `BinaryAUROC`: `update` on every batch, `compute()` once per epoch, which
@@ -25,120 +26,102 @@ F1 (threshold 0.5 on the predicted probability of class 1) and AUROC in its own 
   over batches and ranks with `all_reduce`;
 - **Lightning**: the torchmetrics objects passed to `self.log("val_f1", self.val_f1)`, so
   that the Trainer calls `compute()` and `reset()` at the end of the epoch; and the per-batch
-  value logged with `self.log(..., sync_dist=True)`;
+  value logged with `self.log(..., sync_dist=True)`; its `CSVLogger` writes the file;
 - **Fabric**: torchmetrics objects in your own loop, as in plain PyTorch, and the per-batch
-  values averaged with `fabric.all_reduce`.
+  values averaged with `fabric.all_reduce`; `fabric.log_dict` writes the file.
 
-The reference: after every validation, each rank also runs the network once over the **whole**
-validation set in its own process and computes both metrics with torchmetrics' functional
-versions (not counted). Which methods give that number?
+**The reference.** A second run starts one process with batches of 64: each of its batches
+holds the rows of the two ranks' batches of 32 together, so it trains as the two ranks do, up to
+rounding (the [DDP page](../12_ddp/plot_ddp.md) checks this on the training loss), and it
+validates all 160 rows itself, where every method gives the whole-set number. Which two-rank
+methods give it too?
 
-**How the processes start.** As on the [DDP page](../12_ddp/plot_ddp.md): each program's `run()`
-starts two copies of its own file with the environment variables `torchrun` would set and reads
-back what each rank saved. The launcher stands in for `torchrun` and is not counted.
+**How the processes start.** As on the DDP page: each program's `run()` starts the ranks with
+`torchrun` (`python -m torch.distributed.run --standalone --nproc-per-node=2`, running the file
+once per rank), then reads back the checkpoint and the CSV file rank 0 wrote, which hold the
+weights and the per-epoch values this page compares.
 """
 
 # %%
 # ## The three programs
 #
-# The launcher (`launch`, `run`, `main`) is the same in all three files and not counted; the
-# highlighted lines are the code that differs.
+# `train()` is what every rank runs; `run()` starts the ranks and reads back rank 0's files,
+# as on the DDP page.
 #
 # <!-- implementations -->
 #
 # ## Executed in this build
 #
-# Each program ran its two-rank job once with the log captured, then once more under the memory
-# probe. No timed rounds: a job's time is almost all process start-up and imports.
+# --8<-- "gallery/shared/executed.md"
+#
+# Rank 0 prints one line per epoch (Lightning: its progress bar's last state). The Lightning
+# `Trainer` is built in the rank processes, out of the harness's sight, so its arguments are
+# not listed here: they are `max_epochs`, `accelerator`, `devices`, `strategy="ddp"` and
+# `logger=CSVLogger(...)`; the rest keeps Lightning's defaults.
 
 from evidence import load
-from evidence.views.topics import metrics as views
+from evidence.programs import LABELS
+from evidence.views import figures
 
-result = load("metrics").headline
-result.stamp()
-
-# %%
-# ### What each job printed
-#
-# Rank 0 prints one line per epoch with every value it computed; `true_f1` and `true_auroc` are
-# the reference.
-
-result.logs()
+runs = load("metrics")
+result = runs.headline
+result.executed()
 
 # %%
 # ### Which methods give the whole-set number?
 #
-# Every way of computing, against the reference, over all epochs. The methods that reduce what
-# the metric is made of (counts, scores, or the torchmetrics states that hold them) give the
-# whole-set number; averaging per-batch values does not, whether the average is taken by hand,
-# by `sync_dist=True` or by `fabric.all_reduce`.
+# Each way of computing on two ranks against the one process's number, over all epochs (each
+# program against its own one-process run). The methods that reduce what the metric is made of
+# (counts, scores, or the torchmetrics states that hold them) give the whole-set number;
+# averaging per-batch values does not, whether the average is taken by hand, by
+# `sync_dist=True` or by `fabric.all_reduce`.
 
-views.approaches_table(result)
-
-# %%
-# The same, epoch by epoch, as the difference from the reference: the whole-set methods lie on
-# zero, the per-batch averages (thin lines, crosses) off it, and not always on the same side.
-
-views.metrics_figure(result)
+runs.verdicts("f1_whole_set", "auroc_whole_set", "plain_torchmetrics_f1", "plain_torchmetrics_auroc",
+              "batch_f1_not_whole_set", "batch_auroc_not_whole_set")
 
 # %%
-# ### Did they compute the same thing?
+# The same, epoch by epoch, as the distance from the one-process number: the whole-set methods
+# lie on zero, the per-batch averages (thin lines, crosses) off it, and not always on the same
+# side.
+
+one_process = runs["one_process"]
+fig, axes = figures.panels(2)
+for ax, metric in zip(axes, ("f1", "auroc")):
+    whole = one_process.value("pytorch", f"history.val_{metric}")
+    epochs = range(1, len(whole) + 1)
+    for kind in result.kinds():
+        for method, style in (("val", {}), ("batch", {"linewidth": 1, "marker": "x"})):
+            gaps = [v - w for v, w in zip(result.value(kind, f"history.{method}_{metric}"), whole)]
+            figures.overlay(ax, kind, epochs, gaps, label=f"{LABELS[kind]}: {method}_{metric}", **style)
+    ax.set_xticks(list(epochs))
+    figures.finish(ax, title=f"{metric.upper()} minus one process's", xlabel="epoch", ylabel="difference")
+fig.suptitle("metrics: each two-rank method minus the one-process value, per epoch")
+fig.tight_layout()
+
+# %%
+# Above, in the checks of the run, the three jobs also agree with each other method by method:
+# they train identically (the same `DistributedSampler` order), and Lightning's
+# `sync_dist=True` reduces a logged tensor as the plain `all_reduce` of batch-size-weighted
+# sums does: it keeps the batch-size-weighted sum and the number of samples on each rank, and
+# at the end of the epoch `sync_dist` reduces both over the ranks and divides one by the other.
 #
-# Rank 0's final weights and the per-epoch metrics of each job against the plain PyTorch job.
-# The three jobs train identically (the same `DistributedSampler` order, as on the DDP page),
-# so every method has a counterpart in the other programs: the whole-set methods agree with
-# each other, and so do the per-batch averages, including Lightning's `sync_dist=True` with the
-# plain `all_reduce` of batch-size-weighted sums. That is how Lightning reduces a logged tensor:
-# it keeps the batch-size-weighted sum and the number of samples on each rank, and at the end
-# of the epoch `sync_dist` averages both over the ranks and divides one by the other.
-
-result.parity()
-
-# %%
-# ### What each program did, call by call
+# --8<-- "gallery/shared/costs.md"
 #
-# The recorder listens inside the process that calls `run()`. Here that process only launches
-# the ranks and reads back what they saved (the two `torch.load` calls below); the training
-# and every metric computation happen in the rank processes, which it does not see. The parity
-# ledger under the table above is empty for the same reason.
+# The memory probe is off here as well: it measures the process that calls `run()`, which only
+# launches the ranks. The plain program does more than the other two: it computes the metrics
+# by hand (`f1_from_counts`, `auroc`, `gather` and the counting in the loop) **and** with
+# torchmetrics. For torchmetrics in your own loop, compare Lightning with Fabric.
 
-result.trace()
-
-# %%
-# ### What each rank validated on
-#
-# `DistributedSampler` deals the 160 validation rows out alternately, 80 to each rank, in
-# batches of 32, 32 and 16. The last, smaller batch counts less in a batch-size-weighted
-# average, and its F1 and AUROC rest on few samples.
-
-views.shards_table(result)
-
-# %%
-# ### Time and memory
-#
-# The time is that of one whole job: starting two Python processes, importing torch,
-# torchmetrics (and Lightning), joining the process group and training three small epochs.
-# The memory column measures only the launching process.
-
-result.timings()
-
-# %%
-# ### Lines of code
-#
-# The plain PyTorch program does more than the other two: it computes the metrics by hand
-# (`f1_from_counts`, `auroc`, `gather` and the counting in the loop) **and** with torchmetrics.
-# For torchmetrics in your own loop, compare Lightning with Fabric.
-
-result.loc()
+result.costs()
 
 # %%
 # ## Pitfalls
 #
 # !!! warning "`sync_dist=True` does not make a per-batch metric a whole-set metric"
 #     `sync_dist=True` reduces whatever tensor you logged: for a per-batch F1 it gives the
-#     batch-size-weighted mean of the per-batch F1 values over both ranks, which is the number
-#     in the `batch_f1` rows above, not the F1 of the set. Log a torchmetrics object instead
-#     (it needs no `sync_dist`), or reduce the counts yourself. This is the question behind
+#     batch-size-weighted mean of the per-batch F1 values over both ranks, which is the
+#     `batch_f1` above, not the F1 of the set. Log a torchmetrics object instead (it needs no
+#     `sync_dist`), or reduce the counts yourself. This is the question behind
 #     [#7118](https://github.com/Lightning-AI/pytorch-lightning/issues/7118) (lower F1 with
 #     DDP than on one GPU), [#2346](https://github.com/Lightning-AI/pytorch-lightning/issues/2346)
 #     and [#3159](https://github.com/Lightning-AI/pytorch-lightning/issues/3159).
@@ -170,16 +153,10 @@ result.loc()
 #     communication grow with the validation set. `BinaryAUROC(thresholds=200)` keeps a
 #     fixed-size count per threshold instead, and gives an approximation.
 #
-# !!! note "Defaults the Lightning program changes"
-#     - `logger=False` and `enable_checkpointing=False`: files this program's reader did not
-#       ask for (the DDP page shows who writes them).
-#     - `enable_progress_bar=False` and `enable_model_summary=False`: the ranks' output goes to
-#       log files that `run()` prints afterwards, and a progress bar redrawn into a file is
-#       noise. Rank 0 prints one line per epoch instead (not counted).
-#
-#     The sanity check stays on: it updates the metric objects with two batches per rank, and
-#     the Trainer resets them before training starts, so the first epoch's values are whole-set
-#     values (the table above).
+# !!! note "The sanity check and metric objects"
+#     The `Trainer`'s sanity check (two validation batches per rank before training) updates
+#     the metric objects too; the `Trainer` resets them at the end of it, so the first epoch's
+#     values are whole-set values (the checks above cover every epoch).
 #
 # ??? info "torchmetrics comes with Lightning"
 #     `pytorch-lightning` depends on `torchmetrics`, so installing Lightning installs it; the
