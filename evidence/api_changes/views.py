@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from evidence.results import RunResult, load
+from evidence.results import load
+from evidence.views.topic import ShownResult as RunResult
 from evidence.views import Code, Html, Strong, admonition, paragraph
 from evidence.views.code import highlighted
 

@@ -32,7 +32,8 @@ from pathlib import Path
 
 from evidence.programs import LABELS
 from evidence.recorded import GPU_DIR as RESULTS_DIR
-from evidence.results import RunResult, load
+from evidence.results import load
+from evidence.views.topic import ShownResult as RunResult
 from evidence.views import Code, Em, Html, Joined, Strong, admonition, count, figures, nbytes, paragraph, table
 
 if TYPE_CHECKING:

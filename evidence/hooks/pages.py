@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evidence import declared
-from evidence.programs import PROJECT_DIR
+from evidence.programs import PROJECT_DIR, SNIPPETS_DIR
 from evidence.running import runner
 from evidence.running.environment import fingerprint
 
@@ -48,9 +48,15 @@ def results_keys(topics: list[str]) -> dict[str, list[str]]:
 
 
 def loaded_topics(source: str) -> list[str]:
-    """The topics a page script loads: every ``load("<topic>")`` call with a literal name."""
+    """The topics a page script loads: every ``load("<topic>")`` call with a literal name, and the
+    machinery topic whose views it imports (``from evidence.benchmarks.views import bench``)."""
     found = []
+    topics = declared.folders()
     for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("evidence."):
+            part = node.module.split(".")[1]
+            if part in topics and not topics[part].is_relative_to(SNIPPETS_DIR) and part not in found:
+                found.append(part)
         if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "load"
                 and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
                 and node.args[0].value in declared.folders() and node.args[0].value not in found):
