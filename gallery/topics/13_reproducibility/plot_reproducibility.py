@@ -4,8 +4,8 @@
 A run is reproducible when training it again gives bitwise the same weights. The programs here
 train a small classifier on data augmented *inside the `Dataset`*: each sample is scaled by a
 factor drawn from NumPy's RNG and gets Gaussian noise from torch's RNG, in two `DataLoader`
-worker processes (`num_workers=2`). Every program trains twice in the same process and
-compares the two sets of weights.
+worker processes (`num_workers=2`). The `Dataset` returns each sample's factor with it, and
+`run()` returns the factors of every training batch (`scales`), so the draws can be compared.
 
 - **PyTorch**: `random.seed`, `np.random.seed` and `torch.manual_seed` by hand, a
   `worker_init_fn` that seeds NumPy and `random` in each worker from `torch.initial_seed()`
@@ -29,81 +29,49 @@ deterministic matrix products.
 #
 # ## Executed in this build: seeded workers
 #
-# Each program trained twice (`runs=2`) in one call; the log shows both runs.
+# --8<-- "gallery/shared/executed.md"
+#
+# Here the implementations are expected **not** to match plain PyTorch (the run declares
+# `expect = "differs"`): Lightning's `pl_worker_init_function` (used by the `Trainer` and by
+# Fabric) derives new seeds for torch, `random` and NumPy from the base seed, the worker id and
+# the global rank (`lightning_fabric/utilities/seed.py`), while the plain `worker_init_fn`
+# seeds NumPy with `torch.initial_seed() % 2**32`. The scale factors and the noise differ, so
+# the training differs.
 
 from evidence import load
-from evidence.views.topics import reproducibility as views
 
 runs = load("reproducibility")
-result = runs.headline
-result.stamp()
+seeded = runs.headline
+seeded.executed()
 
 # %%
-# ### What each program printed
+# ### Trained again: bitwise identical?
 #
-# The last lines give a short hash of each run's final weights and a summary of the scale
-# factors the workers drew.
+# The build ran the same declaration a second time (`seeded_again`), and compares what each
+# program logged and what its workers drew, bit for bit, against its first run (the tests also
+# compare the weights of two runs: bitwise equal). Lightning and Fabric use the same worker
+# seeding, so they draw the same factors:
 
-result.logs()
+runs.verdicts("bitwise_again", "lightning_is_fabric")
 
 # %%
-# ### Two runs of each program: bitwise identical?
+# ### Without worker seeding the implementations match
 #
-# The first column is the largest difference between the two runs' weights; the hashes are
-# SHA-256 prefixes of the raw bytes of all weights.
-
-views.runs_table(result)
-
-# %%
-
-views.seeding_outcome(result)
-
-# %%
-# ### The same seed across implementations
-#
-# Where the weights of Lightning and Fabric are not those of the plain program, the reason is
-# the worker seeding: the plain `worker_init_fn` seeds NumPy with `torch.initial_seed() % 2**32`,
-# while Lightning's `pl_worker_init_function` (used by the `Trainer` and by Fabric) derives new
-# seeds for torch, `random` and NumPy from the base seed, the worker id and the global rank
-# (`lightning_fabric/utilities/seed.py`). The scale factors and the noise differ, so the
-# training differs. Lightning and Fabric use the same function, so they draw the same numbers.
-
-result.parity()
-
-# %%
-# ### What each program did, call by call
-#
-# The headline run once more, untimed, with every training call recorded through PyTorch's own
-# hooks (the programs are unchanged; the recorded pass ended with the same weights): forward
-# passes with the model's mode and grad mode, `zero_grad`, `backward`, optimizer and scheduler
-# steps, clipping, checkpoint saves, and who made each call. Rows where the programs differ are
-# marked; [What the Trainer does for you](../../explained/01_what_the_trainer_does/plot_what_the_trainer_does.md)
-# reads the minimal loop's recording line by line.
-
-result.trace()
-
-# %%
-# To check that the worker seeding is the only cause, the programs ran again without it
-# (`seed_workers=False`: no `worker_init_fn`, `seed_everything(workers=False)`), once each:
+# To check that the worker seeding is the only cause of the difference above, the programs ran
+# again without it (`seed_workers=False`: no `worker_init_fn`, `seed_everything(workers=False)`),
+# with the weights compared bit for bit (tolerance 0):
 
 unseeded = runs["unseeded_workers"]
-views.parity_outcome(unseeded)
-
-# %%
-
 unseeded.parity()
 
 # %%
 # That run also shows that leaving out the `worker_init_fn` is **not** what breaks
 # reproducibility with the global NumPy RNG any more: since PyTorch 1.9 each worker seeds
-# `random`, torch and NumPy's global RNG from its own base seed:
+# `random`, torch and NumPy's global RNG from its own base seed. The factors drawn by the two
+# workers, and by the same worker in the next epoch, are different either way:
 
-configurations = {"seeded workers": result, "no worker seeding": unseeded}
-views.draws_outcome(configurations)
-
-# %%
-
-views.draws_by_configuration(configurations)
+runs.verdicts("global_rng_workers_differ", "global_rng_epochs_differ", "unseeded_workers_differ",
+              "unseeded_epochs_differ")
 
 # %%
 # ## What still goes wrong: a NumPy Generator stored on the Dataset
@@ -111,55 +79,46 @@ views.draws_by_configuration(configurations)
 # The modern way to draw random numbers in NumPy is a `Generator`: `np.random.default_rng(seed)`.
 # Created in the dataset's `__init__`, it is copied into each worker process with its state,
 # and neither the `DataLoader`, nor the `worker_init_fn` above, nor Lightning's seeds it again.
-# The programs ran once more with `shared_generator=True`:
+# The programs ran once more with `shared_generator=True`. With two workers, the `DataLoader`
+# hands batches to them in turn (batch 1 to worker 0, batch 2 to worker 1, and so on); each
+# worker starts from the same copy of the `Generator`, and each epoch starts new workers from
+# that copy again:
 
 shared = runs["shared_generator"]
-views.draws_table(shared)
+runs.verdicts("shared_generator_workers_repeat", "shared_generator_epochs_repeat")
 
 # %%
-# With two workers, the `DataLoader` hands batches to them in turn (batch 1 to worker 0, batch 2
-# to worker 1, and so on). Each worker starts from the same copy of the `Generator`, so
-# consecutive batches draw the same factors, and each epoch starts new workers from that copy
-# again:
+# The factors of the first two batches of epochs 1 and 2, drawn by the plain program (batch
+# 1 comes from worker 0, batch 2 from worker 1; 13 batches make an epoch):
 
-views.twins_outcome(shared, "pytorch")
+from evidence.views import figures
 
-# %%
-# The first two batches of each epoch, for plain PyTorch:
-
-views.first_batches_figure(result, shared, "pytorch")
+fig, axes = figures.panels(2, sharey=True)
+for ax, (title, source) in zip(axes, {"global NumPy RNG, seeded workers": seeded,
+                                      "Generator stored on the Dataset": shared}.items()):
+    drawn = source.value("pytorch", "scales")
+    for index, style in ((0, "o-"), (1, "s:"), (13, "^--"), (14, "v-.")):
+        epoch, batch = divmod(index, 13)
+        ax.plot(drawn[index], style, alpha=0.8, label=f"epoch {epoch + 1}, batch {batch + 1} (worker {batch % 2})")
+    figures.finish(ax, title=title, xlabel="sample within the batch", legend=False)
+axes[0].set_ylabel("scale factor drawn")
+axes[1].legend(fontsize=7)
+fig.suptitle("Scale factors drawn by the two workers: with a Generator on the Dataset the lines coincide")
+fig.tight_layout()
 
 # %%
 # The fix is to seed the generator per worker, for example in a `worker_init_fn`:
 # `info = torch.utils.data.get_worker_info(); info.dataset.rng = np.random.default_rng(info.seed)`
 # (`info.seed` differs per worker and per epoch and follows the DataLoader's `generator`).
 #
-# ### Time and memory (seeded workers)
+# --8<-- "gallery/shared/costs.md"
 #
-# Each call trains twice, and every epoch starts two worker processes.
+# Each call trains once, and every epoch starts two worker processes.
 
-result.timings()
-
-# %%
-# ### Lines of code
-
-result.loc()
+seeded.costs()
 
 # %%
 # ## Pitfalls
-#
-# !!! note "Defaults the Lightning program changes"
-#     - `deterministic=True`: the subject of this page (the default is `None`, which leaves
-#       PyTorch's setting alone).
-#     - `logger=False` and `enable_checkpointing=False`: by default a `Trainer` writes a
-#       `lightning_logs/` folder with a logger's files and a checkpoint, files this program's
-#       reader did not ask for.
-#     - `enable_progress_bar=verbose, enable_model_summary=verbose`: on from the command line,
-#       off in the quiet runs the harness times, where no implementation prints anything.
-#
-#     Everything else is left at its default, including the sanity-check validation
-#     (`num_sanity_val_steps=2`), which changes none of the numbers compared here: without worker
-#     seeding the Lightning weights equal the plain ones bit for bit (above).
 #
 # !!! warning "Same seed, different numbers"
 #     Moving a script from plain PyTorch to Lightning with `seed_everything(workers=True)`
