@@ -163,8 +163,14 @@ def test_pages_workflow_builds_and_deploys_the_site():
     flow = yaml.safe_load(WORKFLOW.read_text())
     triggers = flow.get("on", flow.get(True))  # YAML 1.1 reads a bare `on` key as True
     assert triggers["push"]["branches"] == ["main"]
-    assert flow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    assert flow["permissions"] == {}  # nothing workflow-wide: each job asks for what it needs
     build, deploy = flow["jobs"]["build"], flow["jobs"]["deploy"]
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert flow["jobs"]["shards"]["permissions"] == {"contents": "read"}
+    for job in flow["jobs"].values():  # every third-party action pinned by its commit
+        for step in job["steps"]:
+            if "uses" in step:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
     steps = build["steps"]
     uses = [s.get("uses", "") for s in steps] + [s.get("uses", "") for s in deploy["steps"]]
     for action in ("actions/checkout@", "actions/setup-python@", "actions/configure-pages@",

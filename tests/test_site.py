@@ -40,12 +40,14 @@ def test_topic_page_has_the_three_tabs_with_downloads(built_site):
     labels = re.findall(r'<label for="__tabbed_\d+_\d+">([^<]+)</label>', html)
     assert labels[:3] == ["PyTorch", "Lightning", "Fabric"]
     page_dir = (built_site / TOPIC_PAGE).parent
+    from evidence.notebooks import notebook
+
     links = re.findall(r'<a download href="([^"]+)"', html)
-    assert len(links) == 4  # the three programs, then all three as a zip archive
-    for link, program in zip(links, programs("minimal_loop")):
-        target = (page_dir / link).resolve()
-        assert target.read_bytes() == program.path.read_bytes()
-    assert links[3].endswith("downloads/minimal_loop/minimal_loop.zip")
+    assert len(links) == 7  # each program and its notebook, then all three as a zip archive
+    for (program_link, notebook_link), program in zip(zip(links[0:6:2], links[1:6:2]), programs("minimal_loop")):
+        assert (page_dir / program_link).resolve().read_bytes() == program.path.read_bytes()
+        assert (page_dir / notebook_link).resolve().read_text() == notebook(program)
+    assert links[6].endswith("downloads/minimal_loop/minimal_loop.zip")
 
 
 def test_search_finds_the_prose_and_leaves_the_programs_out(built_site):

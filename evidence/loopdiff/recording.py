@@ -40,6 +40,7 @@ import platform
 import runpy
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 FORMAT = "loopdiff-recording"
@@ -161,7 +162,7 @@ def _run_script(path: Path, argv: list[str]) -> int:
 
 
 def record(script: str, argv: list[str], output: str, max_steps: int | None = None,
-           snapshot_mb: float = DEFAULT_SNAPSHOT_MB, say=None) -> int:
+           snapshot_mb: float = DEFAULT_SNAPSHOT_MB, say: Callable[[str], object] | None = None) -> int:
     """Run ``script`` with ``argv`` under the recorder and write the recording to ``output``.
 
     Args:
@@ -170,7 +171,7 @@ def record(script: str, argv: list[str], output: str, max_steps: int | None = No
         output: the JSON file to write.
         max_steps: stop the script after this many optimizer steps (None: let it finish).
         snapshot_mb: memory for parameter snapshots, in MiB (float32 copies after every step).
-        say: where loopdiff's own one-line messages go (default: ``sys.stderr``).
+        say: what prints loopdiff's own one-line messages (default: to ``sys.stderr``).
 
     Returns:
         The script's exit code (0 when ``--max-steps`` stopped it).
