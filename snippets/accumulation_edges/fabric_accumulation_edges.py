@@ -1,7 +1,6 @@
 """Gradient accumulation at its edges with Lightning Fabric: your loop decides when to step and what to divide the loss by."""
 
 import argparse
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -103,8 +102,7 @@ def main(argv=None) -> int:
         run(args.epochs, args.seed, args.device, args.train_size, args.batch_size, args.accumulate, args.divide_by,
             verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Gradient accumulation at its edges in PyTorch Lightning: accumulate_grad_batches divides by N; to divide by anything else, manual optimization."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -114,8 +113,7 @@ def main(argv=None) -> int:
         run(args.epochs, args.seed, args.device, args.train_size, args.batch_size, args.accumulate, args.divide_by,
             verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Gradient accumulation at its edges in plain PyTorch: the last window of an epoch, short epochs, and what the loss is divided by."""
 
 import argparse
-import sys
 
 import torch
 from torch import nn
@@ -36,13 +35,11 @@ def scaled(loss, size: int, window: int, accumulate: int, divide_by: str):
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
+    if name not in ("auto", "cpu", "cuda"):
         raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return torch.device(name)
+    return torch.device(name if name != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
 
 
 def run(epochs: int = 6, seed: int = 0, device: str = "auto", train_size: int = 40, batch_size: int = 16,
@@ -108,8 +105,7 @@ def main(argv=None) -> int:
         run(args.epochs, args.seed, args.device, args.train_size, args.batch_size, args.accumulate, args.divide_by,
             verbose=True)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Per-step gradient norms and per-epoch weight norms recorded by a callback object that Fabric calls."""
 
 import argparse
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -105,8 +104,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

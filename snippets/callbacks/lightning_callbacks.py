@@ -1,7 +1,6 @@
 """Per-step gradient norms and per-epoch weight norms recorded by a Lightning Callback, per-step losses by a hook."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -101,8 +100,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Per-step gradient norms and per-epoch weight norms recorded inline in a plain PyTorch loop."""
 
 import argparse
-import sys
 
 import torch
 from torch import nn
@@ -32,13 +31,11 @@ def weight_norm(model: nn.Module) -> torch.Tensor:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
+    if name not in ("auto", "cpu", "cuda"):
         raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return torch.device(name)
+    return torch.device(name if name != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
 
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 32,
@@ -98,8 +95,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, verbose=True)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

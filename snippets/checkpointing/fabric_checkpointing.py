@@ -2,7 +2,6 @@
 
 import argparse
 import os
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -105,8 +104,7 @@ def main(argv=None) -> int:
     try:
         result = run(args.epochs, args.seed, args.device, args.save_top_k, args.ckpt_dir, verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     print(f"best checkpoint: {result['best_model_path']}")
     return 0
 

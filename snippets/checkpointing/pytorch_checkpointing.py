@@ -2,7 +2,6 @@
 
 import argparse
 import os
-import sys
 
 import torch
 from torch import nn
@@ -23,13 +22,11 @@ def build_model() -> nn.Module:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
+    if name not in ("auto", "cpu", "cuda"):
         raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return torch.device(name)
+    return torch.device(name if name != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
 
 
 def clear_checkpoints(ckpt_dir: str) -> None:
@@ -112,8 +109,7 @@ def main(argv=None) -> int:
     try:
         result = run(args.epochs, args.seed, args.device, args.save_top_k, args.ckpt_dir, verbose=True)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     print(f"best checkpoint: {result['best_model_path']}")
     return 0
 

@@ -128,8 +128,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

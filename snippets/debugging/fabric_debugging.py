@@ -1,7 +1,6 @@
 """Debugging switches with Lightning Fabric: the same one-batch run, fixed subset, batch limits and anomaly detection by hand."""
 
 import argparse
-import sys
 from itertools import islice
 
 import torch
@@ -101,8 +100,7 @@ def main(argv=None) -> int:
         run(args.epochs, args.seed, args.device, args.fast_dev_run, args.overfit_batches, args.limit_train_batches,
             args.limit_val_batches, args.detect_anomaly, args.inject_nan_at_step, verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Debugging switches in PyTorch Lightning: fast_dev_run, overfit_batches, limit_*_batches and detect_anomaly."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -92,8 +91,7 @@ def main(argv=None) -> int:
         run(args.epochs, args.seed, args.device, args.fast_dev_run, args.overfit_batches, args.limit_train_batches,
             args.limit_val_batches, args.detect_anomaly, args.inject_nan_at_step, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

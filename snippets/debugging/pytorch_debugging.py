@@ -1,7 +1,6 @@
 """Debugging switches in plain PyTorch: one-batch smoke run, overfitting a fixed subset, batch limits, anomaly detection."""
 
 import argparse
-import sys
 from itertools import islice
 
 import torch
@@ -23,13 +22,11 @@ def build_model() -> nn.Module:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
+    if name not in ("auto", "cpu", "cuda"):
         raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return torch.device(name)
+    return torch.device(name if name != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
 
 
 def run(epochs: int = 5, seed: int = 0, device: str = "auto", fast_dev_run: bool = False,
@@ -108,8 +105,7 @@ def main(argv=None) -> int:
         run(args.epochs, args.seed, args.device, args.fast_dev_run, args.overfit_batches, args.limit_train_batches,
             args.limit_val_batches, args.detect_anomaly, args.inject_nan_at_step, verbose=True)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

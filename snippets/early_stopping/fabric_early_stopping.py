@@ -2,7 +2,6 @@
 
 import argparse
 import math
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -103,8 +102,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, patience=args.patience, min_delta=args.min_delta, verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

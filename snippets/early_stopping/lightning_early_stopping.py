@@ -1,7 +1,6 @@
 """Early stopping in PyTorch Lightning: the EarlyStopping callback, patience and min_delta on the validation loss."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -78,8 +77,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, patience=args.patience, min_delta=args.min_delta, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Validation, test and prediction loops in PyTorch Lightning: validation_step, test_step and predict_step, run by the Trainer."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -97,8 +96,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Gradient accumulation with Lightning Fabric: your loop counts the window, no_backward_sync skips needless syncs."""
 
 import argparse
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -82,8 +81,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.batch_size, args.accumulate, verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

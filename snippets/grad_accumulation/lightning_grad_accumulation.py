@@ -1,7 +1,6 @@
 """Gradient accumulation in PyTorch Lightning: one Trainer argument, accumulate_grad_batches=k."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -83,8 +82,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.batch_size, args.accumulate, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Gradient clipping with Lightning Fabric: fabric.clip_gradients by norm or by value in your own loop."""
 
 import argparse
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -86,8 +85,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.algorithm, args.clip_val, verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

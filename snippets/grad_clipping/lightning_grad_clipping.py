@@ -1,7 +1,6 @@
 """Gradient clipping in PyTorch Lightning: Trainer(gradient_clip_val=..., gradient_clip_algorithm=...)."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -90,8 +89,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.algorithm, args.clip_val, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

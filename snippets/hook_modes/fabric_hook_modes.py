@@ -1,7 +1,6 @@
 """Train and eval modes with Lightning Fabric: your own loop, so model.train(), eval() and no_grad() stay yours."""
 
 import argparse
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -90,8 +89,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, restore_mode=not args.leave_eval, verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Train and eval modes in PyTorch Lightning: the Trainer switches to eval() and no_grad() for validation and restores the modes afterwards."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -95,8 +94,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, restore_mode=not args.leave_eval, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

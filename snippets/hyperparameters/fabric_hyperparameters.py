@@ -1,7 +1,6 @@
 """Hyperparameters with Lightning Fabric: a config dict saved by fabric.save next to the weights, read back by fabric.load."""
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
@@ -92,8 +91,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.hidden, ckpt_dir=args.ckpt_dir, verbose=True)
     except (ValueError, RuntimeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Hyperparameters in PyTorch Lightning: save_hyperparameters() in the checkpoint, load_from_checkpoint() to rebuild."""
 
 import argparse
-import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -83,8 +82,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.hidden, ckpt_dir=args.ckpt_dir, verbose=True)
     except (ValueError, MisconfigurationException, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

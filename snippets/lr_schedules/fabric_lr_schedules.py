@@ -1,7 +1,6 @@
 """Learning-rate schedules with Lightning Fabric: your loop steps the scheduler, Fabric handles the device."""
 
 import argparse
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -92,8 +91,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.schedule, verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Learning-rate schedules in PyTorch Lightning: configure_optimizers says when the Trainer steps the scheduler."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -95,8 +94,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.schedule, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -130,8 +130,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.devices, args.batch_size, args.out_dir, verbose=True)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """The minimal training loop with Lightning Fabric: your own loop, with devices and precision handled by Fabric."""
 
 import argparse
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -76,8 +75,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

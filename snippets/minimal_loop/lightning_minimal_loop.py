@@ -1,7 +1,6 @@
 """The minimal training loop in PyTorch Lightning: the same model in a LightningModule, run by a Trainer."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -80,8 +79,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

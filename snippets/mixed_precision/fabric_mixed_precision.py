@@ -1,7 +1,6 @@
 """Mixed-precision training with Lightning Fabric: your loop, with Fabric(precision=...) handling autocast and scaling."""
 
 import argparse
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -80,8 +79,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.precision, verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Mixed-precision training in PyTorch Lightning: one Trainer argument, precision="bf16-mixed" or "16-mixed"."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -84,8 +83,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.precision, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

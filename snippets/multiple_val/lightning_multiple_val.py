@@ -1,7 +1,6 @@
 """Several validation sets in PyTorch Lightning: a list of val dataloaders, validation_step(..., dataloader_idx)."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -93,8 +92,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, add_dataloader_idx=not args.no_dataloader_idx, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

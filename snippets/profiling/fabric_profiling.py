@@ -2,7 +2,6 @@
 
 import argparse
 import os
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -94,8 +93,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.out_dir, verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

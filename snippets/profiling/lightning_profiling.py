@@ -1,7 +1,6 @@
 """Profiling a Lightning training run: Trainer(profiler=...) with PyTorchProfiler (torch.profiler) or SimpleProfiler."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -91,8 +90,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.profiler, args.out_dir, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

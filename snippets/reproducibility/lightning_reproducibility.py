@@ -105,8 +105,7 @@ def main(argv=None) -> int:
         run(args.epochs, args.seed, args.device, seed_workers=not args.no_worker_seeding,
             shared_generator=args.shared_generator, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

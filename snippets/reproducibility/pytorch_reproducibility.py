@@ -48,13 +48,11 @@ def seed_worker(worker_id: int) -> None:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
+    if name not in ("auto", "cpu", "cuda"):
         raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return torch.device(name)
+    return torch.device(name if name != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
 
 
 def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 32, num_workers: int = 2,
@@ -119,8 +117,7 @@ def main(argv=None) -> int:
         run(args.epochs, args.seed, args.device, seed_workers=not args.no_worker_seeding,
             shared_generator=args.shared_generator, verbose=True)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

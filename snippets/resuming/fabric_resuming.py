@@ -1,7 +1,6 @@
 """Resuming an interrupted run with Lightning Fabric: fabric.save / fabric.load of one state dict, RNG states added by hand."""
 
 import argparse
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -112,8 +111,7 @@ def main(argv=None) -> int:
         stop_after = args.epochs // 2 if args.stop_after is None else args.stop_after
         run(args.epochs, args.seed, args.device, stop_after, args.ckpt_path, verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

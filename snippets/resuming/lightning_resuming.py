@@ -1,7 +1,6 @@
 """Resuming an interrupted run with Lightning: Trainer.fit(ckpt_path=...), plus a callback for the RNG states it does not save."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -106,8 +105,7 @@ def main(argv=None) -> int:
         stop_after = args.epochs // 2 if args.stop_after is None else args.stop_after
         run(args.epochs, args.seed, args.device, stop_after, args.ckpt_path, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Resuming an interrupted run in plain PyTorch: model, optimizer, scheduler, epoch and RNG states saved and restored by hand."""
 
 import argparse
-import sys
 
 import torch
 from torch import nn
@@ -22,13 +21,11 @@ def build_model() -> nn.Module:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
+    if name not in ("auto", "cpu", "cuda"):
         raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return torch.device(name)
+    return torch.device(name if name != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
 
 
 def rng_state(generator: torch.Generator) -> dict:
@@ -123,8 +120,7 @@ def main(argv=None) -> int:
         stop_after = args.epochs // 2 if args.stop_after is None else args.stop_after
         run(args.epochs, args.seed, args.device, stop_after, args.ckpt_path, verbose=True)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """A warm-up schedule in PyTorch Lightning: configure_optimizers returns it, and its "interval" says when the Trainer steps it."""
 
 import argparse
-import sys
 
 import pytorch_lightning as pl
 import torch
@@ -99,8 +98,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.interval, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

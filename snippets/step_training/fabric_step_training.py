@@ -3,7 +3,6 @@
 import argparse
 import itertools
 import os
-import sys
 
 import torch
 from lightning_fabric import Fabric, seed_everything
@@ -118,8 +117,7 @@ def main(argv=None) -> int:
         run(args.max_steps, args.seed, args.device, stop_at=args.stop_at, epochs=args.epochs, ckpt_dir=args.ckpt_dir,
             verbose=True)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

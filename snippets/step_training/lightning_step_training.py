@@ -2,7 +2,6 @@
 
 import argparse
 import os
-import sys
 import warnings
 
 import pytorch_lightning as pl
@@ -126,8 +125,7 @@ def main(argv=None) -> int:
         run(args.max_steps, args.seed, args.device, stop_at=args.stop_at, epochs=args.epochs, ckpt_dir=args.ckpt_dir,
             verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -3,7 +3,6 @@
 import argparse
 import itertools
 import os
-import sys
 
 import torch
 from torch import nn
@@ -23,13 +22,11 @@ def build_model() -> nn.Module:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
+    if name not in ("auto", "cpu", "cuda"):
         raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return torch.device(name)
+    return torch.device(name if name != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
 
 
 def evaluate(model: nn.Module, loader: DataLoader, loss_fn, dev: torch.device) -> float:
@@ -127,8 +124,7 @@ def main(argv=None) -> int:
         run(args.max_steps, args.seed, args.device, stop_at=args.stop_at, epochs=args.epochs, ckpt_dir=args.ckpt_dir,
             verbose=True)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Test, predict and ship with Lightning Fabric: your loops, fabric.save for the best weights, torch.export of the unwrapped module."""
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
@@ -110,8 +109,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, test_with=args.test_with, out_dir=args.out_dir, verbose=True)
     except (ValueError, OSError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -2,7 +2,6 @@
 
 import argparse
 import statistics
-import sys
 import time
 
 import pytorch_lightning as pl
@@ -108,8 +107,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, compile=not args.no_compile, verbose=True)
     except (ValueError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Weights in and out of Lightning Fabric: fabric.save into a plain nn.Module, plain weights in with load_raw, and to and from a Lightning .ckpt."""
 
 import argparse
-import sys
 from pathlib import Path
 
 import lightning_fabric
@@ -101,8 +100,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.out_dir, verbose=True)
     except (ValueError, OSError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Weights in and out of PyTorch Lightning: a .ckpt into a plain nn.Module, plain weights into a LightningModule and into a .ckpt without fit."""
 
 import argparse
-import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -95,8 +94,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.out_dir, verbose=True)
     except (ValueError, OSError, MisconfigurationException) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 

@@ -1,7 +1,6 @@
 """Weights in plain PyTorch: a state dict out, and Lightning or Fabric checkpoints in, with torch alone."""
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
@@ -23,13 +22,11 @@ def build_model() -> nn.Module:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
+    if name not in ("auto", "cpu", "cuda"):
         raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
-    return torch.device(name)
+    return torch.device(name if name != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
 
 
 def load_weights(path, prefix: str = "model.") -> dict:
@@ -117,8 +114,7 @@ def main(argv=None) -> int:
     try:
         run(args.epochs, args.seed, args.device, args.out_dir, args.convert, verbose=True)
     except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.exit(2, f"error: {error}\n")
     return 0
 
 
