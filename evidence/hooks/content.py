@@ -1,14 +1,14 @@
 """MkDocs hooks for what the build adds to pages: program tabs, downloads, ``summary.json``.
 
 * ``<!-- implementations -->`` in a page (or ``<!-- implementations: <topic> -->``) becomes
-  linked content tabs (PyTorch | Lightning | Fabric) holding each program, its lines of code
-  and the lines it does not share with its counterpart highlighted; then the same tabs with
-  only the changes (`evidence.views.changes`); then the downloads box, each program with
-  the ``pip install`` line it needs, and all of them as one archive;
+  the changes-only view (`evidence.views.changes`), then linked content tabs (PyTorch |
+  Lightning | Fabric) holding each whole program, its lines of code and the lines it does not
+  share with its counterpart highlighted; then the downloads box, each program with the
+  ``pip install`` line it needs, and all of them as one archive;
 * every program of every topic is published under ``downloads/<topic>/``, and as a notebook
   (`evidence.notebooks`) beside it; with a repository (``repo_url``) the downloads box also
   opens each notebook in Colab, from the ``notebooks`` branch the Pages workflow publishes;
-* the API reference page of the topic views lists every module in ``evidence/views/topics/``;
+* each topic's headline trace is published in full (``downloads/<topic>/trace.json``);
 * ``results/summary.json`` is built from each topic's **headline** run (and the benchmarks'
   runs), and ``<!-- summary-table -->`` on the overview renders it.
 """
