@@ -72,6 +72,12 @@ def ratio_text(timing: dict) -> str | None:
     return f"{vs['ratio']:.2f}× ({vs['low']:.2f}–{vs['high']:.2f})"
 
 
+def _log_html(text: str) -> str:
+    """A program's log for a ``<pre>``, on one source line (newlines as character references), so
+    that nothing the page's Markdown does to the lines around it can indent the log's lines."""
+    return _escape(text.rstrip() or "(printed nothing)").replace("\n", "&#10;")
+
+
 def _escape(text: str) -> str:
     import html
 
@@ -129,7 +135,7 @@ class RunViews:
         from evidence.views.checks import checks_table
 
         logs = "".join(f'<p class="log-title"><strong>{LABELS[kind]}</strong>: <code>python {impl["file"]}</code></p>'
-                       f'<pre class="program-log"><code>{_escape(impl["log"].rstrip() or "(printed nothing)")}</code></pre>'
+                       f'<pre class="program-log"><code>{_log_html(impl["log"])}</code></pre>'
                        for kind, impl in self.implementations.items())
         from evidence.checks import within_run
 
