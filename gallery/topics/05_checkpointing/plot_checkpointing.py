@@ -41,8 +41,8 @@ set; the files each one left in its folder are read back by the site after the r
 import os
 
 from evidence import load
-from evidence.programs import LABELS
 from evidence.views import Code, Lines, codes, figures, table
+from evidence.views.files import checkpoint_keys
 
 runs = load("checkpointing")
 result = runs.headline
@@ -98,20 +98,7 @@ runs.verdicts("plain_last_is_final", "fabric_last_as_plain", "lightning_last_is_
 
 best = os.path.basename(result.value("pytorch", "best_model_path"))
 files = {kind: result.value(kind, "checkpoints")[best] for kind in result.kinds()}
-names = dict.fromkeys([*files["lightning"]["keys"], *files["pytorch"]["keys"]])
-
-
-def entry(found):
-    if found is None:
-        return None
-    if "value" in found:
-        return Code(f"{found['value']:.5g}" if isinstance(found["value"], float) else found["value"])
-    return f"{found['type']}, {found['tensors']} tensors, {found['tensor_bytes']:,} B"
-
-
-rows = [[Code(name)] + [entry(files[kind]["keys"].get(name)) for kind in files] for name in names]
-rows.append(["file size"] + [f"{files[kind]['file_bytes']:,} B" for kind in files])
-table(["key", *(LABELS[kind] for kind in files)], rows)
+checkpoint_keys(result, "checkpoints", best)
 
 # %%
 # The weights are the same tensors in every file; Lightning stores them under the attribute
