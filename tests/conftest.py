@@ -31,6 +31,15 @@ def load_program(topic: str, kind: str):
     return importlib.import_module(f"snippets.{topic}.{program_path(topic, kind).stem}")
 
 
+def exit_code(main, argv: list[str]) -> int:
+    """A program's exit code for ``argv``, as the shell sees it: what ``main`` returns, or the code
+    of the ``SystemExit`` it raises (argparse's, or ``parser.exit`` for a bad value)."""
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return exit_.code
+
+
 def run_program(topic: str, kind: str, run_name: str | None = None, **kwargs) -> dict:
     """One program's ``run(**kwargs)`` with what the harness adds (`evidence.running.gather`):
     ``state_dict``, ``steps``, ``device``, a Lightning program's logged ``history``, and the

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from evidence import declared
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_program
+from tests.conftest import exit_code, load_program, run_program
 
 TOPIC = "ddp"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -137,6 +137,6 @@ def test_old_gpus_argument_is_a_type_error():
 @pytest.mark.parametrize("kind", KINDS)
 def test_cuda_without_two_gpus_is_a_clear_error(kind, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert load_program(TOPIC, kind).main(["--device", "cuda"]) == 2
+    assert exit_code(load_program(TOPIC, kind).main, ["--device", "cuda"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and "2 CUDA GPUs" in err, err

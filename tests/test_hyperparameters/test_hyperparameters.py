@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_program
+from tests.conftest import exit_code, load_program, run_program
 
 TOPIC = "hyperparameters"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -99,7 +99,7 @@ def test_lightning_rebuilds_from_the_checkpoint_alone(folder, results):
 def test_unwritable_checkpoint_folder_is_a_clear_error(kind, tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    code = load_program(TOPIC, kind).main(["--epochs", "1", "--ckpt-dir", str(blocker / "sub")])
+    code = exit_code(load_program(TOPIC, kind).main, ["--epochs", "1", "--ckpt-dir", str(blocker / "sub")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_program
+from tests.conftest import exit_code, load_program, run_program
 
 TOPIC = "mixed_precision"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -88,7 +88,7 @@ def test_cuda_mixed_precision_parity(precision):
 def test_fp16_on_the_cpu_is_refused_with_one_line(kind, capsys):
     """The page's intro: on the CPU every program refuses --precision 16-mixed with exit code 2 and one
     line on stderr, before training."""
-    assert load_program(TOPIC, kind).main(["--precision", "16-mixed", "--device", "cpu", "--epochs", "1"]) == 2
+    assert exit_code(load_program(TOPIC, kind).main, ["--precision", "16-mixed", "--device", "cpu", "--epochs", "1"]) == 2
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "16-mixed" in lines[0], captured.err

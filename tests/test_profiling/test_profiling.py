@@ -6,7 +6,7 @@ import pytest
 
 from evidence import declared
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_program
+from tests.conftest import exit_code, load_program, run_program
 
 TOPIC = "profiling"
 PUBLISHED = declared.run(TOPIC).params  # the headline run's configuration, as the page shows it
@@ -137,7 +137,7 @@ def test_reports_go_to_files_not_stdout_and_pile_up(capsys, tmp_path, monkeypatc
 
 
 def test_unknown_lightning_profiler_is_a_clear_error(capsys):
-    assert load_program(TOPIC, "lightning").main(["--profiler", "advanced"]) == 2
+    assert exit_code(load_program(TOPIC, "lightning").main, ["--profiler", "advanced"]) == 2
     assert capsys.readouterr().err.strip() == "error: unknown profiler 'advanced': use pytorch or simple"
 
 
