@@ -77,9 +77,18 @@ def snippet_for_download(url_path: str) -> Path:
 def download_problem(url_path: str, data: bytes) -> str | None:
     """Why the downloaded ``data`` is not what ``snippets/`` holds for ``url_path``, or None.
 
-    A program must be its file byte for byte; a topic's zip archive must hold each of the
-    topic's programs byte for byte (and its README.txt)."""
+    A program must be its file byte for byte, its notebook the one `evidence.notebooks` makes
+    from that file; a topic's zip archive must hold each of the topic's programs byte for byte
+    (and its README.txt)."""
     expected = snippet_for_download(url_path)
+    if expected.suffix == ".ipynb":
+        from evidence.notebooks import notebook
+        from evidence.programs import programs
+
+        program = next((p for p in programs(expected.parent.name) if p.path.stem == expected.stem), None)
+        if program is None:
+            return f"{url_path} is the notebook of no program"
+        return None if data.decode() == notebook(program) else f"{url_path} is not the notebook of {program.path}"
     if expected.suffix != ".zip":
         return None if data == expected.read_bytes() else f"{url_path} differs from {expected}"
     topic = expected.parent.name
