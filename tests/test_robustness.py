@@ -77,9 +77,10 @@ def test_a_page_that_showed_a_failure_is_rendered_again_once_the_run_succeeds(pr
 
 @pytest.mark.parametrize("body, expected", [
     ("import os\nos.abort()", ["SIGABRT", "snippets/alpha/pytorch_alpha.py", "logged run", "Fatal Python error"]),
-    ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", ["SIGKILL", "perhaps for memory",
-                                                                  "snippets/alpha/pytorch_alpha.py"]),
-    ("import ctypes\nctypes.string_at(0)", ["SIGSEGV", "Fatal Python error: Segmentation fault"]),
+    pytest.param("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+                 ["SIGKILL", "perhaps for memory", "snippets/alpha/pytorch_alpha.py"], marks=pytest.mark.slow),
+    pytest.param("import ctypes\nctypes.string_at(0)", ["SIGSEGV", "Fatal Python error: Segmentation fault"],
+                 marks=pytest.mark.slow),
 ], ids=["abort", "kill-9", "segfault"])
 def test_a_crash_names_the_signal_the_program_and_the_stack(project, body, expected):
     project.write_topic("alpha", 1, program_extra=crash_with(body))
@@ -89,6 +90,7 @@ def test_a_crash_names_the_signal_the_program_and_the_stack(project, body, expec
         assert needle in text, text[-2000:]
 
 
+@pytest.mark.slow  # minutes of builds: run with -m slow
 def test_a_runaway_allocation_is_a_memory_error_naming_the_line(project):
     project.write_topic("alpha", 1, program_extra=crash_with("import torch\nreturn torch.ones(2**31)"))
     errors = execute(project, "alpha", DOCS_WORKER_MEMORY_GB="1")
@@ -96,6 +98,7 @@ def test_a_runaway_allocation_is_a_memory_error_naming_the_line(project):
     assert "MemoryError" in errors["main"]["traceback"] or "can't allocate memory" in errors["main"]["traceback"]
 
 
+@pytest.mark.slow  # minutes of builds: run with -m slow
 def test_two_builds_on_one_cache_run_each_run_once(project, tmp_path):
     """Two checkouts sharing one result cache (DOCS_CACHE_DIR), built at once: the second waits for
     the first's runs instead of running them again."""
@@ -117,6 +120,7 @@ def test_two_builds_on_one_cache_run_each_run_once(project, tmp_path):
     assert runs.count("alpha") == runs.count("beta") == 4, runs
 
 
+@pytest.mark.slow  # minutes of builds: run with -m slow
 def test_ctrl_c_stops_within_seconds_keeps_what_finished_and_leaves_no_orphan(project):
     """Ctrl-C while a topic's second run sleeps: the build ends within seconds, the first run's
     result is kept, no worker is left, and the next build runs only the run that did not finish."""
@@ -154,6 +158,7 @@ def test_ctrl_c_stops_within_seconds_keeps_what_finished_and_leaves_no_orphan(pr
     assert project.executions().count("alpha") - before == 2  # only 'slow' (logged and memory calls) ran again
 
 
+@pytest.mark.slow  # minutes of builds: run with -m slow
 def test_serve_with_selected_pages_settles_after_an_edit(project):
     """DOCS_PAGES and the file watcher do not feed each other: an unselected page that loads the
     edited topic keeps its output, so the builds stop once the edit is shown."""
