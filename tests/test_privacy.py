@@ -143,6 +143,10 @@ ALLOWED_WARNINGS: list[tuple[str, str, str, str]] = [
     # Same example: the old spelling asks for fp16 AMP, which Lightning replaces on CPU.
     ("generated/migration/*", "UserWarning", "You passed `Trainer(accelerator='cpu', precision='16-mixed')`",
      "the migration page shows that precision=16 means fp16 AMP, replaced by bf16 on a CPU build"),
+    # The debugging page's detect_anomaly run: what anomaly mode prints when it finds the NaN (the
+    # operation and the forward call behind it) is the evidence the page is about.
+    ("generated/topics/18_debugging/*", "UserWarning", "Error detected in SqrtBackward0",
+     "the debugging page shows what autograd's anomaly mode prints at the operation that made the NaN"),
 ]
 SEARCH_INDEX = "search/search_index.json"
 

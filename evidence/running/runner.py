@@ -163,7 +163,7 @@ def read_entry(path: Path) -> dict:
     if _digest(entry["report"]) != entry["sha256"]:
         raise DamagedEntry("its checksum does not match its content")
     report = entry["report"]
-    if "topic" not in report or not ("implementations" in report or "error" in report or "bench" in report):
+    if "topic" not in report or "run" not in report:
         raise DamagedEntry("not a run's report")
     return report
 
