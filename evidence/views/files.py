@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from evidence.programs import LABELS
 from evidence.views import Code, Html, table
+
+if TYPE_CHECKING:
+    from evidence.results import RunResult
 
 
 def _entry(found: dict | None):
@@ -14,7 +19,7 @@ def _entry(found: dict | None):
     return f"{found['type']}, {found['tensors']} tensors, {found['tensor_bytes']:,} B"
 
 
-def checkpoint_keys(result, key: str, file: str) -> Html:
+def checkpoint_keys(result: RunResult, key: str, file: str) -> Html:
     """Every top-level key of one checkpoint file, side by side for every implementation.
 
     Args:
