@@ -126,6 +126,28 @@ def _number(value) -> float:
     return float(value)
 
 
+def compare(pairs: list[tuple], expect: str, tolerance: float = 0.0) -> tuple[float, str, bool]:
+    """``(value, verdict, held)`` of comparing every ``(a, b)`` pair as ``expect`` says: the one
+    comparison every check uses (a topic's declared checks here, a replay's in `evidence.replays`).
+
+    ``identical``, ``close``, ``same`` and ``differs`` take the largest absolute difference over
+    the pairs (`evidence.running.measure.max_abs_difference`; strings and booleans differ
+    infinitely unless equal) and call it identical (0), close (within ``tolerance``) or differs;
+    ``less`` and ``greater`` need ``a < b`` (``a > b``) for every pair, the value being the
+    difference closest to failing.
+    """
+    if expect in ("less", "greater"):
+        differences = [_number(x) - _number(y) for x, y in pairs]
+        if expect == "less":
+            value, held = max(differences), all(d < 0 for d in differences)
+        else:
+            value, held = min(differences), all(d > 0 for d in differences)
+        return value, expect if held else f"not {expect}", held
+    value = max(measure.max_abs_difference(x, y) for x, y in pairs)
+    verdict = measure.verdict(value, tolerance)
+    return value, verdict, verdict == expect or (expect == "same" and verdict in ("identical", "close"))
+
+
 def evaluate(check: Check, reports: dict) -> dict:
     """The check's value, verdict and whether it is the one declared, from the runs' reports."""
     a, b = _values(check.a, reports), _values(check.b, reports)
@@ -139,17 +161,7 @@ def evaluate(check: Check, reports: dict) -> dict:
         pairs = [(k, a[k], b[k]) for k in a if k in b]
     if not pairs:
         raise declared.DeclarationError(f"check {check.name!r} of {check.topic!r}: no implementation on both sides")
-    if check.expect in ("less", "greater"):
-        differences = [_number(x) - _number(y) for _, x, y in pairs]
-        if check.expect == "less":
-            value, held = max(differences), all(d < 0 for d in differences)
-        else:
-            value, held = min(differences), all(d > 0 for d in differences)
-        verdict = check.expect if held else f"not {check.expect}"
-    else:
-        value = max(measure.max_abs_difference(x, y) for _, x, y in pairs)
-        verdict = measure.verdict(value, check.tolerance)
-        held = verdict == check.expect or (check.expect == "same" and verdict in ("identical", "close"))
+    value, verdict, held = compare([(x, y) for _, x, y in pairs], check.expect, check.tolerance)
     return {"name": check.name, "say": check.say, "a": check.a, "b": check.b, "value": value,
             "tolerance": check.tolerance, "expect": check.expect, "verdict": verdict, "expected": held,
             "implementations": [k for k, _, _ in pairs if k is not None]}
