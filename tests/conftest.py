@@ -144,20 +144,33 @@ def outside_repo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory) -> Path:
+def built_site(tmp_path_factory, request) -> Path:
     """The whole site, built once per test session with ``mkdocs build --strict``.
 
     Executed results are reused from ``docs/generated/`` when their inputs are unchanged
-    (the build's own cache), so a second session is quick; a fresh clone executes everything.
+    (the build's own cache), so a session after a build is quick; a fresh clone executes
+    everything. With pytest-xdist the workers share one build: the first to need it builds
+    under a file lock, the others wait and reuse it (or its failure).
     """
-    site = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    env.pop("DOCS_EXECUTE", None)
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-                          cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1800)
-    if proc.returncode != 0:
-        pytest.fail(f"mkdocs build --strict failed:\n{proc.stderr[-6000:]}", pytrace=False)
-    (site / ".build-log.txt").write_text(proc.stderr)
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):  # an xdist worker
+        shared = shared.parent  # the folder every xdist worker's own base folder sits in
+    site, failed = shared / "built-site", shared / "built-site.failed"
+    with FileLock(str(shared / "built-site.lock")):
+        if failed.exists():
+            pytest.fail(failed.read_text(), pytrace=False)
+        if not (site / ".build-log.txt").exists():
+            shutil.rmtree(site, ignore_errors=True)
+            env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+            env.pop("DOCS_EXECUTE", None)
+            proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                                  cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1800)
+            if proc.returncode != 0:
+                failed.write_text(f"mkdocs build --strict failed:\n{proc.stderr[-6000:]}")
+                pytest.fail(failed.read_text(), pytrace=False)
+            (site / ".build-log.txt").write_text(proc.stderr)
     return site
 
 

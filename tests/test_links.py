@@ -185,8 +185,13 @@ def test_pages_workflow_builds_and_deploys_the_site():
     assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
     assert "ubuntu" in build["runs-on"]  # a CPU runner; the GPU job is optional and commented out
     assert "gpu" in WORKFLOW.read_text().lower()
-    checks = next(s.get("run", "") for s in steps if "tests/test_accessibility.py" in s.get("run", ""))
-    assert '-m "slow or not slow"' in checks  # what is published is checked in the dark palette on every page
+    # the full sweep (every test, slow ones included: every page in both palettes, every program as
+    # downloaded) runs after the build and before anything is uploaded for publishing
+    names = [s.get("run", "") + s.get("uses", "") for s in steps]
+    sweep = next(i for i, run in enumerate(names) if re.search(r'python -m pytest -m "slow or not slow"(?! tests/)', run))
+    built = next(i for i, run in enumerate(names) if "mkdocs build --strict" in run)
+    uploaded = next(i for i, run in enumerate(names) if "upload-pages-artifact" in run)
+    assert built < sweep < uploaded
 
 
 def test_pages_workflow_installs_from_files_that_exist():
