@@ -156,7 +156,7 @@ def load_replay(folder: Path) -> Replay:
     if not _NAME.fullmatch(folder.name):
         raise ReplayError(f"{folder}: a replay's folder name is lowercase letters, digits and underscores")
     if not path.is_file():
-        raise ReplayError(f"{folder}: no {TOML} (every folder of {folder.parent} is a replay)")
+        raise ReplayError(f"{folder}: no {TOML}")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
@@ -209,12 +209,11 @@ def load_replay(folder: Path) -> Replay:
 
 
 def discover(root: Path | None = None) -> list[Replay]:
-    """Every replay under ``root`` (default `REPLAYS_DIR`), by name; none when the folder is absent."""
+    """Every replay under ``root`` (default `REPLAYS_DIR`): each ``<name>/replay.toml``, validated,
+    by name; none when the folder is absent. A folder without its ``replay.toml`` yet is not a
+    replay (``tests/test_replays`` says so of a committed one)."""
     root = root or REPLAYS_DIR
-    if not root.is_dir():
-        return []
-    return [load_replay(d) for d in sorted(root.iterdir())
-            if d.is_dir() and d.name != "__pycache__" and not d.name.startswith((".", "_"))]
+    return [load_replay(path.parent) for path in sorted(root.glob(f"*/{TOML}"))]
 
 
 # -- inputs ---------------------------------------------------------------------------------------

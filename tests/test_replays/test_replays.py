@@ -152,11 +152,12 @@ def test_a_malformed_replay_is_a_clear_error_naming_its_file(tmp_path, change, m
     assert str(error.value).startswith(str(path)) and message in str(error.value), str(error.value)
 
 
-def test_a_folder_without_replay_toml_is_an_error(tmp_path):
+def test_a_folder_without_replay_toml_is_not_a_replay_yet(tmp_path):
     (tmp_path / "replays" / "half_written").mkdir(parents=True)
-    (tmp_path / "replays" / "__pycache__").mkdir()
+    (tmp_path / "replays" / "half_written" / "replay.py").write_text(fakes.RELEASE)
+    assert rp.discover(tmp_path / "replays") == []
     with pytest.raises(rp.ReplayError, match="half_written: no replay.toml"):
-        rp.discover(tmp_path / "replays")
+        rp.load_replay(tmp_path / "replays" / "half_written")
 
 
 @pytest.mark.parametrize("b, expect, tolerance, values, verdict, held", [
