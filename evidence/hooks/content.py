@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from mkdocs.structure.files import File, Files
 
-from evidence import declared, results
+from evidence import declared, replays, results
 from evidence.hooks import gallery, pages
 from evidence.notebooks import EPOCHS, notebook, notebook_name
 from evidence.programs import KINDS, LABELS, programs, topics
@@ -299,7 +299,8 @@ def topic_entry(topic: str, report: dict, run: declared.Run, script: pages.Galle
 
 
 def build_summary(config) -> dict:
-    """``results/summary.json``: each topic's headline run, and every benchmark run."""
+    """``results/summary.json``: each topic's headline run, every benchmark run, the GPU evidence
+    and the known issues replayed (each replay's verdict per Lightning release)."""
     by_topic = topic_pages(config)
     entries, environment = [], None
     for topic in sorted(topics(), key=lambda t: str(by_topic[t].path) if t in by_topic else t):
@@ -328,7 +329,7 @@ def build_summary(config) -> dict:
             "file": gpu_uri(latest["file"]), "environment": latest["environment"]} if latest else
            {"recorded": False, "note": "no GPU run recorded yet"})
     return {"environment": environment or stamp(), "executed": bool(entries), "topics": entries,
-            "benchmarks": benchmarks, "gpu": gpu}
+            "benchmarks": benchmarks, "gpu": gpu, "replays": replays.summary()}
 
 
 def summary_table(summary: dict | None, page_src: str, overhead_page: str | None = None) -> str:

@@ -31,11 +31,13 @@ def folder_topic(folder_name: str) -> str:
 
 
 def rendering_inputs() -> list[Path]:
-    """The machinery a page's output depends on: `evidence` without the MkDocs hooks, and
-    the results recorded on other machines (a committed GPU file re-renders the pages)."""
+    """The machinery a page's output depends on: `evidence` without the MkDocs hooks, the
+    results recorded on other machines (a committed GPU file re-renders the pages), and the
+    replays (``snippets/replays/``), which topic pages link with their verdicts."""
     root = PROJECT_DIR / "evidence"
     code = [p for p in root.rglob("*.py") if HOOKS_DIR not in p.parents and "__pycache__" not in p.parts]
-    return sorted(code + list((root / "recorded").rglob("*.json")))
+    replays = [p for p in (SNIPPETS_DIR / "replays").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    return sorted(code + list((root / "recorded").rglob("*.json")) + replays)
 
 
 def results_keys(topics: list[str]) -> dict[str, list[str]]:

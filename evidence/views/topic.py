@@ -17,6 +17,7 @@ from evidence.running.environment import describe
 from evidence.views import Code, Html, Strong, admonition, difference, inline, nbytes, seconds, table
 from evidence.views import figures, trace
 from evidence.views import matrix as versions
+from evidence.views import replays
 from evidence.recorded import gpu_run
 
 if TYPE_CHECKING:
@@ -100,7 +101,8 @@ class RunViews:
             method = (f" Timed phase run alone (serialised), {repeats} alternating rounds after one untimed run "
                       f"of each program." if repeats else " One logged run of each program, untimed.")
         return Html(f'<p class="env-stamp">{inline([Strong("Environment."), " ", describe(self.environment), ".", method])}</p>'
-                    + (self.gpu_evidence() + versions.topic_row(self.topic) if self.implementations else ""))
+                    + (self.gpu_evidence() + versions.topic_row(self.topic) + replays.topic_line(self.topic)
+                       if self.implementations else ""))
 
     def gpu_evidence(self) -> Html:
         """This run as recorded on a CUDA GPU (``evidence/recorded/gpu/``), or a plain note that
