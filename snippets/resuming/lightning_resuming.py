@@ -1,10 +1,12 @@
-"""Resuming an interrupted run with Lightning: Trainer.fit(ckpt_path=...), plus a callback for the RNG states it does not save."""
+"""Resuming an interrupted run with Lightning: ModelCheckpoint(save_last=True) and Trainer.fit(ckpt_path="last"), plus a callback for the RNG states it does not save."""
 
 import argparse
+import shutil
+import warnings
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -38,7 +40,9 @@ class Classifier(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
-        self.log("val_loss", self.loss_fn(self.model(x), y), prog_bar=True)
+        logits = self.model(x)
+        self.log("val_loss", self.loss_fn(logits, y), prog_bar=True)
+        self.log("val_acc", (logits.argmax(dim=1) == y).float().mean(), prog_bar=True)
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.parameters(), lr=self.lr)
@@ -62,7 +66,7 @@ class RandomState(Callback):
         self.generator.set_state(state["loader"])
 
 
-def train(epochs: int, seed: int, device: str, ckpt_path: str, resume: bool = False,
+def train(epochs: int, seed: int, device: str, ckpt_dir: str, resume: bool = False,
           verbose: bool = False) -> Classifier:
     pl.seed_everything(seed)
     train_set, val_set = make_data(seed)
@@ -71,39 +75,41 @@ def train(epochs: int, seed: int, device: str, ckpt_path: str, resume: bool = Fa
     val_loader = DataLoader(val_set, batch_size=32)
 
     module = Classifier()
-    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, callbacks=[RandomState(generator)],
-                         logger=False, enable_checkpointing=False, enable_progress_bar=verbose,
-                         enable_model_summary=verbose)
-    trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path if resume else None)
-    trainer.save_checkpoint(ckpt_path, weights_only=False)
+    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, monitor="val_acc", mode="max", save_last=True)
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, callbacks=[checkpoint, RandomState(generator)],
+                         logger=False, enable_progress_bar=verbose, enable_model_summary=verbose)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
+        trainer.fit(module, train_loader, val_loader, ckpt_path="last" if resume else None)
     return module
 
 
-def run(epochs: int = 6, seed: int = 0, device: str = "auto", stop_after: int = 0,
-        ckpt_path: str = "resume_lightning.ckpt", verbose: bool = False) -> dict:
+def run(epochs: int = 8, seed: int = 0, device: str = "auto", stop_after: int = 0,
+        ckpt_dir: str = "checkpoints_lightning", verbose: bool = False) -> dict:
     if epochs < 1 or not 0 <= stop_after < epochs:
         raise ValueError("--epochs must be at least 1 and --stop-after between 0 and --epochs - 1")
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
     if stop_after:
-        train(stop_after, seed, device, ckpt_path, verbose=verbose)
+        train(stop_after, seed, device, ckpt_dir, verbose=verbose)
         if verbose:
-            print(f"-- interrupted after {stop_after} epochs; a fresh start resumes from {ckpt_path}")
-    module = train(epochs, seed, device, ckpt_path, resume=stop_after > 0, verbose=verbose)
+            print(f"-- interrupted after {stop_after} epochs; a fresh start resumes from {ckpt_dir}/last.ckpt")
+    module = train(epochs, seed, device, ckpt_dir, resume=stop_after > 0, verbose=verbose)
     return {"model": module.model}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--stop-after", type=int, help="interrupt after this many epochs, then resume (default: half)")
-    parser.add_argument("--ckpt-path", default="resume_lightning.ckpt")
+    parser.add_argument("--ckpt-dir", default="checkpoints_lightning")
     args = parser.parse_args(argv)
     try:
         stop_after = args.epochs // 2 if args.stop_after is None else args.stop_after
-        run(args.epochs, args.seed, args.device, stop_after, args.ckpt_path, verbose=True)
+        run(args.epochs, args.seed, args.device, stop_after, args.ckpt_dir, verbose=True)
     except (ValueError, MisconfigurationException) as error:
         parser.exit(2, f"error: {error}\n")
     return 0

@@ -1,6 +1,8 @@
-"""Resuming an interrupted run in plain PyTorch: model, optimizer, scheduler, epoch and RNG states saved and restored by hand."""
+"""Resuming an interrupted run in plain PyTorch: a last and a best checkpoint every epoch, model, optimizer, scheduler, counters and RNG states restored by hand."""
 
 import argparse
+import os
+import shutil
 
 import torch
 from torch import nn
@@ -42,7 +44,7 @@ def set_rng_state(state: dict, generator: torch.Generator) -> None:
     generator.set_state(state["loader"])
 
 
-def train(epochs: int, seed: int, dev: torch.device, ckpt_path: str, history: dict, resume: bool = False,
+def train(epochs: int, seed: int, dev: torch.device, ckpt_dir: str, history: dict, resume: bool = False,
           verbose: bool = False) -> nn.Module:
     torch.manual_seed(seed)
     train_set, val_set = make_data(seed)
@@ -54,13 +56,14 @@ def train(epochs: int, seed: int, dev: torch.device, ckpt_path: str, history: di
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
     loss_fn = nn.CrossEntropyLoss()
-    start, steps = 0, 0
+    last_path, best_path = os.path.join(ckpt_dir, "last.ckpt"), os.path.join(ckpt_dir, "best.ckpt")
+    start, steps, best_acc = 0, 0, 0.0
     if resume:
-        checkpoint = torch.load(ckpt_path, map_location=dev, weights_only=True)
+        checkpoint = torch.load(last_path, map_location=dev, weights_only=True)
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
-        start, steps = checkpoint["epoch"], checkpoint["global_step"]
+        start, steps, best_acc = checkpoint["epoch"] + 1, checkpoint["global_step"], checkpoint["best_acc"]
         set_rng_state(checkpoint["rng"], generator)
 
     for epoch in range(start, epochs):
@@ -78,47 +81,57 @@ def train(epochs: int, seed: int, dev: torch.device, ckpt_path: str, history: di
         history["train_loss"].append((total / len(train_set)).item())
 
         model.eval()
-        total = 0.0
+        total, correct = 0.0, 0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
-                total += loss_fn(model(x), y) * len(x)
+                logits = model(x)
+                total += loss_fn(logits, y) * len(x)
+                correct += (logits.argmax(dim=1) == y).sum()
         history["val_loss"].append((total / len(val_set)).item())
+        history["val_acc"].append((correct / len(val_set)).item())
         if verbose:
             print(f"epoch {epoch}  lr {history['lr'][-1]:.4f}  train_loss {history['train_loss'][-1]:.4f}"
-                  f"  val_loss {history['val_loss'][-1]:.4f}")
+                  f"  val_loss {history['val_loss'][-1]:.4f}  val_acc {history['val_acc'][-1]:.4f}")
         scheduler.step()
 
-    torch.save({"epoch": epochs, "global_step": steps, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": rng_state(generator)}, ckpt_path)
+        improved = history["val_acc"][-1] > best_acc
+        best_acc = max(best_acc, history["val_acc"][-1])
+        torch.save({"epoch": epoch, "global_step": steps, "best_acc": best_acc, "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "rng": rng_state(generator)}, last_path)
+        if improved:
+            shutil.copyfile(last_path, best_path)
     return model
 
 
-def run(epochs: int = 6, seed: int = 0, device: str = "auto", stop_after: int = 0,
-        ckpt_path: str = "resume_torch.ckpt", verbose: bool = False) -> dict:
+def run(epochs: int = 8, seed: int = 0, device: str = "auto", stop_after: int = 0,
+        ckpt_dir: str = "checkpoints_torch", verbose: bool = False) -> dict:
     if epochs < 1 or not 0 <= stop_after < epochs:
         raise ValueError("--epochs must be at least 1 and --stop-after between 0 and --epochs - 1")
     dev = resolve_device(device)
-    history = {"train_loss": [], "val_loss": [], "lr": []}
+    history = {"train_loss": [], "val_loss": [], "val_acc": [], "lr": []}
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    os.makedirs(ckpt_dir)
     if stop_after:
-        train(stop_after, seed, dev, ckpt_path, history, verbose=verbose)
+        train(stop_after, seed, dev, ckpt_dir, history, verbose=verbose)
         if verbose:
-            print(f"-- interrupted after {stop_after} epochs; a fresh start resumes from {ckpt_path}")
-    model = train(epochs, seed, dev, ckpt_path, history, resume=stop_after > 0, verbose=verbose)
+            print(f"-- interrupted after {stop_after} epochs; a fresh start resumes from {ckpt_dir}/last.ckpt")
+    model = train(epochs, seed, dev, ckpt_dir, history, resume=stop_after > 0, verbose=verbose)
     return {"model": model, "history": history}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--stop-after", type=int, help="interrupt after this many epochs, then resume (default: half)")
-    parser.add_argument("--ckpt-path", default="resume_torch.ckpt")
+    parser.add_argument("--ckpt-dir", default="checkpoints_torch")
     args = parser.parse_args(argv)
     try:
         stop_after = args.epochs // 2 if args.stop_after is None else args.stop_after
-        run(args.epochs, args.seed, args.device, stop_after, args.ckpt_path, verbose=True)
+        run(args.epochs, args.seed, args.device, stop_after, args.ckpt_dir, verbose=True)
     except ValueError as error:
         parser.exit(2, f"error: {error}\n")
     return 0
