@@ -5,8 +5,10 @@ A *shard* is one Lightning version: an environment that holds that version of
 this environment's torch, in which every topic's headline run executes once through the usual
 worker. Plain PyTorch does not depend on Lightning, so its result is the reference each shard's
 Lightning and Fabric programs are compared with. For every topic a shard records: ran or failed
-(the error's last line), the parity verdict and the ledger's first divergence, the warnings the
-programs printed, and the time per step.
+(the error's last line), the parity verdict and the ledger's first divergence, the topic's
+declared checks that read the headline run alone (`headline_checks`: written for the pinned
+version, so one that does not hold on another version is where that version behaves otherwise),
+the warnings the programs printed, and the time per step.
 
 Each shard writes one file, ``evidence/recorded/matrix/lightning-<version>.json``, naming the
 versions, the machine and the date, and the digest of its inputs (the programs, the running
@@ -129,12 +131,23 @@ def shard_runs(only: list[str] | None = None) -> list[declared.Run]:
     return [dataclasses.replace(declared.run(t), **SHARD_CONFIG) for t in names]
 
 
+def headline_checks(run: declared.Run) -> list:
+    """The declared checks of ``run``'s topic that read ``run`` alone (and literals): those a shard,
+    which executes only the headline run, can evaluate."""
+    from evidence import checks
+
+    return [c for c in checks.declared_checks(run.topic) if c.runs() == {run.name}]
+
+
 def inputs_digest(version: str, runs: list[declared.Run]) -> str:
-    """What a shard's results depend on: the version, the runs and every file they use."""
+    """What a shard's results depend on: the version, the runs, their checks and every file they use."""
     from evidence.running.runner import files_digest, topic_inputs
 
     h = hashlib.sha256(version.encode())
     h.update(json.dumps([r.spec() for r in runs], sort_keys=True).encode())
+    declared_checks = [dataclasses.asdict(c) for r in runs for c in headline_checks(r)]
+    if declared_checks:
+        h.update(json.dumps(declared_checks, sort_keys=True, default=str).encode())
     h.update(files_digest([f for r in runs for f in topic_inputs(r.topic)]).encode())
     return h.hexdigest()[:16]
 
@@ -149,8 +162,24 @@ def warnings_in(log: str) -> list[str]:
     return found
 
 
-def summarise(report: dict) -> dict:
-    """One topic's cell of the matrix, from its worker report."""
+def evaluate_checks(run: declared.Run, report: dict) -> list[dict]:
+    """``run``'s `headline_checks` evaluated on its report; a check whose values this version's
+    programs did not produce is ``unavailable`` (and not as declared)."""
+    from evidence import checks
+
+    found = []
+    for check in headline_checks(run):
+        try:
+            c = checks.evaluate(check, {run.name: report})
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            c = {"name": check.name, "say": check.say, "value": None, "expect": check.expect,
+                 "verdict": f"unavailable ({type(error).__name__})", "expected": False}
+        found.append({k: c[k] for k in ("name", "say", "value", "expect", "verdict", "expected")})
+    return found
+
+
+def summarise(report: dict, declared_checks: list[dict] | None = None) -> dict:
+    """One topic's cell of the matrix, from its worker report (and its `evaluate_checks`)."""
     if "error" in report:
         lines = report["error"]["traceback"].strip().splitlines()
         return {"status": "failed", "location": report["error"]["location"], "error": lines[-1][:300] if lines else ""}
@@ -164,7 +193,7 @@ def summarise(report: dict) -> dict:
             "tolerance": parity.get("tolerance"),
             "checks": [{k: c[k] for k in ("metric", "pair", "value", "verdict")} for c in parity.get("checks", [])],
             "ledger_steps": ledger.get("steps"), "first_divergence": ledger.get("first_divergence"),
-            "implementations": implementations}
+            "declared": declared_checks or [], "implementations": implementations}
 
 
 def run_shard(version: str, only: list[str] | None = None, folder: Path | None = None, force: bool = False,
@@ -196,7 +225,7 @@ def run_shard(version: str, only: list[str] | None = None, folder: Path | None =
             try:
                 for run in runs:
                     report = runner.execute(run.topic, [run], python=python, store=False)[run.name]
-                    cells[run.topic] = summarise(report)
+                    cells[run.topic] = summarise(report, None if "error" in report else evaluate_checks(run, report))
                     log(f"lightning {version}: {run.topic} {cells[run.topic]['status']}")
             finally:
                 if previous is None:

@@ -1,8 +1,9 @@
 """Views of the version matrix (`evidence.matrix`): topics × Lightning versions.
 
 Rendered from the shard files present; a version without one is named as such. A cell links to
-its detail (the error, the first divergence, the warnings); where a cell changes between two
-neighbouring versions, `changes` says what changed and since which version.
+its detail (the error, the first divergence, the declared checks, the warnings) and names the
+declared checks that do not hold on its version; where a cell changes between two neighbouring
+versions, `changes` says what changed and since which version.
 """
 
 from __future__ import annotations
@@ -21,13 +22,26 @@ def _anchor(topic: str, version: str | None = None) -> str:
     return f"m-{topic}" + (f"-{version.replace('.', '-')}" if version else "")
 
 
+def _not_held(cell: dict) -> list[str]:
+    """The names of the cell's declared checks that did not come out as declared."""
+    return [c["name"] for c in cell.get("declared", []) if not c["expected"]]
+
+
+def _label(cell: dict) -> str:
+    """A cell's verdict, with the declared checks that do not hold on its version."""
+    missed = _not_held(cell)
+    return cell["status"] + (f"; not as declared: {', '.join(missed)}" if missed else "")
+
+
 def _cell(topic: str, version: str, shard: dict | None):
     if shard is None:
         return Em("no shard")
     cell = shard["topics"].get(topic)
     if cell is None:
         return Em("not run")
-    return Link(Strong(cell["status"]) if cell["status"] in ("failed", "differs") else cell["status"],
+    missed = len(_not_held(cell))
+    text = cell["status"] + (f", {missed} check{'s' if missed > 1 else ''} otherwise" if missed else "")
+    return Link(Strong(text) if cell["status"] in ("failed", "differs") or missed else text,
                 "#" + _anchor(topic, version))
 
 
@@ -59,8 +73,10 @@ def _summary(cell: dict) -> str:
         text = f"{cell['status']} ({difference(cell['value'])})"
         if first:
             text += f", parts at step {first['step']}"
-        return text
-    return cell["status"]
+    else:
+        text = cell["status"]
+    missed = _not_held(cell)
+    return text + (f"; not as declared: {', '.join(missed)}" if missed else "")
 
 
 def changes() -> Html:
@@ -75,7 +91,7 @@ def changes() -> Html:
         for before, after in zip(versions, versions[1:]):
             a, b = shards[before]["topics"].get(topic), shards[after]["topics"].get(topic)
             if a is None or b is None or _summary(a).split(",")[0] == _summary(b).split(",")[0] and \
-                    a["status"] == b["status"] and a.get("error") == b.get("error"):
+                    a["status"] == b["status"] and a.get("error") == b.get("error") and _not_held(a) == _not_held(b):
                 continue
             items.append(f"<li>{inline([Code(topic), f': since Lightning {after}, ', Strong(_summary(b)), f'; up to {before}: {_summary(a)}.'])}</li>")
     if not items:
@@ -100,6 +116,9 @@ def details() -> Html:
             else:
                 lines = [f"{c['pair'][1]} vs {c['pair'][0]}, {c['metric']}: {c['verdict']} ({difference(c['value'])})"
                          for c in cell.get("checks", [])]
+                lines += [f"{c['name']}: {c['verdict']}"
+                          + (f" ({difference(c['value'])})" if c["value"] is not None else "")
+                          + ("" if c["expected"] else f", declared {c['expect']}") for c in cell.get("declared", [])]
                 first = cell.get("first_divergence")
                 if cell.get("ledger_steps"):
                     lines.append(f"ledger: identical at all {cell['ledger_steps']} steps" if first is None else
@@ -136,7 +155,7 @@ def topic_row(topic: str) -> Html:
     groups: list[tuple[str, list[str]]] = []
     for version, shard in shards.items():
         cell = shard["topics"].get(topic)
-        status = cell["status"] if cell else "not run"
+        status = _label(cell) if cell else "not run"
         if groups and groups[-1][0] == status:
             groups[-1][1].append(version)
         else:

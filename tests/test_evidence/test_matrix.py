@@ -74,3 +74,42 @@ def test_matrix_page_renders_from_no_shard_file(tmp_path, monkeypatch):
     assert "Not enough versions with results" in views.changes()
     assert "Versions without results yet" in views.details()
     assert views.topic_row("minimal_loop") == ""
+
+
+def test_a_declared_check_that_does_not_hold_on_a_version_shows_in_its_cell(tmp_path, monkeypatch):
+    """The declared checks state the pinned version's behaviour; a shard names the ones that came out
+    otherwise on its version, in the cell, the details, the changes and the topic page's row."""
+    held = {"name": "same_steps", "say": "...", "value": 0.0, "expect": "identical", "verdict": "identical",
+            "expected": True}
+    missed = {**held, "name": "trains_twice", "value": 0.0, "expect": "greater", "verdict": "not greater",
+              "expected": False}
+    for version, declared in ((OLDER, [held, missed]), (NEXT, [held, {**missed, "verdict": "greater",
+                                                                      "value": 13.0, "expected": True}])):
+        (tmp_path / f"lightning-{version}.json").write_text(json.dumps(shard(version, {**IDENTICAL,
+                                                                                        "declared": declared})))
+    monkeypatch.setattr(matrix, "RESULTS_DIR", tmp_path)
+    assert "<strong>identical, 1 check otherwise</strong>" in views.matrix_table()
+    details = views.details()
+    assert "trains_twice: not greater (0.0), declared greater" in details and "trains_twice: greater (13)" in details
+    assert f"since Lightning {NEXT}, <strong>identical (0.0)</strong>; up to {OLDER}: identical (0.0); not as " \
+           "declared: trains_twice" in views.changes()
+    assert f"identical; not as declared: trains_twice on {OLDER}; identical on {NEXT}" in views.topic_row("minimal_loop")
+
+
+def test_a_shard_evaluates_the_checks_that_read_the_headline_run_alone():
+    """The resuming topic's checks on its headline run, on a report where Lightning took as many steps
+    as plain PyTorch (as on Lightning 2.5): that check does not hold, a value missing is unavailable."""
+    from evidence import declared
+
+    run = declared.run("resuming")
+    names = [c.name for c in matrix.headline_checks(run)]
+    assert "lightning_trains_an_epoch_twice" in names and "weights_as_uninterrupted" not in names  # two runs
+    impl = {"steps": 104, "saved": {"global_step": 104}, "history": {"lr": [0.01] * 8, "val_loss": [0.5] * 8}}
+    report = {"implementations": {kind: impl for kind in ("pytorch", "lightning", "fabric")}}
+    found = {c["name"]: c for c in matrix.evaluate_checks(run, report)}
+    assert found["lightning_trains_an_epoch_twice"]["verdict"] == "not greater"
+    assert not found["lightning_trains_an_epoch_twice"]["expected"]
+    assert found["fabric_steps_as_plain"]["expected"] and found["checkpoint_counts_steps"]["expected"]
+    del impl["saved"]
+    found = {c["name"]: c for c in matrix.evaluate_checks(run, report)}
+    assert found["checkpoint_counts_steps"]["verdict"] == "unavailable (KeyError)"

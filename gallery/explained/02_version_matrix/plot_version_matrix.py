@@ -25,7 +25,8 @@ a version without a file says so.
 # ## The matrix
 #
 # A cell is the topic's verdict on that version (*identical*, *close*, *differs*, or *failed*
-# when a program raised); it links to its detail below.
+# when a program raised), and how many of the topic's declared checks on its headline run came
+# out otherwise there; it links to its detail below.
 
 from evidence.views import matrix
 
@@ -44,8 +45,9 @@ matrix.changes()
 #
 # For each version: where a failing program raised and its error's last line; otherwise each
 # comparison with plain PyTorch, the parity ledger (the first optimizer step where the runs part,
-# if they do), the warnings the programs printed (deprecations show here first) and the time per
-# optimizer step of each program.
+# if they do), each declared check that reads the headline run alone (with what it was declared
+# to be, where it came out otherwise), the warnings the programs printed (deprecations show here
+# first) and the time per optimizer step of each program.
 
 matrix.details()
 
@@ -57,5 +59,9 @@ matrix.details()
 #   writing today would write them. Where a cell fails, the detail says which program and line.
 # - The plain PyTorch program is the same on every version, so a verdict that changes between
 #   versions is Lightning's (or Fabric's) behaviour changing, not the reference.
+# - A topic's declared checks state what the pinned version does (the build fails when one does
+#   not hold there). One that comes out otherwise on another version marks a behaviour that
+#   version does not share: the resuming topic's `lightning_trains_an_epoch_twice`, for example,
+#   holds only where `last.ckpt` lags behind the last epoch trained.
 # - Shards run on a CPU with one torch thread; the times per step compare versions on one machine,
 #   not against other machines.
