@@ -3,6 +3,8 @@
 A reader downloads one file and runs it, so each program must run from an empty folder
 outside the repository, and must answer a mistake with exit code 2 and the error on the last
 line of stderr (after argparse's usage line, where argparse found it), never a traceback. The topics' own tests (``tests/test_<topic>/``) check what they compute.
+Running a download costs a fresh interpreter per program, so the default run runs a sample (the
+minimal loop and a topic for each other set of packages); ``-m slow`` runs the rest.
 """
 
 from __future__ import annotations
@@ -54,7 +56,24 @@ def test_cuda_without_gpu_is_a_clear_error(topic, kind, capsys, tmp_path, monkey
     assert _clear_error(err) and "cuda" in err.lower(), err
 
 
-@pytest.mark.parametrize("topic", topics())
+def _sample(values: list, key) -> list:
+    """``values`` as parameters: the first value for each ``key(value)`` in the default run, the
+    others marked slow (``-m slow``; the Pages workflow runs them all before publishing). Each
+    default run costs a fresh interpreter per program (five seconds of imports here)."""
+    seen, params = set(), []
+    for value in values:
+        marks = [pytest.mark.slow] if key(value) in seen else []
+        seen.add(key(value))
+        params.append(pytest.param(*value if isinstance(value, tuple) else (value,), marks=marks))
+    return params
+
+
+def _packages(topic: str) -> tuple:
+    return tuple(sorted({r for p in programs(topic) for r in p.requires}))
+
+
+# in the default run: the minimal loop, and a topic for every other set of packages a program needs
+@pytest.mark.parametrize("topic", _sample(sorted(topics(), key=lambda t: t != "minimal_loop"), key=_packages))
 def test_downloaded_programs_run_from_an_empty_folder_with_only_what_they_require(topic, outside_repo):
     """As a reader runs them: alone in an empty folder, in an environment holding exactly the
     packages the page's ``pip install`` line names (and what those depend on)."""
@@ -82,7 +101,7 @@ OPTIONAL = [(p.topic, p.kind, package) for topic in topics() for p in programs(t
             and package.split("[")[0].lower() not in closure([r for r in p.requires if r != package])]
 
 
-@pytest.mark.parametrize("topic, kind, package", OPTIONAL)
+@pytest.mark.parametrize("topic, kind, package", _sample(OPTIONAL, key=lambda value: value[2]))
 def test_a_missing_optional_package_is_named_with_its_install_command(topic, kind, package, outside_repo):
     """Run without one package its pip line names: one line saying which, and how to get it."""
     program = next(p for p in programs(topic) if p.kind == kind)
