@@ -75,36 +75,57 @@ class ForkServer:
         self.lock = threading.Lock()
         self.codes: dict[int, int] = {}
         self.exited = threading.Event()
+        self._requests = 0
+        self._answers: dict[int, int] = {}  # request number -> the pid forked for it
+        self._answered = threading.Condition()
+        self._ready = threading.Event()
 
     def _ensure(self, env: dict) -> None:
         if self.process is not None and self.process.poll() is None:
             return
         # run as a script, not as evidence.running.forkserver: the server must not import this
         # project's modules, or every worker would inherit them as they were when it started
+        self._ready = threading.Event()
         self.process = subprocess.Popen([sys.executable, str(Path(__file__).resolve())], env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-        threading.Thread(target=self._read_exits, daemon=True).start()
+        self._reader = threading.Thread(target=self._read_exits, args=(self.process, self._ready), daemon=True)
+        self._reader.start()
+        # the server says "ready" once torch and Lightning are imported: seconds on a quiet machine,
+        # minutes on a loaded one, so this waits while the server lives rather than for a set time
+        while not self._ready.wait(1):
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                self.close()
+                raise RuntimeError(f"the fork server exited with code {code} while importing")
 
-    def _read_exits(self) -> None:
-        for line in self.process.stdout:
+    def _read_exits(self, process: subprocess.Popen, ready: threading.Event) -> None:
+        for line in process.stdout:
             message = json.loads(line)
             if "exited" in message:
                 self.codes[message["exited"]] = message["code"]
                 self.exited.set()
             elif "started" in message:
-                self._started = message["started"]
-                self._ready.set()
+                with self._answered:
+                    self._answers[message["request"]] = message["started"]
+                    self._answered.notify_all()
+            elif "ready" in message:
+                ready.set()
 
     def start(self, argv: list[str], cwd: str, env: dict, stderr_path: str) -> Forked:
         """Fork a worker running ``python -m <argv...>`` with ``cwd``, ``env`` and stderr to a file."""
         with self.lock:
             self._ensure(env)
-            self._ready = threading.Event()
-            self.process.stdin.write(json.dumps({"argv": argv, "cwd": cwd, "env": env, "stderr": stderr_path}) + "\n")
+            self._requests += 1
+            number = self._requests  # each answer names its request: a late one is never another's
+            self.process.stdin.write(json.dumps({"request": number, "argv": argv, "cwd": cwd, "env": env,
+                                                 "stderr": stderr_path}) + "\n")
             self.process.stdin.flush()
-            if not self._ready.wait(60):
-                raise RuntimeError("the fork server did not answer")
-            return Forked(self, self._started)
+            with self._answered:
+                if not self._answered.wait_for(lambda: number in self._answers or not self.alive(), timeout=300):
+                    raise RuntimeError("the fork server did not answer within 300 s")
+                if number not in self._answers:
+                    raise RuntimeError(f"the fork server exited with code {self.process.returncode}")
+                return Forked(self, self._answers.pop(number))
 
     def exit_code(self, pid: int) -> int | None:
         return self.codes.get(pid)
@@ -113,9 +134,14 @@ class ForkServer:
         return self.process is not None and self.process.poll() is None
 
     def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.stdin.close()
             self.process.wait(timeout=30)
+        self._reader.join(5)  # it ends at the server's end of output
+        for pipe in (self.process.stdin, self.process.stdout):
+            pipe.close()
 
 
 _SERVER: ForkServer | None = None
@@ -199,13 +225,14 @@ def main() -> int:
             report({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
 
     threading.Thread(target=reap, daemon=True).start()
+    report({"ready": True})
     for line in sys.stdin:
         request = json.loads(line)
         pid = os.fork()
         if pid == 0:
             _child(request)
         children.add(pid)
-        report({"started": pid})
+        report({"started": pid, "request": request["request"]})
     for pid in list(children):
         try:
             os.kill(pid, signal.SIGKILL)
