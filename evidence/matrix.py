@@ -81,6 +81,14 @@ def environment(version: str, log=print) -> str:
     """
     if version == pinned_version():
         return sys.executable
+    from filelock import FileLock  # a requirement of torch
+
+    ENVS_DIR.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(ENVS_DIR / f"lightning-{version}.lock")):  # two processes never make one at once
+        return _environment(version, log)
+
+
+def _environment(version: str, log) -> str:
     env = ENVS_DIR / f"lightning-{version}"
     python = env / "bin" / "python"
     if python.exists() and _env_version(python) == version:
