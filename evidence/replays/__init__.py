@@ -219,9 +219,10 @@ def discover(root: Path | None = None) -> list[Replay]:
 # -- inputs ---------------------------------------------------------------------------------------
 
 def machinery_files() -> list[Path]:
-    """The code a replay's results depend on besides its own files: this package."""
-    here = Path(__file__).resolve().parent
-    return sorted(here.glob("*.py"))
+    """The code a replay's programs' records depend on besides their own files: the server that
+    runs them (`evidence.replays.server`). The checks and verdicts are evaluated again from the
+    stored values whenever a release's replays are run, so they need no re-run."""
+    return [Path(__file__).resolve().parent / "server.py"]
 
 
 def torch_version() -> str:

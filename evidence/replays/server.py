@@ -103,17 +103,19 @@ def run_job(job: dict) -> dict:
     if pid == 0:
         _child(job, run_dir, log_path, record_path)
     status, timed_out = None, False
-    while status is None:
-        done, raw = os.waitpid(pid, os.WNOHANG)
-        if done:
-            status = raw
-        elif time.monotonic() - started > job.get("timeout_s", 120):
-            timed_out = True
-            _kill_group(pid)
-            _, status = os.waitpid(pid, 0)
-        else:
-            time.sleep(0.02)
-    _kill_group(pid)  # whatever the program started and left running
+    try:
+        while status is None:
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = raw
+            elif time.monotonic() - started > job.get("timeout_s", 120):
+                timed_out = True
+                _kill_group(pid)
+                _, status = os.waitpid(pid, 0)
+            else:
+                time.sleep(0.02)
+    finally:
+        _kill_group(pid)  # whatever the program started and left running, or all of it if we are stopped
     try:
         with open(log_path, errors="replace") as f:
             log = tail(f.read())
@@ -156,7 +158,12 @@ def _stamp(path: str) -> dict:
     return module.stamp(1)
 
 
+def _stopped(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds through run_job, which kills the running program's group
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stopped)
     order = json.loads(sys.stdin.read())
     protocol = os.fdopen(os.dup(1), "w")  # records only; anything else printed goes to stderr
     os.dup2(2, 1)

@@ -108,6 +108,14 @@ def test_unchanged_replays_are_kept_and_a_changed_one_runs_alone(recorded, tmp_p
     assert after["release_fixed"]["inputs"] != before["release_fixed"]["inputs"]
     assert {k: v for k, v in after.items() if k != "release_fixed"} == \
         {k: v for k, v in before.items() if k != "release_fixed"}
+    # a program that ran out of time (a loaded machine) is run again, alone
+    path = rp.release_path(PINNED, tmp_path / "recorded")
+    data = json.loads(path.read_text())
+    data["replays"]["absent_api"]["replay"]["status"] = "timeout"
+    path.write_text(json.dumps(data))
+    assert version_matrix.main(argv) == 0
+    assert f"lightning {PINNED}: 1 replay(s), 1 program(s)" in capsys.readouterr().out
+    assert entries(tmp_path / "recorded", PINNED)["absent_api"]["replay"]["status"] == "raised"
 
 
 def test_discovery_finds_every_replay_with_its_declaration(recorded):
