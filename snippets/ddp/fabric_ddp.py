@@ -73,9 +73,10 @@ def train(epochs: int, seed: int, device: str, devices: int, batch_size: int, ou
         val_loss = (totals[0] / totals[1]).item()
         fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
         fabric.log_dict({"train_loss": train_loss, "val_loss": val_loss}, step=epoch)
+        fabric.save(os.path.join(out_dir, "checkpoint.ckpt"),
+                    {"model": model, "optimizer": optimizer, "epoch": epoch + 1})
 
     fabric.logger.finalize("success")
-    fabric.save(os.path.join(out_dir, "checkpoint.ckpt"), {"model": model, "optimizer": optimizer, "epoch": epochs})
     return model
 
 

@@ -81,10 +81,9 @@ def train(epochs: int, seed: int, device: str, batch_size: int, out_dir: str) ->
             print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
             with open(os.path.join(out_dir, "metrics.csv"), "a", newline="") as file:
                 csv.writer(file).writerow([epoch, train_loss, val_loss])
+            torch.save({"model": model.module.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1},
+                       os.path.join(out_dir, "checkpoint.pt"))
 
-    if rank == 0:
-        torch.save({"model": model.module.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs},
-                   os.path.join(out_dir, "checkpoint.pt"))
     dist.destroy_process_group()
     return model.module
 

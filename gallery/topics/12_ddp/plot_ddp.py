@@ -81,8 +81,10 @@ result.plot("history.train_loss", "history.val_loss", title="ddp: loss curves of
 #
 # Each job's folder once it ended (the `gather` entry of the run in `runs.toml` lists it). One
 # metrics file and one checkpoint: rank 1 wrote nothing (the tests record every file each rank
-# opens for writing). Lightning's default `ModelCheckpoint` saved after every epoch and removed
-# the older file, so only the last is left.
+# opens for writing). Every program saves a checkpoint after every epoch, the same work in all
+# three (the tests count rank 0's saves): the plain and Fabric loops overwrite one file,
+# Lightning's default `ModelCheckpoint` writes `epoch=<n>-step=<m>.ckpt` and removes the older
+# one, so only the last is left.
 
 result.per_implementation({"files in the output folder": "files"})
 
