@@ -53,7 +53,8 @@ def train(epochs: int, seed: int, device: str, ckpt_dir: str, history: dict, res
     train_loader, val_loader = fabric.setup_dataloaders(train_loader, val_loader)
     loss_fn = nn.CrossEntropyLoss()
     last_path, best_path = os.path.join(ckpt_dir, "last.ckpt"), os.path.join(ckpt_dir, "best.ckpt")
-    state = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "epoch": 0, "global_step": 0, "best_acc": 0.0}
+    state = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "epoch": 0, "global_step": 0,
+             "best_acc": 0.0}
     start = 0
     if resume:
         remainder = fabric.load(last_path, state)

@@ -76,8 +76,9 @@ def train(epochs: int, seed: int, device: str, ckpt_dir: str, resume: bool = Fal
 
     module = Classifier()
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, monitor="val_acc", mode="max", save_last=True)
-    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, callbacks=[checkpoint, RandomState(generator)],
-                         logger=False, enable_progress_bar=verbose, enable_model_summary=verbose)
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1,
+                         callbacks=[checkpoint, RandomState(generator)], logger=False,
+                         enable_progress_bar=verbose, enable_model_summary=verbose)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
         trainer.fit(module, train_loader, val_loader, ckpt_path="last" if resume else None)
