@@ -110,14 +110,19 @@ def cell_html(value) -> str:
     return html.escape(str(value))
 
 
-def table(headers: list[str], rows: Iterable[Iterable], caption: str | None = None, css_class: str = "") -> Html:
+def table(headers: list[str], rows: Iterable[Iterable], caption: str | None = None, css_class: str = "",
+          labels: bool = False) -> Html:
     """A table (Material styles it like a Markdown table); every header and cell is escaped.
 
     Cells may be text, numbers, booleans (``yes``/``no``), ``None`` (``–``) or typed cells;
-    ``css_class`` names a style of ``docs/assets/extra.css`` for the table (set on its wrapper).
+    ``css_class`` names a style of ``docs/assets/extra.css`` for the table (set on its wrapper);
+    ``labels`` gives each cell its column's header as ``data-label`` (``summary-table`` shows
+    each row as a card on a phone, a cell's label before it).
     """
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell_html(c)}</td>" for c in row) + "</tr>" for row in rows)
+    label = [f' data-label="{html.escape(str(h), quote=True)}"' if labels else "" for h in headers]
+    body = "".join("<tr>" + "".join(f"<td{label[i] if i < len(label) else ''}>{cell_html(c)}</td>"
+                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     wrap = f"md-typeset__table {html.escape(css_class)}".strip()  # Material styles only class-less tables
     return Html(f'<div class="md-typeset__scrollwrap"><div class="{wrap}"><table>{cap}'

@@ -58,8 +58,15 @@ def _threads(replay: rp.Replay) -> Joined:
 
 
 def _upstream(replay: rp.Replay) -> str:
-    up = replay.upstream
-    return f"{up['state']} ({up['outcome']}) as of {up['checked']}"
+    """``closed as of 2026-12-07: working as intended``; an outcome that repeats the state
+    (``open; a fix proposed``, ``open (a PR proposes one)``) does not say it twice."""
+    state, rest = replay.upstream["state"], replay.upstream["outcome"].strip()
+    if rest.lower() == state:
+        rest = ""
+    elif rest.lower().startswith(state) and rest[len(state):].lstrip()[:1] in (";", ":", ",", "("):
+        rest = rest[len(state):].lstrip(";:, ")
+    said = f"{state} as of {replay.upstream['checked']}"
+    return said + (f" {rest}" if rest.startswith("(") else f": {rest}" if rest else "")
 
 
 def _caption(present: dict, replays: list[rp.Replay]) -> str:
@@ -86,14 +93,14 @@ def no_results() -> Html:
 
 def replays_table() -> Html:
     """Rows are replays, columns releases: each cell its verdict, linked to that run's detail; the
-    behaviour in our words, its threads and upstream state, the topic, changes across releases and
-    the workaround's verdicts."""
+    first cell holds the behaviour in our words, its threads and upstream state, the topic, the
+    changes across releases and the workaround with its verdicts."""
     replays = rp.discover()
     present = rp.releases()
     if not replays:
         return admonition("note", "No replays yet", ["No folder under ", Code("snippets/replays/"), " yet."])
     versions = list(present) or []
-    head = [Em("torch beside it"), *(Code(present[v]["environment"].get("torch", "?")) for v in versions), ""]
+    head = [Em("torch beside it"), *(Code(present[v]["environment"].get("torch", "?")) for v in versions)]
     rows = [head]
     for row in rp.rows():
         r, cells = row["replay"], row["cells"]
@@ -104,19 +111,20 @@ def replays_table() -> Html:
                              else Code(r.topic)], sep=" ")]
         if row["changes"]:
             behaviour.append(Strong("; ".join(c["text"] for c in row["changes"])))
+        if r.workaround is None:
+            behaviour.append(Em("no workaround given"))
+        else:
+            said = {v: c.get("workaround_verdict", rp.NOT_RUN) for v, c in cells.items()}
+            behaviour.append(Joined(["workaround:", r.workaround.say, "—", Strong(_groups(said)) if said else Em("not run")],
+                                    sep=" "))
         verdicts = []
         for v in versions:
             c = cells[v]
             shown = Link(_verdict(c["verdict"]), f"#{anchor(r.name, v)}") if c["verdict"] != rp.NOT_RUN else _verdict(rp.NOT_RUN)
-            verdicts.append(shown if c["current"] or c["verdict"] == rp.NOT_RUN else Lines([shown, Em("earlier replay")]))
-        if r.workaround is None:
-            workaround = Em("none given")
-        else:
-            said = {v: c.get("workaround_verdict", rp.NOT_RUN) for v, c in cells.items()}
-            workaround = Lines([r.workaround.say, Strong(_groups(said)) if said else Em("not run")])
-        rows.append([Lines(behaviour), *verdicts, workaround])
-    return Html(table(["behaviour", *versions, "workaround"], rows, caption=_caption(present, replays),
-                      css_class="replays")
+            verdicts.append(shown if c["current"] or c["verdict"] == rp.NOT_RUN else Lines([shown, Em("replay changed since")]))
+        rows.append([Lines(behaviour), *verdicts])
+    return Html(table(["behaviour", *versions], rows, caption=_caption(present, replays),
+                      css_class="summary-table replays", labels=True)
                 + ("" if present else no_results()))
 
 

@@ -20,7 +20,7 @@ MIDDLE = [v for v in matrix.VERSIONS if v not in (OLDER, PINNED)]
 def test_the_table_has_a_row_per_replay_and_a_cell_per_release(shown):
     table = views.replays_table()
     assert table.count("<tr>") == 1 + 1 + 4  # the header, the torch row, one row per replay
-    assert f"<th>{OLDER}</th><th>{PINNED}</th><th>workaround</th>" in table
+    assert f"<th>behaviour</th><th>{OLDER}</th><th>{PINNED}</th></tr>" in table
     # each cell is the verdict linked to that run's detail on the page
     assert f'<a href="#r-release_fixed-{OLDER.replace(".", "-")}"><strong>reproduces</strong></a>' in table
     assert f'<a href="#r-release_fixed-{PINNED.replace(".", "-")}">does not reproduce</a>' in table
@@ -29,16 +29,16 @@ def test_the_table_has_a_row_per_replay_and_a_cell_per_release(shown):
     assert table.count("no longer reproduces since") == 1
     # the thread, its state upstream as of when it was read, and the topic page explaining it
     assert '<a href="https://github.com/Lightning-AI/pytorch-lightning/issues/103">#103</a>' in table
-    assert "closed (working as intended) as of 2026-12-07" in table
+    assert "closed as of 2026-12-07: working as intended" in table
     assert 'href="../../../topics/' in table and '_logging/plot_logging/">logging</a>' in table
     # the workaround and its verdicts; none for a replay without one
-    assert f"the weighted mean is the logged value<br><strong>works on {OLDER}–{PINNED}</strong>" in table
-    assert "<em>none given</em>" in table
+    assert f"workaround: the weighted mean is the logged value — <strong>works on {OLDER}–{PINNED}</strong>" in table
+    assert "<em>no workaround given</em>" in table
     # the torch each release ran with, and the releases without results
     torch = json.loads(rp.release_path(PINNED, shown[1]).read_text())["environment"]["torch"]
     assert f"<code>{torch}</code>" in table
     assert "No replay results yet for " + ", ".join(MIDDLE) in table
-    assert "changed since" not in table and "earlier replay" not in table
+    assert "changed since" not in table and "replay changed since" not in table
 
 
 def test_a_release_that_flips_a_verdict_is_listed_at_the_top(shown):
@@ -77,7 +77,7 @@ def test_a_replay_changed_since_its_file_was_recorded_is_said_so(shown, tmp_path
     program = tmp_path / "replays" / "absent_api" / "replay.py"
     program.write_text(program.read_text() + "\n")
     table = views.replays_table()
-    assert f"{OLDER}: absent_api; {PINNED}: absent_api" in table and table.count("earlier replay") == 2
+    assert f"{OLDER}: absent_api; {PINNED}: absent_api" in table and table.count("replay changed since") == 2
     assert "recorded before the replay&#x27;s last change" in views.details()
     assert rp.summary()["releases"][PINNED]["stale"] == ["absent_api"]
 

@@ -46,8 +46,8 @@ replays.flips()
 # ## Every replay on every release
 #
 # One row per reported behaviour: in our words, with its thread(s) and their state upstream as of
-# the date they were read, and the topic page that explains the mechanism. A cell links to that
-# release's run; the last column is the workaround and its verdict on each release.
+# the date they were read, the topic page that explains the mechanism, and the workaround with its
+# verdict on each release. A cell links to that release's run.
 
 replays.replays_table()
 
