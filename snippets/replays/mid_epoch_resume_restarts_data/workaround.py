@@ -55,7 +55,7 @@ class ResumableLoader(DataLoader):
 
 
 def make_loader():
-    x = torch.randn(24, 1)
+    x = torch.randn(24, 1, generator=torch.Generator().manual_seed(0))  # the same data in both runs
     return ResumableLoader(TensorDataset(torch.arange(24), x, 2 * x), batch_size=2)  # 12 batches, not shuffled
 
 
