@@ -134,8 +134,9 @@ def flips() -> Html:
     if len(present) < 2:
         return Html("")
     newest, previous = list(present)[-1], list(present)[-2]
-    items = []
+    items, compared = [], 0
     for row in rp.rows():
+        compared += all(row["cells"][v]["verdict"] != rp.NOT_RUN for v in (previous, newest))
         change = next((c for c in row["changes"] if c["since"] == newest), None)
         if change is None or row["cells"][previous]["verdict"] != change["before"]:
             continue
@@ -143,8 +144,10 @@ def flips() -> Html:
         items.append("<li>" + inline([Link(r.title, f"#{anchor(r.name)}"), " (", _threads(r), "): ",
                                       Strong(change["text"]), f"; on {previous}: {before}."]) + "</li>")
     if not items:
-        return admonition("info", f"Lightning {newest} gives every replay the verdict {previous} gave",
-                          "The newest release with results changes no verdict of the release before it.")
+        others = len(rp.discover()) - compared
+        return admonition("info", f"Lightning {newest} changes no verdict of {previous}",
+                          f"Each of the {compared} replay(s) with a verdict on both releases has the same verdict on "
+                          "both." + (f" {others} replay(s) have not run on both yet." if others else ""))
     return admonition("warning", f"Lightning {newest} changes {len(items)} verdict(s)",
                       f"Compared with {previous}, the release before it:", Html("<ul>" + "".join(items) + "</ul>"))
 

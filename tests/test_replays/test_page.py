@@ -47,6 +47,18 @@ def test_a_release_that_flips_a_verdict_is_listed_at_the_top(shown):
     assert "release fixed" in flips and f"<strong>no longer reproduces since {PINNED}</strong>; on {OLDER}: reproduces." in flips
 
 
+def test_a_newest_release_that_flips_nothing_says_so(shown, tmp_path, monkeypatch):
+    shutil.copytree(shown[1], tmp_path / "recorded")
+    monkeypatch.setattr(rp, "RESULTS_DIR", tmp_path / "recorded")
+    path = rp.release_path(PINNED, tmp_path / "recorded")
+    data = json.loads(path.read_text())
+    data["replays"]["release_fixed"]["verdict"] = rp.REPRODUCES
+    path.write_text(json.dumps(data))
+    flips = views.flips()
+    assert f"Lightning {PINNED} changes no verdict of {OLDER}" in flips
+    assert "Each of the 4 replay(s) with a verdict on both releases has the same verdict on both." in flips
+
+
 def test_every_run_has_its_detail_with_the_check_and_the_log(shown):
     details = views.details()
     for name in ("plain_mean_differs", "weighted_mean_differs", "release_fixed", "absent_api"):
