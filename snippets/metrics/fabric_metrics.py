@@ -78,9 +78,10 @@ def train(epochs: int, seed: int, device: str, devices: int, batch_size: int, ou
         auroc_metric.reset()
         fabric.print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         fabric.log_dict(metrics, step=epoch)
+        fabric.save(os.path.join(out_dir, "checkpoint.ckpt"),
+                    {"model": model, "optimizer": optimizer, "epoch": epoch + 1})
 
     fabric.logger.finalize("success")
-    fabric.save(os.path.join(out_dir, "checkpoint.ckpt"), {"model": model, "optimizer": optimizer, "epoch": epochs})
     return model
 
 

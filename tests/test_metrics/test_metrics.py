@@ -23,7 +23,7 @@ PUBLISHED = declared.run(TOPIC).params
 ONE_PROCESS = {**PUBLISHED, **declared.run(TOPIC, "one_process").params}
 EXACT = 1e-6  # the checks' tolerance: within this of the whole-set number
 COMPARED = [path for path in declared.run(TOPIC).compare if path != "state_dict"]
-WHOLE_SET_METHODS = {"pytorch": ["val", "tm"], "lightning": ["val"], "fabric": ["val"]}
+WHOLE_SET_METHODS = {"pytorch": ["val"], "lightning": ["val"], "fabric": ["val"]}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def check_job(kind: str, result: dict):
         assert abs(history[f"batch_{metric}"][-1] - truth[metric]) > 1e-4
 
 
-def test_plain_by_hand_and_torchmetrics_give_the_whole_set_number(results):
+def test_plain_torchmetrics_gives_the_whole_set_number(results):
     check_job("pytorch", results("pytorch"))
 
 
@@ -99,15 +99,15 @@ def test_one_process_of_64_is_the_reference_every_epoch(results, kind):
         assert min(abs(a - b) for a, b in zip(two[f"batch_{metric}"], one[f"val_{metric}"])) > 1e-4
 
 
-def test_hand_written_metrics_match_scikit_learn():
-    sklearn_metrics = pytest.importorskip("sklearn.metrics")
-    program = load_program(TOPIC, "pytorch")
-    generator = torch.Generator().manual_seed(1)
-    scores, labels = torch.rand(500, generator=generator), torch.randint(0, 2, (500,), generator=generator)
-    preds = (scores > 0.5).long()
-    tp, fp, fn = (preds * labels).sum(), (preds * (1 - labels)).sum(), ((1 - preds) * labels).sum()
-    assert program.f1_from_counts(tp, fp, fn).item() == pytest.approx(sklearn_metrics.f1_score(labels, preds))
-    assert program.auroc(scores, labels).item() == pytest.approx(sklearn_metrics.roc_auc_score(labels, scores))
+def test_the_metric_objects_keep_counts_and_scores_and_reduce_them_across_ranks():
+    """The page's account of the torchmetrics objects: F1's state is four counts summed over ranks,
+    AUROC's every prediction and target, concatenated over ranks."""
+    from torchmetrics.classification import BinaryAUROC, BinaryF1Score
+
+    reductions = {name: {k: getattr(fx, "__name__", fx) for k, fx in metric._reductions.items()}
+                  for name, metric in (("f1", BinaryF1Score()), ("auroc", BinaryAUROC()))}
+    assert reductions == {"f1": dict.fromkeys(("tp", "fp", "tn", "fn"), "dim_zero_sum"),
+                          "auroc": dict.fromkeys(("preds", "target"), "dim_zero_cat")}
 
 
 def test_logging_the_value_instead_of_the_object_averages_batches():
