@@ -134,6 +134,21 @@ result.costs()
 #     the count the loader keeps is the count of batches trained on (`loops/fetchers.py`,
 #     `_PrefetchDataFetcher.__iter__`: no pre-fetching when the length is known).
 #
+# !!! tip "A ready-made resumable loader: torchdata's `StatefulDataLoader`"
+#     `torchdata.stateful_dataloader.StatefulDataLoader` (torchdata 0.8.0 and later, a separate
+#     package: `pip install torchdata`) is a drop-in replacement for `DataLoader` with `state_dict`
+#     / `load_state_dict`, so the `Trainer` saves and restores it as it does `ResumableLoader`. Its
+#     state holds the number of batches yielded and the state of the sampler where the sampler has
+#     one: with `shuffle=True` it uses its own `RandomSampler`, whose state is the generator's
+#     state when the epoch's iterator was created and the number of indices handed out, what
+#     `ResumableLoader` keeps by hand. A sampler of your own without `state_dict` (such as the
+#     `SubsetRandomSampler` here) is only fast-forwarded by that number of batches, drawing its
+#     order again from the generator as the new process finds it, so it needs a state of its own.
+#     It also carries the state of a dataset that has one, across worker processes
+#     (`num_workers > 0`). The programs here do not use it, to need nothing beyond torch
+#     (`torchdata/stateful_dataloader/` in the torchdata repository: `stateful_dataloader.py`,
+#     `sampler.py`).
+#
 # !!! warning "An integer `val_check_interval` counts within the epoch by default"
 #     With the default `check_val_every_n_epoch=1`, `val_check_interval=5` validates after batch 5,
 #     10, ... *of each epoch* (`loops/training_epoch_loop.py`, line 559: `self.batch_idx`), not every
