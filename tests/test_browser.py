@@ -155,6 +155,167 @@ def test_downloads_are_received_as_files(browser, server, built_site):
     context.close()
 
 
+# -- evidence at a laptop's width: programs and the version matrix at 1280 px ----------------------
+
+CODE_COLUMNS = 100
+"""Columns of a program a topic page shows at 1280 px without scrolling sideways."""
+PROSE_CHARACTERS = 100
+"""Most characters a line of prose may hold at 1280 px (a readable measure)."""
+
+# Every code block of a topic's programs (the changes-only view and the whole programs), each tab
+# shown in turn as a reader clicks it: the columns its code area holds (a probe of that many
+# characters in the code's font, placed where the first line's text starts, against the code
+# area's right edge), its longest line, and whether it scrolls sideways.
+PROGRAM_CODE = """(columns) => {
+  const found = new Map();
+  const measure = () => {
+    // reads first, then one layout with every probe in place
+    const shown = [...document.querySelectorAll('.md-typeset .tabbed-block pre > code')]
+      .filter(code => !found.has(code) && code.clientWidth);
+    const facts = shown.map(code => {
+      const block = code.closest('.tabbed-block'), set = block.closest('.tabbed-set');
+      const label = set.querySelectorAll(':scope > .tabbed-labels > label')[
+        [...block.parentElement.children].indexOf(block)];
+      const file = code.closest('.highlight').querySelector('.filename');
+      code.scrollLeft = 0;
+      return {tab: label ? label.textContent.trim() : '?',
+              view: code.closest('.change') ? 'changes' : (file ? file.textContent.trim() : 'code'),
+              longest: Math.max(...code.textContent.split('\\n').map(line => line.length)),
+              scrolls: code.scrollWidth > code.clientWidth};
+    });
+    const probes = shown.map(code => {
+      const probe = document.createElement('span');
+      probe.textContent = '0'.repeat(columns);
+      const numbers = code.querySelector('.linenos');
+      numbers ? numbers.after(probe) : code.prepend(probe);
+      return probe;
+    });
+    shown.forEach((code, i) => {
+      const text = probes[i].getBoundingClientRect(), area = code.getBoundingClientRect();
+      const right = area.left + code.clientLeft + code.clientWidth - parseFloat(getComputedStyle(code).paddingRight);
+      facts[i].columns = Math.floor((right - text.left) / (text.width / columns) + 0.01);
+      found.set(code, facts[i]);
+    });
+    probes.forEach(probe => probe.remove());
+  };
+  measure();
+  for (const label of document.querySelectorAll('.md-typeset .tabbed-set > .tabbed-labels > label')) {
+    label.click();
+    measure();
+  }
+  return [...found.values()];
+}"""
+
+# Characters a line of prose holds: a paragraph's (or list item's) width over the mean width of
+# its own characters, set on one line in its own font. Paragraphs of at least two lines' text.
+PROSE_MEASURE = """() => [...document.querySelectorAll('.md-content .md-typeset :is(p, li)')]
+  .filter(p => p.clientWidth && !p.closest('table, pre, nav') && !p.querySelector('img, table, pre')
+               && p.textContent.trim().length > 200)
+  .map(p => {
+    const text = p.textContent.replace(/\\s+/g, ' ').trim(), probe = document.createElement('span');
+    probe.style.whiteSpace = 'nowrap';
+    probe.textContent = text;
+    p.appendChild(probe);
+    const width = probe.getBoundingClientRect().width;
+    probe.remove();
+    return {start: text.slice(0, 60), characters: Math.round(p.clientWidth / (width / text.length))};
+  })"""
+
+ROOT_OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+EVERY_TAB_OVERFLOW = """() => {
+  let worst = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+  for (const label of document.querySelectorAll('.md-typeset .tabbed-set > .tabbed-labels > label')) {
+    label.click();
+    worst = Math.max(worst, document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  }
+  return worst;
+}"""
+
+
+@pytest.fixture(scope="module")
+def topic_layouts(browser, server, built_site) -> dict[str, dict]:
+    """Every topic page at 1280 px (its programs' code blocks in every tab, its prose) and at
+    390 px (how far the page scrolls sideways with each tab shown), by page."""
+    pages = sc.topic_pages(built_site)
+    assert pages, "no topic page"
+    context, traffic = open_context(browser)
+    page = context.new_page()
+    watch(page, traffic)
+    found = {}
+    for html in pages:
+        page.set_viewport_size(sc.DESKTOP)
+        page.goto(server + sc.page_url(built_site, html), wait_until="load")
+        facts = {"code": page.evaluate(PROGRAM_CODE, CODE_COLUMNS), "prose": page.evaluate(PROSE_MEASURE)}
+        page.set_viewport_size(sc.PHONE)
+        page.wait_for_timeout(50)
+        facts["phone_overflow"] = page.evaluate(EVERY_TAB_OVERFLOW)
+        found[html.relative_to(built_site).as_posix()] = facts
+    assert not traffic.problems, traffic.problems
+    context.close()
+    return found
+
+
+def test_programs_show_100_columns_without_sideways_scroll_at_1280_px(topic_layouts):
+    """A program's line of up to 100 characters shows whole at a laptop's width, in the
+    changes-only view and in the whole programs, in every tab."""
+    narrow, scrolling = {}, {}
+    for name, facts in topic_layouts.items():
+        blocks = facts["code"]
+        views = {b["view"] for b in blocks}
+        assert "changes" in views and len(views) >= 3, (name, views)  # the changes and the programs
+        narrow.update({f"{name} {b['tab']} {b['view']}": b["columns"] for b in blocks if b["columns"] < CODE_COLUMNS})
+        scrolling.update({f"{name} {b['tab']} {b['view']}": b["longest"] for b in blocks
+                          if b["scrolls"] and b["longest"] <= CODE_COLUMNS})
+    assert not narrow, f"code areas narrower than {CODE_COLUMNS} columns: {json.dumps(narrow, indent=1)}"
+    assert not scrolling, f"blocks of lines within {CODE_COLUMNS} columns that scroll: {json.dumps(scrolling, indent=1)}"
+    longest = max(b["longest"] for facts in topic_layouts.values() for b in facts["code"])
+    assert longest > 80, f"no program line is longer than 80 columns ({longest}): the check shows nothing"
+
+
+def test_prose_keeps_a_readable_measure_at_1280_px(topic_layouts):
+    wide = {name: [p for p in facts["prose"] if p["characters"] > PROSE_CHARACTERS]
+            for name, facts in topic_layouts.items()}
+    wide = {k: v for k, v in wide.items() if v}
+    assert not wide, json.dumps(wide, indent=1)
+    assert any(facts["prose"] for facts in topic_layouts.values()), "no paragraph measured"
+
+
+def test_topic_pages_do_not_scroll_sideways_on_a_phone_in_any_tab(topic_layouts):
+    """At 390 px code blocks scroll inside themselves; the page does not, whichever tab is shown."""
+    bad = {name: facts["phone_overflow"] for name, facts in topic_layouts.items() if facts["phone_overflow"] > 0}
+    assert not bad, bad
+
+
+MATRIX = """() => {
+  const table = document.querySelector('.md-typeset__table.matrix table');  // Material wraps it again
+  if (!table) return null;
+  let box = table.parentElement;
+  while (box && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
+  const right = box.getBoundingClientRect().left + box.clientLeft + box.clientWidth;
+  return {headers: [...table.querySelectorAll('thead th')].map(th => th.textContent.trim()),
+          hidden: [...table.querySelectorAll('thead th')].filter(th => th.getBoundingClientRect().right > right + 1)
+                      .map(th => th.textContent.trim()),
+          table: table.scrollWidth, box: box.clientWidth, box_scroll: box.scrollWidth};
+}"""
+
+
+def test_version_matrix_shows_every_release_at_1280_px(browser, server, built_site):
+    from evidence import matrix
+
+    pages = [p for p in sc.html_pages(built_site) if 'md-typeset__table matrix"' in p.read_text(encoding="utf-8")]
+    assert len(pages) == 1, pages
+    context, traffic = open_context(browser)
+    page = context.new_page()
+    watch(page, traffic)
+    page.goto(server + sc.page_url(built_site, pages[0]), wait_until="load")
+    facts = page.evaluate(MATRIX)
+    assert facts["headers"][1:] == list(matrix.VERSIONS), facts["headers"]
+    assert not facts["hidden"], f"releases behind a sideways scroll at 1280 px: {facts}"
+    assert facts["table"] <= facts["box"] and facts["box_scroll"] <= facts["box"], facts
+    assert not traffic.problems, traffic.problems
+    context.close()
+
+
 # -- under a sub-path, as GitHub project Pages serve the site -----------------------------------
 
 def test_site_works_in_the_browser_under_a_sub_path(browser, built_site):
