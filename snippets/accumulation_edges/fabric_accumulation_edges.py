@@ -13,8 +13,7 @@ DIVISORS = ("n", "samples", "none")
 def make_data(seed: int, train_size: int, val_size: int = 64, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(train_size + val_size, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     return TensorDataset(x[:train_size], y[:train_size]), TensorDataset(x[train_size:], y[train_size:])
 
 
@@ -61,7 +60,7 @@ def run(epochs: int = 6, seed: int = 0, device: str = "auto", train_size: int = 
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for batch_idx, (x, y) in enumerate(train_loader):
             is_accumulating = (batch_idx + 1) % accumulate != 0 and batch_idx + 1 != len(train_loader)
             with fabric.no_backward_sync(model, enabled=is_accumulating):
@@ -71,16 +70,14 @@ def run(epochs: int = 6, seed: int = 0, device: str = "auto", train_size: int = 
                 optimizer.step()
                 optimizer.zero_grad()
             total += loss.detach() * len(x)
-            count += len(x)
-        history["train_loss"].append(total.item() / count)
+        history["train_loss"].append(total.item() / len(train_set))
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
                 total += loss_fn(model(x), y) * len(x)
-                count += len(x)
-        history["val_loss"].append(total.item() / count)
+        history["val_loss"].append(total.item() / len(val_set))
         if verbose:
             fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
                          f"  val_loss {history['val_loss'][-1]:.4f}")

@@ -14,8 +14,7 @@ DIVISORS = ("n", "samples", "none")
 def make_data(seed: int, train_size: int, val_size: int = 64, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(train_size + val_size, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     return TensorDataset(x[:train_size], y[:train_size]), TensorDataset(x[train_size:], y[train_size:])
 
 

@@ -12,8 +12,7 @@ DIVISORS = ("n", "samples", "none")
 def make_data(seed: int, train_size: int, val_size: int = 64, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(train_size + val_size, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     return TensorDataset(x[:train_size], y[:train_size]), TensorDataset(x[train_size:], y[train_size:])
 
 
@@ -64,7 +63,7 @@ def run(epochs: int = 6, seed: int = 0, device: str = "auto", train_size: int = 
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for batch_idx, (x, y) in enumerate(train_loader):
             x, y = x.to(dev), y.to(dev)
             loss = loss_fn(model(x), y)
@@ -73,17 +72,15 @@ def run(epochs: int = 6, seed: int = 0, device: str = "auto", train_size: int = 
                 optimizer.step()
                 optimizer.zero_grad()
             total += loss.detach() * len(x)
-            count += len(x)
-        history["train_loss"].append(total.item() / count)
+        history["train_loss"].append(total.item() / len(train_set))
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
                 total += loss_fn(model(x), y) * len(x)
-                count += len(x)
-        history["val_loss"].append(total.item() / count)
+        history["val_loss"].append(total.item() / len(val_set))
         if verbose:
             print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
                   f"  val_loss {history['val_loss'][-1]:.4f}")
