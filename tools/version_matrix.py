@@ -44,7 +44,7 @@ def main(argv=None) -> int:
         known = replays.discover()
         for version in matrix.VERSIONS:
             data, rdata = present.get(version), replayed.get(version)
-            stale = replays.stale(rdata, known) if rdata else []
+            stale = replays.to_run(rdata, known) if rdata else []
             print(f"{version}: " + (f"{data['environment']['date']}, {len(data['topics'])} topics" if data else "no results")
                   + "; replays: " + (f"{rdata['file']}, {len(rdata['replays'])} replays"
                                      + (f" ({len(stale)} to run: {', '.join(stale)})" if stale else "")

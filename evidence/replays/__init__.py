@@ -319,6 +319,14 @@ def stale(release: dict, replays: list[Replay]) -> list[str]:
     return [r.name for r in replays if not cell(r, release)["current"]]
 
 
+def to_run(release: dict, replays: list[Replay]) -> list[str]:
+    """The replays a run of ``release`` runs again: the stale ones, and those with a program that
+    timed out or crashed (a loaded machine, a stopped run: worth another try)."""
+    entries = release.get("replays", {})
+    return [r.name for r in replays if not cell(r, release)["current"]
+            or any(entries[r.name].get(k, {}).get("status") in ("timeout", "crashed") for k in r.programs)]
+
+
 RECORDED = (REPRODUCES, DOCUMENTED, NOT_REPRODUCED, NOT_APPLICABLE, FAILED)
 
 

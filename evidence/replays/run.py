@@ -114,12 +114,11 @@ def run_release(version: str, folder: Path | None = None, force: bool = False, l
     old = rp.releases(path.parent).get(version) if path.exists() else None
     kept = {}
     if old is not None and not force:
-        # a current entry is kept, its checks evaluated again from its stored values; one that
-        # timed out or crashed (a loaded machine, a killed run) is run again
+        # an entry not to run again is kept, its checks evaluated again from its stored values
+        again = rp.to_run(old, replays)
         kept = {r.name: {**entry(r, version, {k: old["replays"][r.name][k] for k in r.programs}),
                          "date": old["replays"][r.name].get("date")}
-                for r in replays if rp.cell(r, old)["current"]
-                and not any(old["replays"][r.name][k]["status"] in ("timeout", "crashed") for k in r.programs)}
+                for r in replays if r.name not in again}
     todo = [r for r in replays if r.name not in kept]
     if old is not None and not todo and kept == old["replays"]:
         log(f"lightning {version}: replays unchanged, results kept ({path.name})")
