@@ -4,7 +4,10 @@ The site is served on 127.0.0.1 by a thread of this test. Every page is opened o
 ``visits`` fixture of ``tests/conftest.py`` records what each test then checks, in the same pass
 as the accessibility checks of ``tests/test_accessibility.py``): no console error, no failed request,
 images loaded with alt text, one h1 and a language, and no sideways scrolling at phone width.
-Then: linked code tabs, search, downloads received as files, and the site under a sub-path.
+Then: linked code tabs, search, downloads received as files, and the site under a sub-path. At
+1280 px every program view of a topic page (the changes-only view and the whole programs, in every
+tab) shows 100 columns of code without scrolling sideways, prose keeps a readable measure and the
+version matrix shows every release; at 390 px no topic page scrolls sideways in any tab.
 
 The browser is pytest-playwright's ``browser`` fixture, launched from Debian's Chromium (see
 ``browser_type_launch_args`` in ``tests/conftest.py``). Without Chromium these tests skip, saying
