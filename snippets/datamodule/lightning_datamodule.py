@@ -105,15 +105,8 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 
     pl.seed_everything(seed)
     datamodule = DigitsDataModule(batch_size=batch_size, seed=seed)
     module = Classifier(lr=lr)
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator=device,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=verbose,
-        enable_model_summary=verbose,
-    )
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=verbose, enable_model_summary=verbose)
     trainer.fit(module, datamodule=datamodule)
     tested = trainer.test(module, datamodule=datamodule, verbose=verbose)[0]
     return {"model": module.model, "test_loss": tested["test_loss"], "test_acc": tested["test_acc"]}

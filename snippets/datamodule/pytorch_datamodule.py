@@ -51,15 +51,14 @@ def resolve_device(name: str) -> torch.device:
 
 def evaluate(model, loader, loss_fn, dev):
     model.eval()
-    loss_sum, correct, count = 0.0, 0, 0
+    loss_sum, correct = 0.0, 0
     with torch.no_grad():
         for x, y in loader:
             x, y = x.to(dev), y.to(dev)
             logits = model(x)
             loss_sum += loss_fn(logits, y) * len(x)
             correct += (logits.argmax(dim=1) == y).sum()
-            count += len(x)
-    return loss_sum.item() / count, correct.item() / count
+    return loss_sum.item() / len(loader.dataset), correct.item() / len(loader.dataset)
 
 
 def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 64,
@@ -81,7 +80,7 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             x, y = x.to(dev), y.to(dev)
             loss = loss_fn(model(x), y)
@@ -89,9 +88,9 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", batch_size: int = 
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(x)
-            count += len(x)
         val_loss, val_acc = evaluate(model, val_loader, loss_fn, dev)
-        for key, value in (("train_loss", total.item() / count), ("val_loss", val_loss), ("val_acc", val_acc)):
+        train_loss = total.item() / len(datasets["train"])
+        for key, value in (("train_loss", train_loss), ("val_loss", val_loss), ("val_acc", val_acc)):
             history[key].append(value)
         if verbose:
             print(f"epoch {epoch + 1}/{epochs}  " + "  ".join(f"{k} {v[-1]:.4f}" for k, v in history.items()))
