@@ -28,9 +28,10 @@ check on ``run()``'s values::
     a = "logged_epoch_loss"
     b = "weighted_mean"
     tolerance = 1e-6
-    expect = "close"
+    expect = "same"               # identical or within the tolerance
 
-A check compares as every check of the site does (`evidence.checks.compare`). ``b`` is a key
+A check compares as every check of the site does (`evidence.checks.compare`): ``close`` is
+within the tolerance but not identical, so "within 1e-6" is ``same``. ``b`` is a key
 when ``run()``'s dict has it, else the literal it is.
 
 `evidence.replays.run` runs every replay and workaround in the interpreter of each release of

@@ -36,7 +36,7 @@ say = "the weighted mean is the logged value"
 a = "logged"
 b = "mine"
 tolerance = 1e-6
-expect = "close"
+expect = "same"
 '''
 
 # the logged epoch value of a step-logged loss against the plain mean of the step values
