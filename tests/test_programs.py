@@ -111,3 +111,17 @@ def test_a_missing_optional_package_is_named_with_its_install_command(topic, kin
     assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     shown = f'"{package}"' if "[" in package else package
     assert last.startswith("error: ") and f"pip install {shown}" in last, proc.stderr[-2000:]
+
+
+LINE_BUDGET = 9_000
+"""The programs' total length (every line of every program file): what a reader adopts is the
+task's code, not the site's scaffolding (13,289 lines, 5,659 of them site-only, before they were
+made adoptable as they are)."""
+
+
+def test_the_programs_hold_only_their_task_within_the_line_budget():
+    files = [p.path for topic in topics() for p in programs(topic)]
+    marked = [str(f) for f in files if "# region" in f.read_text() or "# endregion" in f.read_text()]
+    assert not marked, f"region markers (site-only code) in {marked}"
+    total = sum(len(f.read_text().splitlines()) for f in files)
+    assert total <= LINE_BUDGET, f"the {len(files)} programs total {total} lines (budget {LINE_BUDGET})"

@@ -69,15 +69,8 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
                                            for data in (val_set, test_set, new_set))
 
     module = Classifier(lr=lr)
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator=device,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=verbose,
-        enable_model_summary=verbose,
-    )
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=verbose, enable_model_summary=verbose)
     trainer.fit(module, train_loader, val_loader)
     tested = trainer.test(module, test_loader, verbose=verbose)[0]
     predictions = torch.cat(trainer.predict(module, new_loader))

@@ -31,15 +31,14 @@ def resolve_device(name: str) -> torch.device:
 
 def evaluate(model, loader, loss_fn, dev):
     model.eval()
-    loss_sum, correct, count = 0.0, 0, 0
+    loss_sum, correct = 0.0, 0
     with torch.no_grad():
         for x, y in loader:
             x, y = x.to(dev), y.to(dev)
             logits = model(x)
             loss_sum += loss_fn(logits, y) * len(x)
             correct += (logits.argmax(dim=1) == y).sum()
-            count += len(x)
-    return loss_sum.item() / count, correct.item() / count
+    return loss_sum.item() / len(loader.dataset), correct.item() / len(loader.dataset)
 
 
 def predict(model, loader, dev):
@@ -71,7 +70,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             x, y = x.to(dev), y.to(dev)
             loss = loss_fn(model(x), y)
@@ -79,8 +78,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(x)
-            count += len(x)
-        history["train_loss"].append(total.item() / count)
+        history["train_loss"].append(total.item() / len(train_set))
         history["val_loss"].append(evaluate(model, val_loader, loss_fn, dev)[0])
         if verbose:
             print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"

@@ -57,7 +57,7 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             x, y = x.to(dev), y.to(dev)
             loss = loss_fn(model(x), y)
@@ -65,17 +65,15 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(x)
-            count += len(x)
-        history["train_loss"].append(total.item() / count)
+        history["train_loss"].append(total.item() / len(train_set))
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
                 total += loss_fn(model(x), y) * len(x)
-                count += len(x)
-        history["val_loss"].append(total.item() / count)
+        history["val_loss"].append(total.item() / len(val_set))
         history["probe"].append(probe(model, probe_x, restore_mode).item())
         if verbose:
             print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"

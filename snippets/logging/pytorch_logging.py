@@ -20,8 +20,7 @@ METRICS = ["train_loss_step", "train_loss_epoch", "val_loss"]
 def make_data(seed: int, n: int = 500, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     split = int(0.8 * n)
     return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
 
@@ -74,7 +73,7 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 
         step = 0
         for epoch in range(epochs):
             model.train()
-            total, count = 0.0, 0
+            total = 0.0
             for x, y in train_loader:
                 x, y = x.to(dev), y.to(dev)
                 loss = loss_fn(model(x), y)
@@ -84,20 +83,18 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", batch_size: int = 
                 value = loss.item()
                 log({"train_loss_step": value}, step)
                 total += value * len(x)
-                count += len(x)
                 step += 1
 
             model.eval()
-            val_total, val_count = 0.0, 0
+            val_total = 0.0
             with torch.no_grad():
                 for x, y in val_loader:
                     x, y = x.to(dev), y.to(dev)
                     val_total += loss_fn(model(x), y) * len(x)
-                    val_count += len(x)
-            val_loss = val_total.item() / val_count
-            log({"val_loss": val_loss, "train_loss_epoch": total / count}, step - 1)
+            train_loss, val_loss = total / len(train_set), val_total.item() / len(val_set)
+            log({"val_loss": val_loss, "train_loss_epoch": train_loss}, step - 1)
             if verbose:
-                print(f"epoch {epoch + 1}/{epochs}  train_loss {total / count:.4f}  val_loss {val_loss:.4f}")
+                print(f"epoch {epoch + 1}/{epochs}  train_loss {train_loss:.4f}  val_loss {val_loss:.4f}")
     if verbose:
         print(f"wrote {root / 'csv' / version / 'metrics.csv'} and {root / 'tensorboard' / version}")
     return {"model": model}

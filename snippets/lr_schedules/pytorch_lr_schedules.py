@@ -12,8 +12,7 @@ SCHEDULES = ("step", "onecycle")
 def make_data(seed: int, n: int = 512, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     split = int(0.8 * n)
     return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
 
@@ -56,7 +55,7 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", schedule: str = "o
     for epoch in range(epochs):
         history["lr"].append(scheduler.get_last_lr()[0])
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             x, y = x.to(dev), y.to(dev)
             loss = loss_fn(model(x), y)
@@ -66,19 +65,17 @@ def run(epochs: int = 8, seed: int = 0, device: str = "auto", schedule: str = "o
             if schedule == "onecycle":
                 scheduler.step()
             total += loss.detach() * len(x)
-            count += len(x)
         if schedule == "step":
             scheduler.step()
-        history["train_loss"].append(total.item() / count)
+        history["train_loss"].append(total.item() / len(train_set))
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
                 total += loss_fn(model(x), y) * len(x)
-                count += len(x)
-        history["val_loss"].append(total.item() / count)
+        history["val_loss"].append(total.item() / len(val_set))
         if verbose:
             print(f"epoch {epoch + 1}/{epochs}  lr {history['lr'][-1]:.5f}"
                   f"  train_loss {history['train_loss'][-1]:.4f}  val_loss {history['val_loss'][-1]:.4f}")

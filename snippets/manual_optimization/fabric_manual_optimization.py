@@ -49,7 +49,7 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
 
     for epoch in range(epochs):
         nets.train()
-        d_total, g_total, count = 0.0, 0.0, 0
+        d_total, g_total = 0.0, 0.0
         for (real,) in loader:
             ones = torch.ones(len(real), 1, device=fabric.device)
             zeros = torch.zeros(len(real), 1, device=fabric.device)
@@ -67,9 +67,8 @@ def run(epochs: int = 20, seed: int = 0, device: str = "auto", batch_size: int =
 
             d_total += d_loss.detach() * len(real)
             g_total += g_loss.detach() * len(real)
-            count += len(real)
-        history["d_loss"].append(d_total.item() / count)
-        history["g_loss"].append(g_total.item() / count)
+        history["d_loss"].append(d_total.item() / points)
+        history["g_loss"].append(g_total.item() / points)
 
         nets.eval()
         with torch.no_grad():

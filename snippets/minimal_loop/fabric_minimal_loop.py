@@ -11,8 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 def make_data(seed: int, n: int = 512, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     split = int(0.8 * n)
     return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
 
@@ -43,23 +42,21 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             fabric.backward(loss)
             optimizer.step()
             total += loss.detach() * len(x)
-            count += len(x)
-        history["train_loss"].append(total.item() / count)
+        history["train_loss"].append(total.item() / len(train_set))
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
                 total += loss_fn(model(x), y) * len(x)
-                count += len(x)
-        history["val_loss"].append(total.item() / count)
+        history["val_loss"].append(total.item() / len(val_set))
         if verbose:
             fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
                          f"  val_loss {history['val_loss'][-1]:.4f}")

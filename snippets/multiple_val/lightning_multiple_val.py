@@ -14,8 +14,7 @@ VAL_SETS = ("clean", "noisy")
 def make_data(seed: int, n: int = 512, features: int = 10, noise: float = 1.0):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     split = int(0.8 * n)
     noisy = x[split:] + noise * torch.randn(n - split, features, generator=generator)
     return (TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:]),
@@ -65,15 +64,8 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     val_loaders = [DataLoader(clean_set, batch_size=batch_size), DataLoader(noisy_set, batch_size=batch_size)]
 
     module = Classifier(lr=lr, add_dataloader_idx=add_dataloader_idx)
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator=device,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=verbose,
-        enable_model_summary=verbose,
-    )
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=verbose, enable_model_summary=verbose)
     trainer.fit(module, train_loader, val_loaders)
     metrics = {name: value.item() for name, value in trainer.callback_metrics.items()}
     if verbose:

@@ -10,8 +10,7 @@ from torch.utils.data import DataLoader, TensorDataset
 def make_data(seed: int, n: int = 512, features: int = 10, noise: float = 1.0):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     split = int(0.8 * n)
     noisy = x[split:] + noise * torch.randn(n - split, features, generator=generator)
     return (TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:]),
@@ -49,7 +48,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             x, y = x.to(dev), y.to(dev)
             loss = loss_fn(model(x), y)
@@ -57,21 +56,19 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(x)
-            count += len(x)
-        metrics = {"train_loss": total.item() / count}
+        metrics = {"train_loss": total.item() / len(train_set)}
 
         model.eval()
         with torch.no_grad():
             for name, loader in val_loaders.items():
-                total, correct, count = 0.0, 0, 0
+                total, correct = 0.0, 0
                 for x, y in loader:
                     x, y = x.to(dev), y.to(dev)
                     logits = model(x)
                     total += loss_fn(logits, y) * len(x)
                     correct += (logits.argmax(dim=1) == y).sum()
-                    count += len(x)
-                metrics[f"val_loss_{name}"] = total.item() / count
-                metrics[f"val_acc_{name}"] = correct.item() / count
+                metrics[f"val_loss_{name}"] = total.item() / len(loader.dataset)
+                metrics[f"val_acc_{name}"] = correct.item() / len(loader.dataset)
         for key, value in metrics.items():
             history.setdefault(key, []).append(value)
         if verbose:

@@ -13,8 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 def make_data(seed: int, n: int = 128, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     split = int(0.8 * n)
     return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
 
@@ -48,7 +47,7 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", out_dir: str = "pr
         for epoch in range(epochs):
             with record_function("train_epoch"):
                 model.train()
-                total, count = 0.0, 0
+                total = 0.0
                 for x, y in train_loader:
                     with record_function("training_step"):
                         loss = loss_fn(model(x), y)
@@ -58,17 +57,15 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", out_dir: str = "pr
                     with record_function("optimizer_step"):
                         optimizer.step()
                     total += loss.detach() * len(x)
-                    count += len(x)
-                history["train_loss"].append(total.item() / count)
+                history["train_loss"].append(total.item() / len(train_set))
 
             with record_function("validation"):
                 model.eval()
-                total, count = 0.0, 0
+                total = 0.0
                 with torch.no_grad():
                     for x, y in val_loader:
                         total += loss_fn(model(x), y) * len(x)
-                        count += len(x)
-                history["val_loss"].append(total.item() / count)
+                history["val_loss"].append(total.item() / len(val_set))
             if verbose:
                 fabric.print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
                              f"  val_loss {history['val_loss'][-1]:.4f}")

@@ -31,8 +31,7 @@ class AugmentedDataset(Dataset):
 def make_data(seed: int, n: int = 512, features: int = 10, shared_generator: bool = False):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     split = int(0.8 * n)
     rng = np.random.default_rng(seed) if shared_generator else None
     return AugmentedDataset(x[:split], y[:split], rng), TensorDataset(x[split:], y[split:])

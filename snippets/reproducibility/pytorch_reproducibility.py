@@ -30,8 +30,7 @@ class AugmentedDataset(Dataset):
 def make_data(seed: int, n: int = 512, features: int = 10, shared_generator: bool = False):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     split = int(0.8 * n)
     rng = np.random.default_rng(seed) if shared_generator else None
     return AugmentedDataset(x[:split], y[:split], rng), TensorDataset(x[split:], y[split:])
@@ -78,7 +77,7 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y, scale in train_loader:
             x, y = x.to(dev), y.to(dev)
             loss = loss_fn(model(x), y)
@@ -86,18 +85,16 @@ def run(epochs: int = 3, seed: int = 0, device: str = "auto", batch_size: int = 
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(x)
-            count += len(x)
             scales.append(scale)
-        history["train_loss"].append(total.item() / count)
+        history["train_loss"].append(total.item() / len(train_set))
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
                 total += loss_fn(model(x), y) * len(x)
-                count += len(x)
-        history["val_loss"].append(total.item() / count)
+        history["val_loss"].append(total.item() / len(val_set))
         if verbose:
             print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
                   f"  val_loss {history['val_loss'][-1]:.4f}")

@@ -13,8 +13,7 @@ INTERVALS = ("step", "epoch")
 def make_data(seed: int, n: int = 512, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     split = int(0.8 * n)
     return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
 
@@ -54,7 +53,7 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "s
     for epoch in range(epochs):
         history["lr"].append(scheduler.get_last_lr()[0])
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
@@ -63,18 +62,16 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "s
             if interval == "step":
                 scheduler.step()
             total += loss.detach() * len(x)
-            count += len(x)
         if interval == "epoch":
             scheduler.step()
-        history["train_loss"].append(total.item() / count)
+        history["train_loss"].append(total.item() / len(train_set))
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
                 total += loss_fn(model(x), y) * len(x)
-                count += len(x)
-        history["val_loss"].append(total.item() / count)
+        history["val_loss"].append(total.item() / len(val_set))
         if verbose:
             fabric.print(f"epoch {epoch + 1}/{epochs}  lr {history['lr'][-1]:.4f}"
                          f"  train_loss {history['train_loss'][-1]:.4f}  val_loss {history['val_loss'][-1]:.4f}")

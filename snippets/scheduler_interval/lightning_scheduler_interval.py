@@ -14,8 +14,7 @@ INTERVALS = ("step", "epoch")
 def make_data(seed: int, n: int = 512, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     split = int(0.8 * n)
     return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
 
@@ -74,15 +73,8 @@ def run(epochs: int = 4, seed: int = 0, device: str = "auto", interval: str = "s
     val_loader = DataLoader(val_set, batch_size=batch_size)
 
     module = Classifier(interval, warmup, lr)
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        accelerator=device,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=verbose,
-        enable_model_summary=verbose,
-    )
+    trainer = pl.Trainer(max_epochs=epochs, accelerator=device, devices=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=verbose, enable_model_summary=verbose)
     trainer.fit(module, train_loader, val_loader)
     return {"model": module.model}
 

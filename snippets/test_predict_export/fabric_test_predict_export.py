@@ -12,8 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 def make_data(seed: int, n: int = 640, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     return (TensorDataset(x[:409], y[:409]), TensorDataset(x[409:512], y[409:512]),
             TensorDataset(x[512:], y[512:]))
 
@@ -50,23 +49,21 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
 
     for epoch in range(epochs):
         model.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             fabric.backward(loss)
             optimizer.step()
             total += loss.detach() * len(x)
-            count += len(x)
-        history["train_loss"].append(total.item() / count)
+        history["train_loss"].append(total.item() / len(train_set))
 
         model.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
                 total += loss_fn(model(x), y) * len(x)
-                count += len(x)
-        history["val_loss"].append(total.item() / count)
+        history["val_loss"].append(total.item() / len(val_set))
         if history["val_loss"][-1] < best_loss:
             best_loss = history["val_loss"][-1]
             fabric.save(out / "best.ckpt", {"model": model})
@@ -77,15 +74,14 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", batch_size: int = 
     if test_with == "best":
         fabric.load(out / "best.ckpt", {"model": model})
     model.eval()
-    total, correct, count = 0.0, 0, 0
+    total, correct = 0.0, 0
     with torch.no_grad():
         for x, y in test_loader:
             logits = model(x)
             total += loss_fn(logits, y) * len(x)
             correct += (logits.argmax(dim=1) == y).sum()
-            count += len(x)
         predictions = torch.cat([model(x).cpu() for (x,) in predict_loader])
-    test_loss, test_acc = total.item() / count, correct.item() / count
+    test_loss, test_acc = total.item() / len(test_set), correct.item() / len(test_set)
     if verbose:
         fabric.print(f"test ({test_with} weights): test_loss {test_loss:.4f}  test_acc {test_acc:.4f}")
     torch.save(predictions, out / "predictions.pt")

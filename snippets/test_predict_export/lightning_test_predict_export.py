@@ -15,8 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset
 def make_data(seed: int, n: int = 640, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     return (TensorDataset(x[:409], y[:409]), TensorDataset(x[409:512], y[409:512]),
             TensorDataset(x[512:], y[512:]))
 

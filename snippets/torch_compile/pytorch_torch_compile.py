@@ -12,8 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 def make_data(seed: int, n: int = 512, features: int = 10):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=generator)
-    teacher = torch.randn(features, 2, generator=generator)
-    y = (x @ teacher).argmax(dim=1)
+    y = (x @ torch.randn(features, 2, generator=generator)).argmax(dim=1)
     split = int(0.8 * n)
     return TensorDataset(x[:split], y[:split]), TensorDataset(x[split:], y[split:])
 
@@ -51,7 +50,7 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", compile: bool = Tr
 
     for epoch in range(epochs):
         net.train()
-        total, count = 0.0, 0
+        total = 0.0
         for x, y in train_loader:
             x, y = x.to(dev), y.to(dev)
             start = time.perf_counter()
@@ -63,17 +62,15 @@ def run(epochs: int = 5, seed: int = 0, device: str = "auto", compile: bool = Tr
                 torch.cuda.synchronize()
             step_s.append(time.perf_counter() - start)
             total += loss.detach() * len(x)
-            count += len(x)
-        history["train_loss"].append(total.item() / count)
+        history["train_loss"].append(total.item() / len(train_set))
 
         net.eval()
-        total, count = 0.0, 0
+        total = 0.0
         with torch.no_grad():
             for x, y in val_loader:
                 x, y = x.to(dev), y.to(dev)
                 total += loss_fn(net(x), y) * len(x)
-                count += len(x)
-        history["val_loss"].append(total.item() / count)
+        history["val_loss"].append(total.item() / len(val_set))
         if verbose:
             print(f"epoch {epoch + 1}/{epochs}  train_loss {history['train_loss'][-1]:.4f}"
                   f"  val_loss {history['val_loss'][-1]:.4f}")
