@@ -22,7 +22,8 @@ The file::
     overrides = { lightning = { profiler = "simple" } }   # extra run() arguments per kind
     needs = ["cuda"]                           # run only where a CUDA GPU is present
     in_process = false                         # the programs train in processes of their own
-                                               # (ranks): no call recording, no memory probe
+                                               # (ranks): no memory probe; the headline's calls
+                                               # are recorded in rank 0 (evidence.running.rank_trace)
     gather = { checkpoints = { reader = "checkpoint_files", path = "{ckpt_dir}" } }
                                                # values read from what each program wrote
                                                # (evidence.running.gather.READERS)
@@ -95,6 +96,8 @@ class Run:
                 "tolerance": self.tolerance, "repeats": self.repeats, "threads": self.threads,
                 "overrides": self.overrides, "trace": self.headline and self.in_process,
                 "memory": self.in_process}
+        if self.headline and not self.in_process:
+            spec["trace_rank"] = 0  # its ranks are processes of their own: rank 0 is recorded there
         if self.gather:
             spec["gather"] = self.gather
         if self.worker != DEFAULT_WORKER:

@@ -47,6 +47,22 @@ WRAPPER_PREFIXES = ("_forward_module.", "_original_module.", "_orig_mod.", "modu
 """What wrappers put before a parameter's name (Fabric's module, torch.compile, DDP)."""
 
 
+WRAPPED_MODULES = ("_forward_module", "module", "_orig_mod")
+"""Where a wrapper keeps the module it wraps (Fabric's and Lightning's wrappers, DDP, torch.compile)."""
+
+
+def _innermost(module: torch.nn.Module) -> torch.nn.Module:
+    """The module a chain of wrappers wraps: its mode is the one the training sets (Lightning's
+    validation hooks switch the DDP wrapper to eval and restore only the LightningModule's modes)."""
+    for _ in range(8):
+        inner = next((m for name in WRAPPED_MODULES if isinstance(m := module._modules.get(name), torch.nn.Module)),
+                     None)
+        if inner is None:
+            break
+        module = inner
+    return module
+
+
 def _unwrapped(name: str) -> str:
     changed = True
     while changed:
@@ -107,7 +123,8 @@ class Recorder:
     def _forward_pre(self, module, args):
         if self._forward_depth == 0 and any(True for _ in module.parameters()):  # a model, not a loss
             self._top_modules.setdefault(id(module), module)
-            self._add("forward", module=type(module).__name__, mode="train" if module.training else "eval")
+            mode = "train" if _innermost(module).training else "eval"
+            self._add("forward", module=type(module).__name__, mode=mode)
         self._forward_depth += 1
 
     def _forward_post(self, module, args, output):

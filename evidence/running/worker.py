@@ -5,7 +5,8 @@ Started by `evidence.running.runner.execute` as
 topics from sharing global state (seeds, thread counts, warning filters, CUDA memory).
 
 Phases, in order: a logged run of each implementation, with what the harness gathers around it
-(`evidence.running.gather`); the headline run once more under the call recorder; parity of
+(`evidence.running.gather`); the headline run once more under the call recorder (in rank 0's
+process for programs that start ranks of their own: `evidence.running.rank_trace`); parity of
 their results; one run of each under the memory probe; then ``repeats`` timed rounds that alternate the order of the
 implementations, each call's optimizer steps stamped (`evidence.running.timing`). All but the timed phase hold a shared lock; the timed phase holds it
 exclusively, so timings never overlap another topic's work when topics run in parallel.
@@ -20,11 +21,12 @@ import importlib
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
 
-from evidence.running import gather, measure, policy, timing, trace
+from evidence.running import gather, measure, policy, rank_trace, timing, trace
 from evidence.running.environment import stamp
 from evidence.programs import programs
 
@@ -187,6 +189,25 @@ def run_spec(spec: dict) -> dict:
                     "recording_changed_result": measure.max_abs_difference(results[program.kind].get("state_dict"),
                                                                            traced.get("state_dict"))}
                 del traced
+        elif spec.get("trace_rank") == 0:
+            with tempfile.TemporaryDirectory(prefix="rank-trace-") as tmp:
+                folders = {program.kind: Path(tmp) / program.kind for program in found}
+                for program in found:
+                    kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
+                    reference = folders[found[0].kind] if program.kind != found[0].kind else None
+                    say_doing(spec, f"the {program.label} program's recorded run (rank 0)", program)
+                    with measure.captured_output(), rank_trace.recording(program.path, folders[program.kind],
+                                                                         reference):
+                        traced = gather.normalise(modules[program.kind].run(verbose=False, **kwargs), None, device)
+                    recorder = rank_trace.read(folders[program.kind])
+                    if recorder is None:
+                        continue  # its ranks were not started as processes running the program (no RANK 0)
+                    recorders[program.kind] = recorder
+                    reports[program.kind]["trace"] = {
+                        **recorder.report(), "rank": 0,
+                        "recording_changed_result": measure.max_abs_difference(
+                            results[program.kind].get("state_dict"), traced.get("state_dict"))}
+                    del traced
         # 2. parity against the reference (plain PyTorch when present)
         reference = found[0].kind
         tolerance = float(spec.get("tolerance", 0.0))
@@ -231,7 +252,7 @@ def run_spec(spec: dict) -> dict:
                 report["timing"]["vs_reference"] = timing.compare(rounds[program.kind], rounds[found[0].kind])
 
     ledger = None
-    if recorders:
+    if recorders and found[0].kind in recorders:
         ledger = {kind: {"steps": len(r.ledger), "first_divergence": r.first_divergence}
                   for kind, r in recorders.items() if kind != reference}
         firsts = [(d["step"], kind, d) for kind, info in ledger.items() if (d := info["first_divergence"])]

@@ -131,8 +131,8 @@ def trace_table(result) -> Html:
     traces = {kind: impl["trace"]["events"] for kind, impl in result.implementations.items() if "trace" in impl}
     if not traces and not result.run.in_process:
         return admonition("note", "No recorded calls", "These programs train in processes of their own (one "
-                          "per rank, started by each program), and the recorder listens in the worker's process "
-                          "only, so this run is not recorded call by call (its runs.toml says in_process = false).")
+                          "per rank, started by each program), and no rank 0 running the program was found to "
+                          "record (evidence.running.rank_trace records a rank 0 started by torchrun).")
     if not traces:
         return admonition("note", "No recorded calls", "This run was not recorded call by call "
                           "(only a topic's headline run is).")
@@ -156,7 +156,10 @@ def trace_table(result) -> Html:
             body.append([Strong("differs") if not line["same"] else "", *(_cell(line["cells"][k]) for k in traces)])
             shown += 1
     total = sum(len(g) for g, _ in _fold(lines, key))
-    caption = (f"Calls recorded while the programs ran (a recorded pass of the headline run, untimed), folded: "
+    ranks = any(impl["trace"].get("rank") == 0 for impl in result.implementations.values() if "trace" in impl)
+    where = (" in rank 0's process (the programs start their ranks as processes of their own; every rank takes "
+             "the same optimizer steps on the same weights, and only rank 0 prints, logs and saves)" if ranks else "")
+    caption = (f"Calls recorded{where} while the programs ran (a recorded pass of the headline run, untimed), folded: "
                f"×n marks a call or cycle of calls repeated n times in a row, and repeated groups of rows are "
                f"shown once. {differing} of {len(lines)} rows differ between the implementations"
                + (f"; the first {shown} of {total} folded rows are shown." if shown < total else ".")

@@ -80,3 +80,27 @@ def test_rows_fold_repeats_and_alignment_marks_what_differs():
     assert all(line["same"] for line in aligned({"pytorch": plain.events, "lightning": plain.events}))
     epoch = first_epoch(plain.events)
     assert [label(e) for e in epoch].count("optimizer.step()") == 2
+
+
+def test_a_wrapped_model_is_recorded_in_the_mode_of_the_model_it_wraps():
+    """Lightning's validation hooks switch the DDP wrapper to eval and restore only the LightningModule's
+    mode: a forward through such a wrapper trains, and is recorded in train mode."""
+
+    class Wrapper(torch.nn.Module):  # DDP keeps the wrapped model as .module, Fabric and Lightning as ._forward_module
+        def __init__(self, module):
+            super().__init__()
+            self._forward_module = module
+
+        def forward(self, x):
+            return self._forward_module(x)
+
+    inner = torch.nn.Linear(3, 1)
+    outer = Wrapper(Wrapper(inner))
+    outer.eval()
+    inner.train()
+    with Recorder(HERE) as recorder:
+        outer(torch.ones(2, 3))
+        inner.eval()
+        outer(torch.ones(2, 3))
+    assert [(e["module"], e["mode"]) for e in recorder.events if e["op"] == "forward"] == [("Wrapper", "train"),
+                                                                                          ("Wrapper", "eval")]

@@ -131,7 +131,9 @@ runs.verdicts("sample_mean")
 # --8<-- "gallery/shared/costs.md"
 #
 # Here the memory probe is off as well (it measures the process that calls `run()`, which only
-# launches the ranks).
+# launches the ranks). The recorded calls are rank 0's: the recorded pass runs each job once
+# more with the recorder started inside the rank-0 process (rank 1 takes the same optimizer
+# steps on the same weights, and only rank 0 logs and saves).
 
 result.costs()
 

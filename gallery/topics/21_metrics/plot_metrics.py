@@ -112,7 +112,8 @@ fig.tight_layout()
 # --8<-- "gallery/shared/costs.md"
 #
 # The memory probe is off here as well: it measures the process that calls `run()`, which only
-# launches the ranks. The three programs do the same work: the same torchmetrics objects and
+# launches the ranks. The recorded calls are rank 0's (the recorder runs inside the rank-0
+# process of a second pass of each job). The three programs do the same work: the same torchmetrics objects and
 # functions, and a checkpoint after every epoch on rank 0 (Lightning's default
 # `ModelCheckpoint`; the plain and Fabric loops overwrite one file).
 
