@@ -143,103 +143,34 @@ def outside_repo(tmp_path: Path) -> Path:
     return folder
 
 
-SITE_FIXTURE = "built_site"
-
-BUILD_SITE = ("import subprocess, sys\n"
-              "from pathlib import Path\n"
-              "site, failed, command = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]\n"
-              "proc = subprocess.run(command, capture_output=True, text=True, timeout=1800)\n"
-              "if proc.returncode != 0:\n"
-              "    failed.write_text(f'mkdocs build --strict failed:\\n{proc.stderr[-6000:]}')\n"
-              "else:\n"
-              "    (site / '.build-log.txt').write_text(proc.stderr)\n")
-"""Run by a process of its own: the build, then its log in the site (done) or its error (failed)."""
-
-
-def _site_paths(config) -> tuple[Path, Path, Path]:
-    """The built site, its failure note and its lock, in the folder every xdist worker's own
-    base folder sits in (or the session's base folder without xdist)."""
-    shared = config._tmp_path_factory.getbasetemp()
-    if hasattr(config, "workerinput"):  # an xdist worker
-        shared = shared.parent
-    return shared / "built-site", shared / "built-site.failed", shared / "built-site.lock"
-
-
-def _start_site_build(config) -> None:
-    """Start ``mkdocs build --strict`` in the background, once per session (whichever worker comes
-    first): the tests that need the site run last, so the others run while it builds."""
-    from filelock import FileLock
-
-    site, failed, lock = _site_paths(config)
-    with FileLock(str(lock)):
-        if site.exists() or failed.exists():
-            return  # built, building, or failed: once per session
-        site.mkdir(parents=True)
-        env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-        env.pop("DOCS_EXECUTE", None)
-        command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)]
-        proc = subprocess.Popen([sys.executable, "-c", BUILD_SITE, str(site), str(failed), *command],
-                                cwd=PROJECT_DIR, env=env, start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        (site.parent / "built-site.pid").write_text(str(proc.pid))
-    import atexit
-
-    def stop_if_running():  # a session that ends early (Ctrl-C, -x) leaves no build behind
-        if proc.poll() is None:
-            import signal
-
-            os.killpg(proc.pid, signal.SIGTERM)
-
-    atexit.register(stop_if_running)
-
-
-def _alive(pid_file: Path) -> bool:
-    try:
-        pid = int(pid_file.read_text())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return False
-    try:  # a child that ended but was not yet waited for by the worker that started it
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
-    except OSError:
-        return True
-
-
-@pytest.hookimpl(trylast=True)  # after -k and -m have deselected
-def pytest_collection_modifyitems(session, config, items):
-    needs_site = [item for item in items if SITE_FIXTURE in getattr(item, "fixturenames", ())]
-    if not needs_site:
-        return
-    chosen = set(map(id, needs_site))
-    items[:] = [item for item in items if id(item) not in chosen] + needs_site
-    if not config.getoption("collectonly"):
-        _start_site_build(config)
-
-
 @pytest.fixture(scope="session")
-def built_site(request) -> Path:
+def built_site(tmp_path_factory, request) -> Path:
     """The whole site, built once per test session with ``mkdocs build --strict``.
 
-    The build starts in the background when the session has collected its tests, and the tests
-    that need it run last (``pytest_collection_modifyitems``); with pytest-xdist every worker
-    shares that one build. Executed results are reused from ``docs/generated/`` when their
-    inputs are unchanged (the build's own cache), so a session after a build is quick; a fresh
-    clone executes everything.
+    Executed results are reused from ``docs/generated/`` when their inputs are unchanged
+    (the build's own cache), so a session after a build is quick; a fresh clone executes
+    everything. With pytest-xdist the workers share one build: the first to need it builds
+    under a file lock, the others wait and reuse it (or its failure).
     """
-    import time
+    from filelock import FileLock
 
-    site, failed, _ = _site_paths(request.config)
-    if not site.exists():
-        _start_site_build(request.config)
-    deadline = time.monotonic() + 1900
-    while not (site / ".build-log.txt").exists():
+    shared = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):  # an xdist worker
+        shared = shared.parent  # the folder every xdist worker's own base folder sits in
+    site, failed = shared / "built-site", shared / "built-site.failed"
+    with FileLock(str(shared / "built-site.lock")):
         if failed.exists():
             pytest.fail(failed.read_text(), pytrace=False)
-        if time.monotonic() > deadline:
-            pytest.fail("the site build did not finish within 1900 s", pytrace=False)
-        if not _alive(site.parent / "built-site.pid") and not (site / ".build-log.txt").exists():
-            pytest.fail("the site build stopped without a result (killed?)", pytrace=False)
-        time.sleep(1)
+        if not (site / ".build-log.txt").exists():
+            shutil.rmtree(site, ignore_errors=True)
+            env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+            env.pop("DOCS_EXECUTE", None)
+            proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                                  cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1800)
+            if proc.returncode != 0:
+                failed.write_text(f"mkdocs build --strict failed:\n{proc.stderr[-6000:]}")
+                pytest.fail(failed.read_text(), pytrace=False)
+            (site / ".build-log.txt").write_text(proc.stderr)
     return site
 
 
