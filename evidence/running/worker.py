@@ -175,6 +175,14 @@ def run_spec(spec: dict) -> dict:
         # 1b. the headline run once more, recorded call by call (evidence.running.trace), untimed;
         # its final weights must equal the logged run's: recording changes nothing
         recorders = {}
+
+        def keep(program, recorder, traced, **extra):
+            recorders[program.kind] = recorder
+            reports[program.kind]["trace"] = {
+                **recorder.report(), **extra,
+                "recording_changed_result": measure.max_abs_difference(results[program.kind].get("state_dict"),
+                                                                       traced.get("state_dict"))}
+
         if spec.get("trace"):
             for program in found:
                 kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
@@ -183,11 +191,7 @@ def run_spec(spec: dict) -> dict:
                 with measure.captured_output(), trace.Recorder(program.path, reference=reference,
                                                                keep_snapshots=reference is None) as recorder:
                     traced = gather.normalise(modules[program.kind].run(verbose=False, **kwargs), None, device)
-                recorders[program.kind] = recorder
-                reports[program.kind]["trace"] = {
-                    **recorder.report(),
-                    "recording_changed_result": measure.max_abs_difference(results[program.kind].get("state_dict"),
-                                                                           traced.get("state_dict"))}
+                keep(program, recorder, traced)
                 del traced
         elif spec.get("trace_rank") == 0:
             with tempfile.TemporaryDirectory(prefix="rank-trace-") as tmp:
@@ -202,11 +206,7 @@ def run_spec(spec: dict) -> dict:
                     recorder = rank_trace.read(folders[program.kind])
                     if recorder is None:
                         continue  # its ranks were not started as processes running the program (no RANK 0)
-                    recorders[program.kind] = recorder
-                    reports[program.kind]["trace"] = {
-                        **recorder.report(), "rank": 0,
-                        "recording_changed_result": measure.max_abs_difference(
-                            results[program.kind].get("state_dict"), traced.get("state_dict"))}
+                    keep(program, recorder, traced, rank=0)
                     del traced
         # 2. parity against the reference (plain PyTorch when present)
         reference = found[0].kind
