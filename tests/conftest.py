@@ -11,11 +11,18 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import pytest
-from packaging.requirements import Requirement
+# pytest-xdist runs a worker per core, and each would run torch's kernels on every core: share
+# the cores out instead (oversubscribed, torch's threads spin and wait on each other). The
+# programs the tests start inherit it; the build of the site does not (`built_site`).
+THREADS_SET_HERE = "PYTEST_XDIST_WORKER_COUNT" in os.environ and "OMP_NUM_THREADS" not in os.environ
+if THREADS_SET_HERE:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
-from evidence.running import policy
-from evidence.programs import program_path
+import pytest  # noqa: E402
+from packaging.requirements import Requirement  # noqa: E402
+
+from evidence.running import policy  # noqa: E402
+from evidence.programs import program_path  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -143,28 +150,93 @@ def outside_repo(tmp_path: Path) -> Path:
     return folder
 
 
+SAMPLE_PAGES = "minimal_loop|what_the_trainer_does|version_matrix|known_issues|api_changes"
+"""The pages the default run's site executes (``DOCS_PAGES``, a regex on their paths): a topic
+page, the pages that read its trace and the recorded matrix and replays, and the migration
+page; the others are built unexecuted. A session that selects a slow test needing the site
+(``-m slow``, ``-m "slow or not slow"``) builds the whole site instead."""
+
+FULL_SITE = pytest.StashKey[bool]()
+
+
+SITE_FILES = ("tests/test_accessibility.py", "tests/test_browser.py", "tests/test_lighthouse.py",
+              "tests/test_links.py", "tests/test_privacy.py", "tests/test_site.py")
+"""The test files that read the built site (`built_site`): pytest-xdist runs them on one worker."""
+
+
+@pytest.hookimpl(trylast=True)  # after ``-m`` deselected what it deselects
+def pytest_collection_modifyitems(config, items):
+    """Whether a selected slow test needs the site (which makes this session's `built_site` the
+    whole site); and that every test needing it is in one of `SITE_FILES`."""
+    readers = {item.nodeid.split("::")[0] for item in items if "built_site" in item.fixturenames}
+    if readers - set(SITE_FILES):
+        raise pytest.UsageError(f"tests/conftest.py: add {sorted(readers - set(SITE_FILES))} to SITE_FILES")
+    config.stash[FULL_SITE] = any(item.get_closest_marker("slow") and "built_site" in item.fixturenames
+                                  for item in items)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's ``loadfile`` (a test file stays whole on one worker, its module fixtures
+    run once), except that `SITE_FILES` are one unit: the site is built and its pages are
+    visited once, on one worker, from the start (it is handed out first), while the other
+    worker runs everything else instead of waiting for them."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SiteFilesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "site" if path in SITE_FILES else path
+
+        def _assign_work_unit(self, node) -> None:
+            if "site" in self.workqueue:
+                self.workqueue.move_to_end("site", last=False)  # the first unit handed out
+            super()._assign_work_unit(node)
+
+    return SiteFilesTogether(config, log)
+
+
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory, request) -> Path:
-    """The whole site, built once per test session with ``mkdocs build --strict``.
+def full_site(request) -> bool:
+    """Whether this session's ``built_site`` is the whole site (else the sample, `SAMPLE_PAGES`)."""
+    return request.config.stash.get(FULL_SITE, False)
 
-    Executed results are reused from ``docs/generated/`` when their inputs are unchanged
-    (the build's own cache), so a session after a build is quick; a fresh clone executes
-    everything. With pytest-xdist the workers share one build: the first to need it builds
-    under a file lock, the others wait and reuse it (or its failure).
-    """
-    from filelock import FileLock
 
+def _shared(tmp_path_factory, request) -> Path:
+    """The session's folder that every pytest-xdist worker sees (the base folder without xdist)."""
     shared = tmp_path_factory.getbasetemp()
     if hasattr(request.config, "workerinput"):  # an xdist worker
         shared = shared.parent  # the folder every xdist worker's own base folder sits in
-    site, failed = shared / "built-site", shared / "built-site.failed"
-    with FileLock(str(shared / "built-site.lock")):
+    return shared
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory, request, full_site) -> Path:
+    """The site, built once per test session with ``mkdocs build --strict``: the whole site when
+    the session runs a slow test that needs it, else with only `SAMPLE_PAGES` executed (what
+    keeps the default run within minutes in a fresh clone).
+
+    Executed results are reused from ``docs/generated/`` when their inputs are unchanged
+    (the build's own cache), so a session after a build is quick; a fresh clone executes
+    what the site shows. With pytest-xdist the workers share one build: the first to need it
+    builds under a file lock, the others wait and reuse it (or its failure).
+    """
+    from filelock import FileLock
+
+    shared = _shared(tmp_path_factory, request)
+    name = "built-site" if full_site else "built-sample-site"
+    site, failed = shared / name, shared / f"{name}.failed"
+    with FileLock(str(shared / f"{name}.lock")):
         if failed.exists():
             pytest.fail(failed.read_text(), pytrace=False)
         if not (site / ".build-log.txt").exists():
             shutil.rmtree(site, ignore_errors=True)
             env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
             env.pop("DOCS_EXECUTE", None)
+            env.pop("DOCS_PAGES", None)
+            if THREADS_SET_HERE:
+                env.pop("OMP_NUM_THREADS")  # the results it stores are the site's: built as a reader builds
+            if not full_site:
+                env["DOCS_PAGES"] = SAMPLE_PAGES
             proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
                                   cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1800)
             if proc.returncode != 0:
@@ -172,6 +244,18 @@ def built_site(tmp_path_factory, request) -> Path:
                 pytest.fail(failed.read_text(), pytrace=False)
             (site / ".build-log.txt").write_text(proc.stderr)
     return site
+
+
+@pytest.fixture(scope="session")
+def published_topics(built_site) -> list[str]:
+    """The topics the built site publishes results of, in page order: every topic with a stored
+    result of its headline run (a sample build executes `SAMPLE_PAGES` and keeps whatever an
+    earlier build of the same inputs stored)."""
+    from evidence import declared
+    from evidence.programs import topics
+    from evidence.running import runner
+
+    return [t for t in topics() if runner.stored(declared.run(t)) is not None]
 
 
 # -- the browser (pytest-playwright) and the site server -------------------------------------------
@@ -199,14 +283,27 @@ def server(built_site):
 
 
 @pytest.fixture(scope="session")
-def visits(browser_type_launch_args, server, built_site) -> dict[str, dict]:
-    """Every page of the built site opened once in Chromium; what each page showed, by page
+def visits(browser_type_launch_args, server, built_site, full_site, tmp_path_factory, request) -> dict[str, dict]:
+    """The pages of the built site opened once each in Chromium; what each page showed, by page
     (see ``tests.sitecheck.visit_every_page``): the browser and the accessibility tests read it.
     Colours are checked, in both palettes, on the pages that hold every kind of element between
-    them (``tests.sitecheck.covering_pages``); ``-m slow`` checks them on the others."""
+    them (``tests.sitecheck.covering_pages``), which are also the only pages a sample site's
+    session opens; a session with the whole site opens every page (and ``-m slow`` checks colours
+    on the others). With pytest-xdist the first worker to ask visits, the others read its record."""
+    import json
+
+    from filelock import FileLock
+
     from tests import sitecheck
 
     colours = set(sitecheck.covering_pages(built_site))
-    results = sitecheck.visit_every_page(browser_type_launch_args, server, built_site, colours=colours)
-    assert len(results) > 20, sorted(results)
+    saved = _shared(tmp_path_factory, request) / f"{built_site.name}.visits.json"
+    with FileLock(f"{saved}.lock"):  # one visit of the pages per session, whichever worker asks first
+        if saved.exists():
+            results = json.loads(saved.read_text())
+        else:
+            results = sitecheck.visit_every_page(browser_type_launch_args, server, built_site, colours=colours,
+                                                 only=None if full_site else colours)
+            saved.write_text(json.dumps(results))
+    assert len(results) >= len(colours) and (not full_site or len(results) > 20), sorted(results)
     return results

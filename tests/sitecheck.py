@@ -349,7 +349,7 @@ def axe_violations(axe, page, options: dict) -> list[dict]:
 
 
 def visit_every_page(launch: dict, server: str, site: Path, colours: set[str] | None = None,
-                     browsers: int | None = None) -> dict[str, dict]:
+                     browsers: int | None = None, only: set[str] | None = None) -> dict[str, dict]:
     """Open every page of ``site`` once and record, by page: its HTTP status and problems (console
     errors, failed or outside requests), its facts (h1s, language, images) at desktop width,
     axe-core's serious and critical violations (``facts["axe"]``: every rule but the colour ones
@@ -358,11 +358,13 @@ def visit_every_page(launch: dict, server: str, site: Path, colours: set[str] | 
 
     axe-core runs inside a page's renderer, one core at a time, so the pages are shared out to
     ``browsers`` Chromiums (one per core, at most 4), each launched with ``launch`` (the options
-    of ``BrowserType.launch``) and driven from a thread of its own, largest pages first.
+    of ``BrowserType.launch``) and driven from a thread of its own, largest pages first. With
+    ``only`` (paths relative to ``site``) only those pages are opened.
     """
     pages = queue.SimpleQueue()
     for html in sorted(html_pages(site), key=lambda p: -p.stat().st_size):
-        pages.put(html)
+        if only is None or html.relative_to(site).as_posix() in only:
+            pages.put(html)
     results: dict[str, dict] = {}
     errors: list[BaseException] = []
 

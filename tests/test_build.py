@@ -197,6 +197,7 @@ def test_unchanged_tree_reexecutes_nothing_and_pages_stay_complete(project):
     assert "VALUE 1" in page(project, "alpha", 1) and "VALUE 1" in page(project, "beta", 2)
 
 
+@pytest.mark.slow  # minutes of builds: run with -m slow
 def test_changed_snippet_reexecutes_its_topic_and_only_that_one(project):
     assert project.build().returncode == 0
     before = project.executions()
@@ -209,6 +210,7 @@ def test_changed_snippet_reexecutes_its_topic_and_only_that_one(project):
     assert "VALUE 1" in page(project, "beta", 2)
 
 
+@pytest.mark.slow  # minutes of builds: run with -m slow
 def test_changed_harness_reexecutes_every_topic(project):
     assert project.build().returncode == 0
     before = len(project.executions())
@@ -218,6 +220,7 @@ def test_changed_harness_reexecutes_every_topic(project):
     assert set(project.executions()[before:]) == {"alpha", "beta"}
 
 
+@pytest.mark.slow  # minutes of builds: run with -m slow
 def test_failing_example_fails_the_build_naming_file_and_line(project):
     assert project.build().returncode == 0
     published = page(project, "alpha", 1)
@@ -231,6 +234,7 @@ def test_failing_example_fails_the_build_naming_file_and_line(project):
     assert page(project, "alpha", 1) == published  # nothing half-executed was published
 
 
+@pytest.mark.slow  # minutes of builds: run with -m slow
 def test_hanging_examples_are_stopped_at_the_timeout(project):
     project.write_topic("alpha", 1, program_extra="\n\ndef run(**kwargs):\n    import time\n    time.sleep(120)\n")
     project.write_topic("beta", 2, before="import time\ntime.sleep(120)\n")
@@ -285,6 +289,7 @@ def _wait_for(predicate, timeout: float) -> bool:
     return False
 
 
+@pytest.mark.slow  # minutes of builds: run with -m slow
 def test_serve_survives_a_failing_example_and_recovers_when_it_is_fixed(project):
     good = PROGRAM.format(name="alpha", value=1)
     project.write_topic("alpha", 1, program_extra="\n\ndef run(**kwargs):\n    raise ValueError('broken on purpose')\n")
@@ -312,6 +317,7 @@ def contributing_file_list() -> set[str]:
     return {line.split()[0] for line in block.splitlines() if line.strip()}
 
 
+@pytest.mark.slow  # minutes of builds: run with -m slow
 def test_a_topic_added_as_the_contributing_page_says_is_built_published_and_tested(project):
     """Files added in the places the contributing page names, nothing edited: the build runs the
     topic, publishes its page, downloads and summary entry, and its tests run."""

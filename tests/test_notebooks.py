@@ -227,6 +227,7 @@ def _check_ran(done: dict[str, subprocess.CompletedProcess]):
         assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
 
 
+@pytest.mark.slow  # three kernels; the slow test below runs every notebook, these included
 def test_the_minimal_loop_notebooks_run_top_to_bottom_with_only_what_they_require(outside_repo):
     _check_ran(run_notebooks(programs("minimal_loop"), outside_repo))
 

@@ -47,6 +47,7 @@ def crash_with(body: str) -> str:
     return "\n\ndef run(**kwargs):\n" + textwrap.indent(textwrap.dedent(body), "    ") + "\n"
 
 
+@pytest.mark.slow  # minutes of builds: run with -m slow
 def test_a_damaged_result_is_reported_discarded_and_run_again(project):
     assert project.build().returncode == 0
     cache = project.root / "docs" / "generated" / ".cache" / "alpha"
@@ -64,6 +65,7 @@ def test_a_damaged_result_is_reported_discarded_and_run_again(project):
     assert "VALUE 1" in page(project, "alpha", 1)
 
 
+@pytest.mark.slow  # minutes of builds: run with -m slow
 def test_a_page_that_showed_a_failure_is_rendered_again_once_the_run_succeeds(project, tmp_path):
     project.write_topic("alpha", 1, program_extra=crash_with("import os\nif os.environ.get('BREAK'):\n"
                                                              "    raise ValueError('broken on purpose')\n"

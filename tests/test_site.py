@@ -72,12 +72,13 @@ def test_topic_page_shows_the_plot(built_site):
         assert ((built_site / TOPIC_PAGE).parent / src).resolve().stat().st_size > 5000
 
 
-def test_summary_json_lists_every_topic_with_parity(built_site):
+def test_summary_json_lists_every_topic_with_parity(built_site, published_topics, full_site):
     summary = json.loads((built_site / "results" / "summary.json").read_text())
     env = summary["environment"]
     assert {"python", "torch", "pytorch_lightning", "device"} <= set(env)
     by_slug = {t["slug"]: t for t in summary["topics"]}
-    assert set(topics()) <= set(by_slug)
+    assert set(published_topics) <= set(by_slug) and "minimal_loop" in published_topics
+    assert published_topics == topics() or not full_site  # the whole site executed every topic
     entry = by_slug["minimal_loop"]
     assert entry["parity"]["verdict"] == "identical" and entry["parity"]["value"] == 0.0
     assert (built_site / entry["page"] / "index.html").exists()
@@ -86,10 +87,10 @@ def test_summary_json_lists_every_topic_with_parity(built_site):
         assert impl["loc"] > 0 and impl["runs"] == 5 and impl["median_s"] > 0
 
 
-def test_every_summary_entry_is_its_topics_headline_run(built_site):
+def test_every_summary_entry_is_its_topics_headline_run(built_site, published_topics, full_site):
     """What is published for a topic is the run its runs.toml names as headline, nothing else."""
     summary = json.loads((built_site / "results" / "summary.json").read_text())
-    assert sorted(t["slug"] for t in summary["topics"]) == topics()  # in the order of their pages
+    assert sorted(t["slug"] for t in summary["topics"]) == sorted(published_topics)
     for entry in summary["topics"]:
         headline = declared.run(entry["slug"])
         report = runner.stored(headline)
@@ -102,18 +103,19 @@ def test_every_summary_entry_is_its_topics_headline_run(built_site):
             assert entry["implementations"][kind]["loc"] == next(p.loc for p in programs(entry["slug"]) if p.kind == kind)
             assert entry["implementations"][kind]["median_s"] == impl.get("timing", {}).get("median_s")
     by_slug = {t["slug"]: t for t in summary["topics"]}
-    assert by_slug["mixed_precision"]["spec"]["params"]["precision"] == "bf16-mixed"
-    assert by_slug["reproducibility"]["run"] == "seeded_workers"
+    if full_site:  # (a sample build publishes these only when an earlier build stored them)
+        assert by_slug["mixed_precision"]["spec"]["params"]["precision"] == "bf16-mixed"
+        assert by_slug["reproducibility"]["run"] == "seeded_workers"
 
 
-def test_recording_changed_no_result_and_the_ledger_is_published(built_site):
+def test_recording_changed_no_result_and_the_ledger_is_published(built_site, published_topics):
     """Every topic's headline run was also recorded call by call (those whose programs train in
     processes of their own, such as DDP, are not recorded); the recorded pass ended with bitwise
     the same weights as the logged one, and summary.json carries the ledger's verdict."""
     summary = {t["slug"]: t for t in json.loads((built_site / "results" / "summary.json").read_text())["topics"]}
     recorded = [topic for topic in topics() if declared.run(topic).spec()["trace"]]
     assert "minimal_loop" in recorded and "ddp" not in recorded
-    for topic in recorded:
+    for topic in (t for t in recorded if t in published_topics):
         report = runner.stored(declared.run(topic))
         for kind, impl in report["implementations"].items():
             assert impl["trace"]["recording_changed_result"] == 0.0, (topic, kind)

@@ -78,6 +78,7 @@ def check_job(kind: str, result: dict, expect_files: list[str]):
     assert abs(logged - rank_mean) > 100 * HISTORY_TOLERANCE
 
 
+@pytest.mark.slow  # a two-rank job; the default run keeps one
 def test_plain_job_logs_the_mean_over_samples(results):
     check_job("pytorch", results("pytorch"), ["metrics.csv", "checkpoint.pt"])
 

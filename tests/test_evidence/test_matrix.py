@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from evidence import matrix
 from evidence.views import matrix as views
 
 OLDER, NEXT = matrix.VERSIONS[0], matrix.VERSIONS[1]
 
 
+@pytest.mark.slow  # installs an older Lightning
 def test_one_shard_runs_one_small_topic_on_an_older_lightning(tmp_path):
     """Makes (once, under .matrix/envs/) the environment of the oldest version, runs the minimal
     loop's headline run there and compares it with plain PyTorch; a second call finds its inputs

@@ -24,6 +24,7 @@ def dry_run(tmp_path_factory) -> dict:
     return json.loads(out.read_text())
 
 
+@pytest.mark.slow  # a dry run of the whole GPU script
 def test_the_dry_run_takes_the_same_path_on_the_cpu_and_says_so(dry_run):
     assert dry_run["kind"] == recorded.KIND and dry_run["dry_run"] is True
     env = dry_run["environment"]
@@ -34,6 +35,7 @@ def test_the_dry_run_takes_the_same_path_on_the_cpu_and_says_so(dry_run):
         assert impl["device"] == "cpu" and impl["per_step_ms"] > 0 and impl["peak_memory_bytes"] is not None
 
 
+@pytest.mark.slow  # the dry run (fixture `dry_run`)
 def test_a_dry_run_is_never_read_as_gpu_evidence(dry_run, tmp_path):
     (tmp_path / "dry.json").write_text(json.dumps(dry_run))
     assert recorded.gpu_records(tmp_path) == [] and recorded.gpu_run("minimal_loop", "train", tmp_path) is None
@@ -50,6 +52,7 @@ def test_a_dry_run_needs_an_explicit_output_and_a_real_one_a_gpu():
         assert proc.returncode == 2 and "no CUDA GPU" in proc.stderr
 
 
+@pytest.mark.slow  # the dry run (fixture `dry_run`)
 def test_pages_show_a_recorded_gpu_run_with_machine_and_date_or_say_none(dry_run, tmp_path, monkeypatch):
     run = declared.run("minimal_loop")
     report = {"topic": "minimal_loop", "run": run.name, "environment": dry_run["environment"], "spec": run.spec(),

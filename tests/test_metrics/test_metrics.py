@@ -73,6 +73,7 @@ def check_job(kind: str, result: dict):
         assert abs(history[f"batch_{metric}"][-1] - truth[metric]) > 1e-4
 
 
+@pytest.mark.slow  # two-rank jobs
 def test_plain_torchmetrics_gives_the_whole_set_number(results):
     check_job("pytorch", results("pytorch"))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 import yaml
 
 from evidence import matrix
@@ -17,6 +18,7 @@ from tests.test_replays.conftest import NEWEST_MINOR, OLDER, PINNED
 MIDDLE = [v for v in matrix.VERSIONS if v not in (OLDER, PINNED)]
 
 
+@pytest.mark.slow  # the fake replays run on the oldest release (fixture `recorded`)
 def test_the_table_has_a_row_per_replay_and_a_cell_per_release(shown):
     table = views.replays_table()
     assert table.count("<tr>") == 1 + 1 + 4  # the header, the torch row, one row per replay
@@ -41,12 +43,14 @@ def test_the_table_has_a_row_per_replay_and_a_cell_per_release(shown):
     assert "changed since" not in table and "replay changed since" not in table
 
 
+@pytest.mark.slow  # the fake replays run on the oldest release (fixture `recorded`)
 def test_a_release_that_flips_a_verdict_is_listed_at_the_top(shown):
     flips = views.flips()
     assert f"Lightning {PINNED} changes 1 verdict(s)" in flips and f"Compared with {OLDER}" in flips
     assert "release fixed" in flips and f"<strong>no longer reproduces since {PINNED}</strong>; on {OLDER}: reproduces." in flips
 
 
+@pytest.mark.slow  # the fake replays run on the oldest release (fixture `recorded`)
 def test_a_newest_release_that_flips_nothing_says_so(shown, tmp_path, monkeypatch):
     shutil.copytree(shown[1], tmp_path / "recorded")
     monkeypatch.setattr(rp, "RESULTS_DIR", tmp_path / "recorded")
@@ -59,6 +63,7 @@ def test_a_newest_release_that_flips_nothing_says_so(shown, tmp_path, monkeypatc
     assert "Each of the 4 replay(s) with a verdict on both releases has the same verdict on both." in flips
 
 
+@pytest.mark.slow  # the fake replays run on the oldest release (fixture `recorded`)
 def test_every_run_has_its_detail_with_the_check_and_the_log(shown):
     details = views.details()
     for name in ("plain_mean_differs", "weighted_mean_differs", "release_fixed", "absent_api"):
@@ -82,6 +87,7 @@ def test_a_log_shows_warnings_as_data():
                    "last:&#10;plain &lt;line&gt;")
 
 
+@pytest.mark.slow  # the fake replays run on the oldest release (fixture `recorded`)
 def test_a_replay_changed_since_its_file_was_recorded_is_said_so(shown, tmp_path, monkeypatch):
     root, out = shown
     shutil.copytree(root, tmp_path / "replays")
@@ -94,6 +100,7 @@ def test_a_replay_changed_since_its_file_was_recorded_is_said_so(shown, tmp_path
     assert rp.summary()["releases"][PINNED]["stale"] == ["absent_api"]
 
 
+@pytest.mark.slow  # the fake replays run on the oldest release (fixture `recorded`)
 def test_topic_pages_link_their_replays(shown):
     line = views.topic_line("logging")  # every fake replay names the logging topic
     assert 'href="../../../explained/04_known_issues/plot_known_issues/#r-release_fixed"' in line
@@ -102,6 +109,7 @@ def test_topic_pages_link_their_replays(shown):
     assert views.topic_line("minimal_loop") == ""
 
 
+@pytest.mark.slow  # the fake replays run on the oldest release (fixture `recorded`)
 def test_summary_carries_every_verdict_per_release(shown):
     summary = rp.summary()
     assert list(summary["releases"]) == [OLDER, PINNED]
@@ -116,6 +124,7 @@ def test_summary_carries_every_verdict_per_release(shown):
     assert by_name["release_fixed"]["issue"] == 103 and by_name["release_fixed"]["topic"] == "logging"
 
 
+@pytest.mark.slow  # the fake replays run on the oldest release (fixture `recorded`)
 def test_summary_json_is_built_with_the_replays(shown, monkeypatch):
     from evidence.hooks import content
 
@@ -124,6 +133,7 @@ def test_summary_json_is_built_with_the_replays(shown, monkeypatch):
     assert summary["replays"] == rp.summary() and summary["replays"]["replays"]
 
 
+@pytest.mark.slow  # the fake replays run on the oldest release (fixture `recorded`)
 def test_the_page_renders_from_no_file(shown, tmp_path, monkeypatch):
     monkeypatch.setattr(rp, "RESULTS_DIR", tmp_path / "none")
     table = views.replays_table()

@@ -31,6 +31,7 @@ def test_there_are_replays_and_every_folder_is_one():
     assert folders == {r.name for r in REPLAYS}, f"folders without {rp.TOML}: {folders - {r.name for r in REPLAYS}}"
 
 
+@pytest.mark.slow  # every replay and workaround, one forked child each
 @pytest.mark.parametrize("replay", REPLAYS, ids=[r.name for r in REPLAYS])
 def test_each_replay_runs_and_its_workaround_works_on_the_pinned_lightning(replay, records):
     record = records[f"{replay.name}/replay"]

@@ -20,6 +20,7 @@ def entries(out, version) -> dict:
     return json.loads(rp.release_path(version, out).read_text())["replays"]
 
 
+@pytest.mark.slow  # the replays recorded on three releases (the fixture `recorded`)
 def test_every_verdict_comes_from_a_real_run(recorded):
     _, out, said = recorded
     pinned, older = entries(out, PINNED), entries(out, OLDER)
@@ -51,6 +52,7 @@ def test_every_verdict_comes_from_a_real_run(recorded):
     assert any("release_fixed reproduces" in line for line in said)
 
 
+@pytest.mark.slow  # the replays recorded on three releases (the fixture `recorded`)
 def test_logs_are_the_programs_output_without_machine_paths(recorded):
     _, out, _ = recorded
     text = rp.release_path(PINNED, out).read_text()
@@ -81,6 +83,7 @@ def test_a_timeout_a_crash_and_a_bad_result_are_recorded(tmp_path):
                                "log": "hello"}
 
 
+@pytest.mark.slow  # the replays recorded on three releases (the fixture `recorded`)
 def test_unchanged_replays_are_kept_and_a_changed_one_runs_alone(recorded, tmp_path, monkeypatch, capsys):
     """Through the command line: ``--replays-only`` runs only the stale replays; ``--list`` says
     which are stale."""
@@ -118,6 +121,7 @@ def test_unchanged_replays_are_kept_and_a_changed_one_runs_alone(recorded, tmp_p
     assert entries(tmp_path / "recorded", PINNED)["absent_api"]["replay"]["status"] == "raised"
 
 
+@pytest.mark.slow  # the replays recorded on three releases (the fixture `recorded`)
 def test_discovery_finds_every_replay_with_its_declaration(recorded):
     root, _, _ = recorded
     found = {r.name: r for r in rp.discover(root)}
