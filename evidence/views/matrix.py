@@ -86,6 +86,9 @@ def changes() -> Html:
     if len(versions) < 2:
         return admonition("note", "Not enough versions with results", "Changes between versions need the results of "
                           "at least two neighbouring versions.")
+    from evidence import replays as rp
+
+    replayed = rp.rows()
     items = []
     for topic in topics():
         for before, after in zip(versions, versions[1:]):
@@ -93,11 +96,30 @@ def changes() -> Html:
             if a is None or b is None or _summary(a).split(",")[0] == _summary(b).split(",")[0] and \
                     a["status"] == b["status"] and a.get("error") == b.get("error") and _not_held(a) == _not_held(b):
                 continue
-            items.append(f"<li>{inline([Code(topic), f': since Lightning {after}, ', Strong(_summary(b)), f'; up to {before}: {_summary(a)}.'])}</li>")
+            items.append(f"<li>{inline([Code(topic), f': since Lightning {after}, ', Strong(_summary(b)), f'; up to {before}: {_summary(a)}.'] + _replays_changing(replayed, topic, before, after))}</li>")
     if not items:
         return admonition("note", "No cell changes between neighbouring versions", "Every topic gives the same verdict "
                           "on every version with results.")
     return Html("<ul>" + "".join(items) + "</ul>")
+
+
+def _replays_changing(replayed: list[dict], topic: str, before: str, after: str) -> list:
+    """The replays of ``topic`` (page "Known issues, replayed") whose verdict changes between the
+    same two releases: executed behaviour that changed with the cell, named with its thread."""
+    from evidence.views import replays as views
+
+    parts: list = []
+    for row in replayed:
+        r, cells = row["replay"], row["cells"]
+        if r.topic != topic or before not in cells or after not in cells:
+            continue
+        was, now = cells[before]["verdict"], cells[after]["verdict"]
+        if was == now:
+            continue
+        link = Link(r.title, "../../" + views.PAGE.removeprefix("generated/explained/") + f"#{views.anchor(r.name)}")
+        parts += [" Replayed on the same releases, ", link, f" (#{r.issue}) changes there too: {was} up to {before}, "
+                  f"{now} since {after}."]
+    return parts
 
 
 def details() -> Html:

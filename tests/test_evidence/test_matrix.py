@@ -116,3 +116,22 @@ def test_a_shard_evaluates_the_checks_that_read_the_headline_run_alone():
     del impl["saved"]
     found = {c["name"]: c for c in matrix.evaluate_checks(run, report)}
     assert found["checkpoint_counts_steps"]["verdict"] == "unavailable (KeyError)"
+
+
+def test_a_changed_cell_names_the_replays_of_its_topic_that_change_between_the_same_releases():
+    """From the committed shards and replays: the resuming topic turns identical at 2.5.5, where
+    two resuming replays stop reproducing (the restart rework of 2.5.0, PR #20379)."""
+    from evidence import replays as rp
+
+    items = str(views.changes()).split("</li>")
+    shards = matrix.shards()
+    versions = [v for v in matrix.VERSIONS if v in shards]
+    for row in rp.rows():
+        r, cells = row["replay"], row["cells"]
+        for before, after in zip(versions, versions[1:]):
+            if r.topic and before in cells and after in cells and cells[before]["verdict"] != cells[after]["verdict"]:
+                line = [i for i in items if f"<code>{r.topic}</code>: since Lightning {after}," in i]
+                assert not line or f"#r-{r.name}" in line[0], (r.name, before, after)
+    resuming = next(i for i in items if "<code>resuming</code>: since Lightning 2.5.5, <strong>identical" in i)
+    assert "(#18060) changes there too: reproduces up to 2.4.0, does not reproduce since 2.5.5" in resuming
+    assert "#r-resumed_scheduler_steps_twice" in resuming
