@@ -11,26 +11,29 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-# pytest-xdist runs a worker per core, and each would run torch's kernels on every core: share
-# the cores out instead (oversubscribed, torch's threads spin and wait on each other). The
-# programs the tests start inherit it; the build of the site does not (`built_site`).
-THREADS_SET_HERE = "PYTEST_XDIST_WORKER_COUNT" in os.environ and "OMP_NUM_THREADS" not in os.environ
-if THREADS_SET_HERE:
-    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+import pytest
+from packaging.requirements import Requirement
 
-import pytest  # noqa: E402
-from packaging.requirements import Requirement  # noqa: E402
-
-from evidence.running import policy  # noqa: E402
-from evidence.programs import program_path  # noqa: E402
+from evidence.running import policy
+from evidence.programs import program_path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+THREADS_SET = pytest.StashKey[bool]()
 
 
 def pytest_configure(config):
     # the same allow-list the published output uses (evidence/running/policy.py)
     for line in policy.pytest_filters():
         config.addinivalue_line("filterwarnings", line)
+    # pytest-xdist runs a worker per core, and each would run torch's kernels on every core: share
+    # the cores out instead (oversubscribed, torch's threads spin and wait on each other). Set
+    # before any test module imports torch; the programs the tests start inherit it, the build
+    # of the site does not (`built_site`).
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    config.stash[THREADS_SET] = workers is not None and "OMP_NUM_THREADS" not in os.environ
+    if config.stash[THREADS_SET]:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(workers)))
 
 
 def load_program(topic: str, kind: str):
@@ -233,7 +236,7 @@ def built_site(tmp_path_factory, request, full_site) -> Path:
             env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
             env.pop("DOCS_EXECUTE", None)
             env.pop("DOCS_PAGES", None)
-            if THREADS_SET_HERE:
+            if request.config.stash[THREADS_SET]:
                 env.pop("OMP_NUM_THREADS")  # the results it stores are the site's: built as a reader builds
             if not full_site:
                 env["DOCS_PAGES"] = SAMPLE_PAGES

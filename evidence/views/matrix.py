@@ -9,9 +9,12 @@ versions, `changes` says what changed and since which version.
 from __future__ import annotations
 
 import html
+import posixpath
 
 from evidence import matrix
+from evidence import replays as rp
 from evidence.programs import topics
+from evidence.views import replays as replay_views
 from evidence.views import Code, Em, Html, Joined, Lines, Link, Strong, admonition, difference, inline, table
 
 PAGE = "generated/explained/02_version_matrix/plot_version_matrix/"
@@ -86,8 +89,6 @@ def changes() -> Html:
     if len(versions) < 2:
         return admonition("note", "Not enough versions with results", "Changes between versions need the results of "
                           "at least two neighbouring versions.")
-    from evidence import replays as rp
-
     replayed = rp.rows()
     items = []
     for topic in topics():
@@ -105,20 +106,17 @@ def changes() -> Html:
 
 def _replays_changing(replayed: list[dict], topic: str, before: str, after: str) -> list:
     """The replays of ``topic`` (page "Known issues, replayed") whose verdict changes between the
-    same two releases: executed behaviour that changed with the cell, named with its thread."""
-    from evidence.views import replays as views
-
+    same two releases (`evidence.replays.changes`): executed behaviour that changed with the cell,
+    named with its thread."""
+    page = posixpath.relpath(replay_views.PAGE, PAGE) + "/"
     parts: list = []
     for row in replayed:
-        r, cells = row["replay"], row["cells"]
-        if r.topic != topic or before not in cells or after not in cells:
-            continue
-        was, now = cells[before]["verdict"], cells[after]["verdict"]
-        if was == now:
-            continue
-        link = Link(r.title, "../../" + views.PAGE.removeprefix("generated/explained/") + f"#{views.anchor(r.name)}")
-        parts += [" Replayed on the same releases, ", link, f" (#{r.issue}) changes there too: {was} up to {before}, "
-                  f"{now} since {after}."]
+        r = row["replay"]
+        for change in row["changes"]:
+            if r.topic == topic and change["since"] == after and before in row["cells"]:
+                parts += [" Replayed on the same releases, ", Link(r.title, f"{page}#{replay_views.anchor(r.name)}"),
+                          f" (#{r.issue}) changes there too: {change['before']} up to {before}, "
+                          f"{change['after']} since {after}."]
     return parts
 
 
