@@ -275,9 +275,14 @@ AXE_OTHER_OPTIONS = {**AXE_OPTIONS, "rules": {**AXE_OPTIONS["rules"],
                                               **{rule: {"enabled": False} for rule in AXE_COLOUR_RULES}}}
 PALETTES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Material's palette
 # Material's palette toggle sets this attribute on <body>; the stylesheets read nothing else.
-TO_DARK = """() => { document.body.setAttribute('data-md-color-scheme', 'slate');
+# Material fades colours when the palette changes; axe must read the settled ones, and a fixed
+# wait was not enough on a loaded machine (a navigation link was read mid-fade in CI), so the
+# fades are switched off first: every element takes its dark colours at once.
+TO_DARK = """() => { const still = document.createElement('style');
+                     still.textContent = '*, *::before, *::after { transition: none !important; }';
+                     document.head.appendChild(still);
+                     document.body.setAttribute('data-md-color-scheme', 'slate');
                      return getComputedStyle(document.body).backgroundColor; }"""
-TRANSITION_MS = 400  # Material fades link colours; axe reads the settled ones
 
 
 class _ElementKinds(HTMLParser):
@@ -331,12 +336,11 @@ def covering_pages(site: Path) -> tuple[str, ...]:
 
 def colour_violations(axe, page) -> tuple[bool, dict]:
     """axe-core's colour rules on the open page in the light palette, then in the dark one
-    (switched as Material's toggle does, after its colour transition): whether the dark palette
+    (switched as Material's toggle does, with its colour fades off): whether the dark palette
     applied, and the serious and critical violations by palette."""
     light = axe_violations(axe, page, AXE_COLOUR_OPTIONS)
     light_background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     applied = page.evaluate(TO_DARK) != light_background
-    page.wait_for_timeout(TRANSITION_MS)
     return applied, {"light": light, "dark": axe_violations(axe, page, AXE_COLOUR_OPTIONS)}
 
 

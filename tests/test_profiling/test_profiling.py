@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from evidence import declared
@@ -54,7 +56,30 @@ def test_profiling_does_not_change_the_weights(results, kind):
 def test_the_loops_write_a_report_and_a_chrome_trace(results, kind):
     result = results[kind]
     assert result["files"] == ["profile.txt", "trace.json"]
-    assert "aten::addmm" in result["reports"]["profile.txt"] and "Self CPU" in result["reports"]["profile.txt"]
+    rows = report_rows(result["reports"]["profile.txt"])
+    # the ten events with the most self CPU time, largest first, each one the trace recorded
+    assert len(rows) == 10 and [ms for _, ms in rows] == sorted((ms for _, ms in rows), reverse=True)
+    recorded = set(result["profile"])
+    assert all(name in recorded or (name.endswith("...") and any(r.startswith(name[:-3]) for r in recorded))
+               for name, _ in rows), (rows, sorted(recorded))
+
+
+UNITS_MS = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
+
+
+def report_rows(report: str) -> list[tuple[str, float]]:
+    """(name, self CPU in ms) of each row of a ``key_averages().table()``, read by its header."""
+    lines = report.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.strip().startswith("Name"))
+    column = re.split(r"\s{2,}", lines[header].strip()).index("Self CPU")
+    rows = []
+    for line in lines[header + 2:]:
+        if line.startswith("---"):
+            break
+        cells = re.split(r"\s{2,}", line.strip())
+        value, unit = re.fullmatch(r"([0-9.]+)(s|ms|us|ns)", cells[column]).groups()
+        rows.append((cells[0], float(value) * UNITS_MS[unit]))
+    return rows
 
 
 @pytest.mark.parametrize("kind", ["pytorch", "fabric"])
