@@ -77,6 +77,9 @@ def train(epochs: int, seed: int, device: str, devices: int, batch_size: int, ou
                     {"model": model, "optimizer": optimizer, "epoch": epoch + 1})
 
     fabric.logger.finalize("success")
+    # Lightning destroys the process group at exit only for NCCL; a gloo group left to the
+    # interpreter's teardown can abort it, so end it here, as PyTorch asks of every rank
+    dist.destroy_process_group()
     return model
 
 

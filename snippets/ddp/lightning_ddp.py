@@ -66,6 +66,9 @@ def train(epochs: int, seed: int, device: str, devices: int, batch_size: int, ou
                          logger=CSVLogger(out_dir))
     module = Classifier()
     trainer.fit(module, train_loader, val_loader)
+    # Lightning destroys the process group at exit only for NCCL; a gloo group left to the
+    # interpreter's teardown can abort it, so end it here, as PyTorch asks of every rank
+    dist.destroy_process_group()
     return module.model
 
 

@@ -106,6 +106,36 @@ def test_ranks_end_with_equal_weights_and_only_rank_0_writes(kind, tmp_path):
     assert ranks[0]["saves"] == 2
     assert any("metrics.csv" in w for w in ranks[0]["writes"]) and any("ckpt" in w or ".pt" in w
                                                                        for w in ranks[0]["writes"])
+    # every program ends its ranks' process group itself (see the next test for why the frameworks' need it)
+    assert [rank["group_left"] for rank in ranks] == [False, False]
+
+
+def test_lightning_leaves_a_gloo_process_group_to_the_interpreters_teardown(tmp_path):
+    """Lightning registers its atexit handler that destroys the process group only for NCCL
+    (lightning_fabric.utilities.distributed._init_dist_connection, since 2.3.0): a gloo group
+    Lightning started is still initialized when the interpreter's own teardown begins. Such a
+    group's worker threads can abort that teardown ("terminate called without an active
+    exception", pytorch/pytorch#65513), which is why the Lightning and Fabric programs call
+    destroy_process_group() at the end of train(), as the plain one does."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import atexit\n"
+        "import torch.distributed as dist\n"
+        "from lightning_fabric.plugins.environments import LightningEnvironment\n"
+        "from lightning_fabric.utilities.distributed import _init_dist_connection\n"
+        "atexit.register(lambda: print('group at exit:', dist.is_initialized()))  # first in, runs last\n"
+        "environment = LightningEnvironment()\n"
+        "environment.set_world_size(1)\n"
+        "environment.set_global_rank(0)\n"
+        "_init_dist_connection(environment, 'gloo')\n"
+        "print('group started:', dist.is_initialized())\n"
+        "if len(__import__('sys').argv) > 1:\n"
+        "    dist.destroy_process_group()\n")
+    for destroy, left in (([], "True"), (["destroy"], "False")):
+        job = subprocess.run([sys.executable, str(probe), *destroy], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120)
+        assert job.returncode == 0, job.stderr[-3000:]
+        assert job.stdout.splitlines()[-2:] == ["group started: True", f"group at exit: {left}"], job.stdout
 
 
 @pytest.mark.slow

@@ -198,6 +198,20 @@ outcome(attempts().case("gpus")["old"])
 #     needs everything passed to `fit` to be picklable and is slower to start. In a notebook,
 #     only `ddp_notebook` (fork) works.
 #
+# !!! note "Ending the ranks: `destroy_process_group()` in all three"
+#     PyTorch's documentation asks every rank to call `torch.distributed.destroy_process_group()`
+#     when it has finished communicating. Lightning does it for you only with NCCL: since 2.3.0,
+#     `_init_dist_connection` (in `lightning_fabric/utilities/distributed.py`) registers an
+#     `atexit` handler that destroys the group when the backend is `nccl`, and none for `gloo`
+#     (the tests start a gloo group the way Lightning does and find it still initialized when
+#     the interpreter's teardown begins). A gloo group left to that teardown can abort the
+#     finished process ("terminate called without an active exception", PyTorch's
+#     [#65513](https://github.com/pytorch/pytorch/pull/65513)); this site's builds met it a few
+#     times in December 2026, in the metrics topic's ranks. So the Lightning
+#     and Fabric programs end `train()` with the same call as the plain one (the tests check that
+#     no rank of any program leaves a group initialized); on GPUs it is harmless, Lightning's
+#     handler then finds nothing left to destroy.
+#
 # !!! note "`--device` on a machine with one GPU"
 #     With `--device auto`, `run()` picks CUDA only where there are as many GPUs as ranks, else
 #     the CPU: `Trainer(accelerator="auto", devices=2)` on a machine with one GPU would pick the
