@@ -278,6 +278,11 @@ PALETTES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Mate
 # Material fades colours when the palette changes; axe must read the settled ones, and a fixed
 # wait was not enough on a loaded machine (a navigation link was read mid-fade in CI), so the
 # fades are switched off first: every element takes its dark colours at once.
+# The program tabs are rendered only near the view (content-visibility in extra.css); axe reads
+# every element as a reader who scrolled to it sees it.
+RENDER_ALL = """() => { const all = document.createElement('style');
+                        all.textContent = '* { content-visibility: visible !important; }';
+                        document.head.appendChild(all); }"""
 TO_DARK = """() => { const still = document.createElement('style');
                      still.textContent = '*, *::before, *::after { transition: none !important; }';
                      document.head.appendChild(still);
@@ -417,6 +422,7 @@ def _visit(page, traffic: Traffic, axe, server: str, site: Path, html: Path, col
         traffic.problems.append("the network did not go idle within 5 s")
     facts = page.evaluate(PAGE_FACTS)
     facts["palette"] = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
+    page.evaluate(RENDER_ALL)
     facts["axe"] = {"other": axe_violations(axe, page, AXE_OTHER_OPTIONS)}
     if colours is None or name in colours:
         facts["dark_applied"], colour = colour_violations(axe, page)
