@@ -1,0 +1,113 @@
+"""The teardown abort reduced to a few lines: a gloo process group left to the interpreter's exit.
+
+A rank that finishes its work without ``torch.distributed.destroy_process_group()`` leaves its
+``ProcessGroupGloo`` to the interpreter's teardown, where it can abort the finished process with
+"terminate called without an active exception" (SIGABRT). Lightning destroys the group at exit
+only when the backend is NCCL (``_init_dist_connection`` registers an ``atexit`` handler for
+``nccl`` alone, since 2.3.0), so a Fabric or Trainer job on CPUs leaves it, as a plain script
+without the call does. This is what aborted ranks of the metrics topic in December 2026.
+
+Each variant starts ``--ranks`` gloo ranks with torchrun (``--standalone``), gathers and reduces
+one tensor, and ends with or without the call; each runs ``--runs`` times, and a run counts as
+aborted when a rank died of SIGABRT or printed the message. The upstream reports:
+pytorch/pytorch#190489 (the message from a group never destroyed, open) and #65513 (the same
+abort in PyTorch's own tests, fixed there by calling destroy_process_group)::
+
+    python tools/teardown_repro.py --runs 20
+    python tools/teardown_repro.py --runs 20 --write tools/teardown-repro.md
+
+Exit code 0 when every variant with the call ran clean, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PLAIN = """
+import sys
+import torch
+import torch.distributed as dist
+
+dist.init_process_group("gloo")
+value = torch.tensor([float(dist.get_rank())])
+gathered = [torch.empty(1) for _ in range(dist.get_world_size())]
+dist.all_gather(gathered, value)
+dist.all_reduce(value)
+if sys.argv[1:] == ["destroy"]:
+    dist.destroy_process_group()
+"""
+
+FABRIC = """
+import sys
+import torch
+from lightning_fabric import Fabric
+
+fabric = Fabric(accelerator="cpu", devices=int(__import__("os").environ["WORLD_SIZE"]), strategy="ddp")
+fabric.launch()
+value = torch.tensor([float(fabric.global_rank)])
+fabric.all_gather(value)
+fabric.all_reduce(value, reduce_op="sum")
+if sys.argv[1:] == ["destroy"]:
+    torch.distributed.destroy_process_group()
+"""
+
+VARIANTS = {
+    "plain torch, gloo, no destroy_process_group()": (PLAIN, False),
+    "plain torch, gloo, destroy_process_group() at the end": (PLAIN, True),
+    "Fabric(strategy=\"ddp\"), gloo, as Lightning leaves it": (FABRIC, False),
+    "Fabric(strategy=\"ddp\"), gloo, destroy_process_group() at the end (the programs)": (FABRIC, True),
+}
+MESSAGE = "terminate called without an active exception"
+
+
+def run_once(script: Path, ranks: int, destroy: bool) -> tuple[bool, str]:
+    """One torchrun job: whether a rank aborted, and the job's output."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}",
+               str(script), *(["destroy"] if destroy else [])]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    job = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    output = job.stdout + job.stderr
+    aborted = MESSAGE in output or "SIGABRT" in output or "Signal 6" in output
+    if job.returncode and not aborted:
+        raise SystemExit(f"the job failed for another reason (exit code {job.returncode}):\n{output[-3000:]}")
+    return aborted, output
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=20, help="runs of each variant")
+    parser.add_argument("--ranks", type=int, default=5, help="gloo ranks in each run")
+    parser.add_argument("--write", help="also write the figures as Markdown to this file")
+    args = parser.parse_args(argv)
+    import lightning_fabric
+    import torch
+
+    counts = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (code, destroy) in VARIANTS.items():
+            script = Path(tmp) / ("fabric.py" if code is FABRIC else "plain.py")
+            script.write_text(code)
+            counts[name] = sum(run_once(script, args.ranks, destroy)[0] for _ in range(args.runs))
+            print(f"{name}: {counts[name]} of {args.runs} runs aborted", flush=True)
+    date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    lines = [f"Measured by `tools/teardown_repro.py` on {date}: {args.runs} runs of each variant, {args.ranks} gloo "
+             f"ranks started by torchrun, on {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+             f"lightning_fabric {lightning_fabric.__version__}.", "",
+             "| variant | runs that aborted |", "|---|---:|"]
+    lines += [f"| {name} | {count} of {args.runs} |" for name, count in counts.items()]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        Path(args.write).write_text(text)
+    return 1 if any(counts[name] for name, (_, destroy) in VARIANTS.items() if destroy) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
