@@ -29,7 +29,7 @@ from evidence.hooks import gallery, pages
 from evidence.notebooks import EPOCHS, notebook, notebook_name
 from evidence.programs import KINDS, LABELS, programs, topics
 from evidence.source import LOC_RULE, compress_ranges, count_loc
-from evidence.running import runner
+from evidence.running import runner, timing
 from evidence.recorded import GPU_DIR, gpu_records, gpu_run, latest_gpu
 from evidence.running.environment import stamp
 from evidence.views.changes import changes, highlight_lines
@@ -366,7 +366,9 @@ def summary_table(summary: dict | None, page_src: str, overhead_page: str | None
         f"<tbody>{''.join(rows)}</tbody></table></div>")
     notes = (f"*Lines of code*: {LOC_RULE} *Time per step*: the steady-state cost of one optimizer step, "
              "measured the same way for every implementation (the median interval between steps after the first "
-             "3 of each run, over timed rounds that alternate the implementations' order); the bar shows "
+             f"{timing.WARMUP_STEPS} of each run, over timed rounds that alternate the implementations' order, "
+             f"as many as give each implementation {timing.MIN_STEPS} such intervals, at most "
+             f"{timing.MAX_ROUNDS}); the bar shows "
              "Lightning's and Fabric's against plain PyTorch's with its 95 % interval, or says *no measurable "
              "difference* where the interval holds no difference. These are tiny models, where a framework's "
              "fixed cost per step is most of a step"

@@ -15,7 +15,9 @@ implementation, and the program is untouched. From one call's stamps:
 On CUDA the stamps are CUDA events recorded on the stream, read once after the call: nothing
 adds a synchronisation inside the run.
 
-Across the timed rounds (which alternate the order of the implementations), `summarize`
+A run of few steps gets more timed rounds than it declares, up to `MAX_ROUNDS`, until every
+implementation has `MIN_STEPS` steady-state steps (`rounds_needed`). Across the timed rounds
+(which alternate the order of the implementations), `summarize`
 gives the median of the rounds' figures and their spread, and `compare` each implementation's
 per-step time against the reference's as a ratio with a 95 % bootstrap interval (resampling the
 rounds, and the steps within each, `BOOTSTRAP` times with a fixed seed). Where that interval
@@ -29,6 +31,12 @@ import time
 
 WARMUP_STEPS = 3
 """Steps dropped at the start of every call, as Lightning's own parity benchmark drops its first 3."""
+
+MIN_STEPS = 400
+"""Steady-state steps each implementation's figure rests on, pooled over its rounds, at least:
+a run of few steps gets more timed rounds than it declares (`rounds_needed`), as pyperf
+calibrates its loops, so that a ratio is not decided by two or three short rounds."""
+MAX_ROUNDS = 12
 
 BOOTSTRAP = 2000
 NOISE_BAND = 0.02
@@ -91,6 +99,16 @@ class StepClock:
         intervals = [b - a for a, b in zip(stamps, stamps[1:])][WARMUP_STEPS:]
         return {"total_s": total, "steps": len(stamps), "startup_s": stamps[0],
                 "after_s": max(0.0, total - stamps[-1]), "step_s": intervals}
+
+
+def rounds_needed(repeats: int, steps_per_round: int) -> int:
+    """Timed rounds for a run that declares ``repeats`` and whose first round timed
+    ``steps_per_round`` steady-state steps (the fewest of its implementations): enough rounds for
+    `MIN_STEPS`, at most `MAX_ROUNDS`, never fewer than declared. A run that declares a single
+    round keeps it: a declaration can ask for exactly one."""
+    if repeats < 2 or steps_per_round < 1:
+        return repeats
+    return max(repeats, min(MAX_ROUNDS, -(-MIN_STEPS // steps_per_round)))
 
 
 def _quartiles(values: list[float]) -> tuple[float, float]:

@@ -231,11 +231,13 @@ def run_spec(spec: dict) -> dict:
 
     # 4. timings, alternating the order each round, alone on the machine: every call's optimizer
     # steps stamped by the same global hook (evidence.running.timing), the programs untouched
+    # (a run of few steps gets more rounds than it declares: timing.rounds_needed)
     repeats = int(spec.get("repeats", 5))
     rounds: dict[str, list[dict]] = {p.kind: [] for p in found}
     if repeats > 0:
         with phase_lock(spec.get("lock"), exclusive=True, waiting_flag=spec.get("waiting_flag")):
-            for round_ in range(repeats):
+            round_, wanted = 0, repeats
+            while round_ < wanted:
                 order = found[round_ % len(found):] + found[:round_ % len(found)]
                 for program in order:
                     kwargs = {**params, **spec.get("overrides", {}).get(program.kind, {})}
@@ -243,6 +245,9 @@ def run_spec(spec: dict) -> dict:
                     with measure.captured_output(), timing.StepClock(cuda=device == "cuda") as clock:
                         modules[program.kind].run(verbose=False, **kwargs)
                     rounds[program.kind].append(clock.phases())
+                if round_ == 0:
+                    wanted = timing.rounds_needed(repeats, min(len(r[0].get("step_s", [])) for r in rounds.values()))
+                round_ += 1
     for program in found:
         report = reports[program.kind]
         report["times_s"] = [r["total_s"] for r in rounds[program.kind]]

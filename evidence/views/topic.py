@@ -96,10 +96,13 @@ class RunViews:
     def stamp(self) -> Html:
         """The environment stamp as one line: device, threads, versions, date and the method."""
         repeats = self.data["spec"].get("repeats", 0)
+        rounds = max((impl.get("timing", {}).get("runs", 0) for impl in self.implementations.values()), default=0)
         method = ""
         if self.implementations:
-            method = (f" Timed phase run alone (serialised), {repeats} alternating rounds after one untimed run "
-                      f"of each program." if repeats else " One logged run of each program, untimed.")
+            method = (f" Timed phase run alone (serialised), {rounds or repeats} alternating rounds after one untimed "
+                      f"run of each program" + (f" ({repeats} declared, more for a run of few steps)"
+                                                 if rounds > repeats else "") + "."
+                      if repeats else " One logged run of each program, untimed.")
         return Html(f'<p class="env-stamp">{inline([Strong("Environment."), " ", describe(self.environment), ".", method])}</p>'
                     + (self.gpu_evidence() + versions.topic_row(self.topic) + replays.topic_line(self.topic)
                        if self.implementations else ""))

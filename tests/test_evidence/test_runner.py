@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evidence import TopicError, declared, load
-from evidence.running import runner
+from evidence.running import runner, timing
 
 
 @pytest.fixture
@@ -48,6 +48,17 @@ def test_one_worker_runs_a_topics_runs_in_order_and_stores_each(cache):
     assert all(impl["steps"] == 26 and "timing" not in impl for impl in two["implementations"].values())
     assert one["spec"] == first.spec()  # published as declared, without this machine's paths
     assert runner.stored(first) == one and runner.stored(second) == two
+
+
+def test_a_run_of_few_steps_is_timed_in_more_rounds_than_it_declares(cache):
+    """One epoch of 13 steps leaves 9 steady-state intervals a round: two declared rounds become
+    as many as timing.rounds_needed asks, every implementation timed in each, in rotating order."""
+    run = tiny("short", repeats=2)
+    report = runner.execute("minimal_loop", [run], store=False)["short"]
+    wanted = timing.rounds_needed(2, 13 - 1 - timing.WARMUP_STEPS)
+    assert wanted > 2
+    for impl in report["implementations"].values():
+        assert impl["timing"]["runs"] == wanted and impl["timing"]["steps_timed"] == wanted * 9
 
 
 def test_a_failing_run_names_the_program_line_and_stops_the_topic(cache):

@@ -56,3 +56,11 @@ def test_runs_without_steps_publish_no_per_step_figure():
     summary = timing.summarize([{"total_s": 1.0, "steps": 0}, {"total_s": 1.2, "steps": 0}])
     assert "per_step_ms" not in summary and summary["median_s"] == 1.1
     assert timing.compare([{"total_s": 1.0, "steps": 0}], [{"total_s": 1.0, "steps": 0}]) is None
+
+
+def test_a_run_of_few_steps_gets_more_rounds_never_fewer_than_declared():
+    assert timing.rounds_needed(2, 35) == -(-timing.MIN_STEPS // 35)  # 35 steps a round: 12 rounds for 400
+    assert timing.rounds_needed(3, 2) == timing.MAX_ROUNDS  # capped
+    assert timing.rounds_needed(5, 256) == 5  # enough steps already: as declared
+    assert timing.rounds_needed(1, 35) == 1  # one declared round (a compilation each) stays one
+    assert timing.rounds_needed(0, 35) == 0
