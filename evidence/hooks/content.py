@@ -350,12 +350,15 @@ def summary_table(summary: dict | None, page_src: str, overhead_page: str | None
             verdict = (f'<span class="verdict verdict-differs">failed</span> <small>run '
                        f'{html.escape(t["failed"]["run"])} at {html.escape(t["failed"]["location"])}: the page shows '
                        "the error</small>")
+        untimed = _untimed(t)
+        per_step = untimed or _triple(impls, kinds, _per_step) + _bars(impls)
+        startup = untimed or _triple(impls, kinds, lambda i: _seconds(i.get("startup_s")))
         rows.append("<tr>"
                     f'<td data-label="Topic"><a href="{html.escape(link)}">{html.escape(t["title"])}</a></td>'
                     f'<td data-label="Parity">{verdict}</td>'
                     f'<td data-label="Lines of code">{_triple(impls, kinds, lambda i: str(i["loc"]))}</td>'
-                    f'<td data-label="Per step">{_triple(impls, kinds, _per_step)}{_bars(impls)}</td>'
-                    f'<td data-label="Start-up">{_triple(impls, kinds, lambda i: _seconds(i.get("startup_s")))}</td>'
+                    f'<td data-label="Per step">{per_step}</td>'
+                    f'<td data-label="Start-up">{startup}</td>'
                     "</tr>")
     head = " · ".join(LABELS[k] for k in kinds)
     env = summary["environment"]
@@ -414,6 +417,16 @@ def _ledger_note(parity: dict) -> str:
     text = (f"same at all {parity['ledger_steps']} steps" if first is None else
             f"parts at step {first['step']} ({first['tensor']}, {difference(first['value'])})")
     return f'<br><small>{html.escape(text)}</small>'
+
+
+def _untimed(entry: dict) -> str:
+    """The timing cells of a topic whose headline run has no timed rounds: why, instead of dashes."""
+    spec = entry.get("spec") or {}
+    if spec.get("repeats", 0) > 0 or any(i.get("per_step_ms") is not None for i in entry["implementations"].values()):
+        return ""
+    why = ("its ranks train in processes of their own, where the step clock does not run"
+           if spec.get("memory") is False else "its run declares no timed rounds")  # memory: in_process
+    return f'<small>not timed: {html.escape(why)}</small>'
 
 
 def _triple(impls: dict, kinds: list[str], cell) -> str:
