@@ -13,6 +13,7 @@ from evidence import results
 from evidence.programs import LABELS, programs
 from evidence.results import RunResult, TopicRuns
 from evidence.source import LOC_RULE
+from evidence.running import timing
 from evidence.running.environment import describe
 from evidence.views import Code, Html, Strong, admonition, difference, inline, nbytes, seconds, table
 from evidence.views import figures, trace
@@ -56,8 +57,11 @@ TRACE_NOTE = (
 TIMING_CAPTION = (
     "Every implementation measured the same way, in timed rounds that alternate their order: each optimizer "
     "step stamped by PyTorch's global step hook (CUDA events on a GPU). Per step: the median interval between "
-    "steps after the first 3 of each run, over the rounds (IQR of all intervals). The ratio's 95 % interval "
-    "comes from a bootstrap over the rounds and their steps; where it holds 1 (or stays within ±2 %), the "
+    f"steps after the first {timing.WARMUP_STEPS} of each run, over the rounds (IQR of all intervals); a run of "
+    f"few steps is timed in more rounds than it declares, until each implementation has {timing.MIN_STEPS} such "
+    f"intervals (at most {timing.MAX_ROUNDS} rounds). The ratio's 95 % interval "
+    f"comes from a bootstrap over the rounds and their steps; where it holds 1 (or stays within "
+    f"±{100 * timing.NOISE_BAND:.0f} %), the "
     "difference is noise: no measurable difference. Start-up: from the call to the first step's end (imports "
     "excluded; Trainer or Fabric set-up, the sanity check and the first batch included). Whole run: one "
     "complete run() call.")
