@@ -5,7 +5,9 @@ A rank that finishes its work without ``torch.distributed.destroy_process_group(
 "terminate called without an active exception" (SIGABRT). Lightning destroys the group at exit
 only when the backend is NCCL (``_init_dist_connection`` registers an ``atexit`` handler for
 ``nccl`` alone, since 2.3.0), so a Fabric or Trainer job on CPUs leaves it, as a plain script
-without the call does. This is what aborted ranks of the metrics topic in December 2026.
+without the call does. This is one cause of the rank aborts the metrics and DDP topics met in
+December 2026 (plain programs that destroy their group aborted too, rarely: see the contributing
+page).
 
 Each variant starts ``--ranks`` gloo ranks with torchrun (``--standalone``), gathers and reduces
 one tensor, and ends with or without the call; each runs ``--runs`` times, and a run counts as

@@ -1,9 +1,10 @@
 """How often a multi-process topic fails by chance: its runs repeated under the build's concurrency.
 
-Four times in December 2026 a rank of the metrics topic finished its work and then aborted in
-interpreter teardown ("terminate called without an active exception"), failing the build: a gloo
-process group left to the interpreter's teardown (Lightning destroys it at exit only for NCCL;
-the programs now destroy it themselves, see the contributing page). This tool repeats every
+Several times in December 2026 a rank of the metrics or DDP topic finished its work and then
+aborted in interpreter teardown ("terminate called without an active exception"), failing the
+build. One cause is a gloo process group left to that teardown (tools/teardown_repro.py; the
+programs now destroy it), but plain programs that destroy theirs aborted too (see the
+contributing page). This tool repeats every
 topic whose headline run trains in processes of its own (ranks started by torchrun: ddp, metrics), ``--rounds`` times, two topics at a time as the build runs
 them (one worker each), with ``PYTHONFAULTHANDLER=1`` so that a rank that dies prints its Python
 stack, and counts what failed and how::
