@@ -211,7 +211,9 @@ outcome(attempts().case("gpus")["old"])
 #     call as the plain one (the tests check that no rank of any program leaves a group
 #     initialized); on GPUs it is harmless, Lightning's handler then finds nothing left to
 #     destroy. It removes that cause, not every such abort: this site's builds also met it,
-#     rarely, in plain programs that destroy their group, for a reason not found yet.
+#     rarely, in plain programs that destroy their group, when the group outlived the call and
+#     a gloo thread was still cleaning up the last `all_reduce` as the interpreter shut down
+#     (the contributing page has the stack).
 #
 # !!! note "`--device` on a machine with one GPU"
 #     With `--device auto`, `run()` picks CUDA only where there are as many GPUs as ranks, else
