@@ -440,7 +440,10 @@ def _per_step(impl: dict) -> str:
 
 
 def _seconds(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f} s"
+    """A start-up time: milliseconds under a second (a warm start-up is a few), else seconds."""
+    if value is None:
+        return "–"
+    return f"{1000 * value:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
 def _bars(impls: dict) -> str:

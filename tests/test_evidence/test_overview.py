@@ -22,6 +22,7 @@ def test_an_untimed_topic_says_why_instead_of_dashes():
     table = content.summary_table(summary, "index.md")
     rows = {row.split("</a>")[0].rsplit(">", 1)[1]: row for row in table.split("<tr>")[2:]}
     assert "not timed" not in rows["timed"] and "0.50 ms" in rows["timed"]
+    assert "10 ms · 10 ms" in rows["timed"].split('data-label="Start-up"')[1]  # a warm start-up in ms
     assert rows["ranks"].count("not timed: its ranks train in processes of their own") == 2  # per step, start-up
     assert rows["declared"].count("not timed: its run declares no timed rounds") == 2
     assert "–" not in rows["ranks"].split('data-label="Per step"')[1]
