@@ -45,28 +45,16 @@ import torch
 import torch.distributed as dist
 
 dist.init_process_group("gloo")
+if "hold" in sys.argv:  # the group held elsewhere, as a DistributedDataParallel wrapper holds it
+    holder = [dist.group.WORLD]
 value = torch.tensor([float(dist.get_rank())])
 gathered = [torch.empty(1) for _ in range(dist.get_world_size())]
 dist.all_gather(gathered, value)
 dist.all_reduce(value)
-if sys.argv[1:] == ["destroy"]:
-    dist.destroy_process_group()
-"""
-
-HELD = """
-import sys
-import torch
-import torch.distributed as dist
-
-dist.init_process_group("gloo")
-holder = [dist.group.WORLD]  # the group held elsewhere, as a DistributedDataParallel wrapper holds it
-value = torch.tensor([float(dist.get_rank())])
-gathered = [torch.empty(1) for _ in range(dist.get_world_size())]
-dist.all_gather(gathered, value)
-dist.all_reduce(value)
-if sys.argv[1:] == ["destroy"]:
+if "barrier" in sys.argv:
     dist.barrier()
-dist.destroy_process_group()
+if "destroy" in sys.argv:
+    dist.destroy_process_group()
 """
 
 FABRIC = """
@@ -79,25 +67,29 @@ fabric.launch()
 value = torch.tensor([float(fabric.global_rank)])
 fabric.all_gather(value)
 fabric.all_reduce(value, reduce_op="sum")
-if sys.argv[1:] == ["destroy"]:
+if "destroy" in sys.argv:
     torch.distributed.destroy_process_group()
 """
 
-VARIANTS = {
-    "plain torch, gloo, no destroy_process_group()": (PLAIN, False),
-    "plain torch, gloo, destroy_process_group() at the end": (PLAIN, True),
-    "plain torch, gloo, group held elsewhere, destroy_process_group() at the end": (HELD, False),
-    "plain torch, gloo, group held elsewhere, barrier() then destroy_process_group()": (HELD, True),
-    "Fabric(strategy=\"ddp\"), gloo, as Lightning leaves it": (FABRIC, False),
-    "Fabric(strategy=\"ddp\"), gloo, destroy_process_group() at the end (the programs)": (FABRIC, True),
+SCRIPTS = {"plain.py": PLAIN, "fabric.py": FABRIC}
+VARIANTS = {  # name: (script, its arguments, whether the call ends a group nothing else holds)
+    "plain torch, gloo, no destroy_process_group()": ("plain.py", (), False),
+    "plain torch, gloo, destroy_process_group() at the end": ("plain.py", ("destroy",), True),
+    "plain torch, gloo, group held elsewhere, destroy_process_group() at the end":
+        ("plain.py", ("hold", "destroy"), False),
+    "plain torch, gloo, group held elsewhere, barrier() then destroy_process_group()":
+        ("plain.py", ("hold", "barrier", "destroy"), False),
+    "Fabric(strategy=\"ddp\"), gloo, as Lightning leaves it": ("fabric.py", (), False),
+    "Fabric(strategy=\"ddp\"), gloo, destroy_process_group() at the end (the programs)":
+        ("fabric.py", ("destroy",), True),
 }
 MESSAGE = "terminate called without an active exception"
 
 
-def run_once(script: Path, ranks: int, destroy: bool) -> tuple[bool, str]:
+def run_once(script: Path, ranks: int, arguments: tuple[str, ...]) -> tuple[bool, str]:
     """One torchrun job: whether a rank aborted, and the job's output."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}",
-               str(script), *(["destroy"] if destroy else [])]
+               str(script), *arguments]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     job = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     output = job.stdout + job.stderr
@@ -118,10 +110,10 @@ def main(argv=None) -> int:
 
     counts = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (code, destroy) in VARIANTS.items():
-            script = Path(tmp) / {id(PLAIN): "plain.py", id(HELD): "held.py", id(FABRIC): "fabric.py"}[id(code)]
-            script.write_text(code)
-            counts[name] = sum(run_once(script, args.ranks, destroy)[0] for _ in range(args.runs))
+        for name, code in SCRIPTS.items():
+            (Path(tmp) / name).write_text(code)
+        for name, (script, arguments, _) in VARIANTS.items():
+            counts[name] = sum(run_once(Path(tmp) / script, args.ranks, arguments)[0] for _ in range(args.runs))
             print(f"{name}: {counts[name]} of {args.runs} runs aborted", flush=True)
     date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
     lines = [f"Measured by `tools/teardown_repro.py` on {date}: {args.runs} runs of each variant, {args.ranks} gloo "
@@ -133,7 +125,7 @@ def main(argv=None) -> int:
     print(text)
     if args.write:
         Path(args.write).write_text(text)
-    return 1 if any(counts[name] for name, (code, destroy) in VARIANTS.items() if destroy and code is not HELD) else 0
+    return 1 if any(counts[name] for name, (_, _, ends_it) in VARIANTS.items() if ends_it) else 0
 
 
 if __name__ == "__main__":
