@@ -8,6 +8,11 @@ import sys
 
 import torch
 import torch.distributed as dist
+# Imported before init_process_group, not first by DistributedDataParallel (torch 2.13 imports it there,
+# through torch._dynamo): torch.distributed.nn binds the default group into its functions' defaults when
+# imported, a group held there outlives destroy_process_group(), and its gloo threads can then abort the
+# finished rank at exit ("terminate called without an active exception").
+import torch.distributed.nn  # noqa: F401
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, TensorDataset
@@ -84,8 +89,12 @@ def train(epochs: int, seed: int, device: str, batch_size: int, out_dir: str) ->
             torch.save({"model": model.module.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1},
                        os.path.join(out_dir, "checkpoint.pt"))
 
+    # The DDP wrapper's reducer holds the group: release it first, so that destroy_process_group() ends the
+    # group; ended later, by freeing the wrapper, its gloo threads can deadlock the rank.
+    module = model.module
+    del model
     dist.destroy_process_group()
-    return model.module
+    return module
 
 
 def run(epochs: int = 3, seed: int = 0, device: str = "auto", devices: int = 2, batch_size: int = 32,

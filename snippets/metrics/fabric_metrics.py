@@ -82,10 +82,13 @@ def train(epochs: int, seed: int, device: str, devices: int, batch_size: int, ou
                     {"model": model, "optimizer": optimizer, "epoch": epoch + 1})
 
     fabric.logger.finalize("success")
-    # Lightning destroys the process group at exit only for NCCL; a gloo group left to the
-    # interpreter's teardown can abort it, so end it here, as PyTorch asks of every rank
+    # Lightning destroys the process group at exit only for NCCL; a gloo group left to the interpreter's
+    # teardown can abort it, so end it here, as PyTorch asks of every rank. Release the DDP wrapper that
+    # Fabric's module holds first: its reducer holds the group, which freeing it later could end in a deadlock.
+    module = model.module
+    del model
     torch.distributed.destroy_process_group()
-    return model
+    return module
 
 
 def newest(folder: str, pattern: str) -> str:

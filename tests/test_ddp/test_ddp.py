@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from evidence import declared
 from evidence.running.measure import max_abs_difference
-from tests.conftest import exit_code, load_program, run_program
+from tests.conftest import exit_code, load_program, rank_exits, run_program
 
 TOPIC = "ddp"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -174,3 +174,45 @@ def test_cuda_without_two_gpus_is_a_clear_error(kind, capsys, tmp_path, monkeypa
     assert exit_code(load_program(TOPIC, kind).main, ["--device", "cuda"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and "2 CUDA GPUs" in err, err
+
+
+@pytest.mark.parametrize("kind", ["pytorch", pytest.param("lightning", marks=pytest.mark.slow),
+                                  pytest.param("fabric", marks=pytest.mark.slow)])
+def test_every_rank_ends_its_gloo_group_in_destroy_process_group(kind, tmp_path):
+    """Run as a reader runs it, every rank calls destroy_process_group() once and the group ends in that
+    call: its gloo threads are gone right after it. A group something else still holds ends later: freed
+    with a DDP wrapper's reducer it can deadlock the rank, and left to the interpreter's teardown it can
+    abort the finished rank (the next test, and tools/teardown_repro.py, which counts both)."""
+    ranks = rank_exits(TOPIC, kind, tmp_path, "--epochs", "1", "--device", "cpu", "--out-dir", "out")
+    assert ranks == [{"after_destroy": [[]], "at_exit": [], "group_initialized": False}] * 2
+
+
+def test_torch_distributed_nn_imported_after_the_group_starts_keeps_it_alive(tmp_path):
+    """Why the plain programs import torch.distributed.nn before init_process_group. Imported later (as
+    constructing DistributedDataParallel imports it in torch 2.13, through torch._dynamo), its functions
+    take the default group as a default argument (`group=group.WORLD`, evaluated at import), so the group
+    and its gloo threads outlive destroy_process_group() until the interpreter's teardown, where the
+    threads can abort the finished process ("terminate called without an active exception";
+    tools/teardown_repro.py counts it). Lightning and Fabric import torch._dynamo when they are imported,
+    before any group exists. If this test fails, torch no longer holds the group and the import can go."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import os, sys\n"
+        "import torch.distributed as dist\n"
+        "if 'first' in sys.argv:\n"
+        "    import torch.distributed.nn\n"
+        "dist.init_process_group('gloo', init_method='file://' + os.path.abspath('store'), rank=0, world_size=1)\n"
+        "import torch.distributed.nn\n"
+        "dist.destroy_process_group()\n"
+        "tasks = [open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task')]\n"
+        "print('gloo threads:', sum('gloo' in name for name in tasks))\n")
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("thread names come from /proc/self/task (Linux)")
+    found = {}
+    for order in ("after", "first"):
+        job = subprocess.run([sys.executable, str(probe), order], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=120)
+        assert job.returncode == 0, job.stderr[-3000:]
+        found[order] = int(job.stdout.split("gloo threads:")[-1])
+    assert found["first"] == 0
+    assert found["after"] > 0, "torch.distributed.nn no longer holds the default group: the workaround can go"

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from evidence import declared
 from evidence.programs import program_path
 from evidence.running.measure import max_abs_difference
-from tests.conftest import load_program, run_program
+from tests.conftest import load_program, rank_exits, run_program
 
 TOPIC = "metrics"
 KINDS = ["pytorch", "lightning", "fabric"]
@@ -188,3 +188,11 @@ def test_every_program_names_torchmetrics_when_it_is_missing(tmp_path):
         assert proc.returncode == 1, (kind, err)
         assert err.strip().splitlines()[-1] == "error: this program needs torchmetrics: pip install torchmetrics"
         assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["pytorch", pytest.param("lightning", marks=pytest.mark.slow),
+                                  pytest.param("fabric", marks=pytest.mark.slow)])
+def test_every_rank_ends_its_gloo_group_in_destroy_process_group(kind, tmp_path):
+    """As on the DDP topic (tests/test_ddp): the group ends in the call, its gloo threads gone right after it."""
+    ranks = rank_exits(TOPIC, kind, tmp_path, "--epochs", "1", "--device", "cpu", "--out-dir", "out")
+    assert ranks == [{"after_destroy": [[]], "at_exit": [], "group_initialized": False}] * 2
