@@ -2,15 +2,15 @@
 
 Several times in December 2026 a rank of the metrics or DDP topic finished its work and then
 aborted in interpreter teardown ("terminate called without an active exception"), failing the
-build. One cause is a gloo process group left to that teardown (tools/teardown_repro.py; the
-programs now destroy it), but plain programs that destroy theirs aborted too (see the
-contributing page). This tool repeats every
-topic whose headline run trains in processes of its own (ranks started by torchrun: ddp, metrics), ``--rounds`` times, two topics at a time as the build runs
-them (one worker each), with ``PYTHONFAULTHANDLER=1`` so that a rank that dies prints its Python
-stack, and counts what failed and how::
+build: a gloo process group that outlived ``destroy_process_group()`` (tools/teardown_repro.py
+reduces the causes; the contributing page tells them). This tool repeats every topic whose
+headline run trains in processes of its own (ranks started by torchrun: ddp, metrics),
+``--rounds`` times, two topics at a time as the build runs them (one worker each), with
+``PYTHONFAULTHANDLER=1`` so that a rank that dies prints its Python stack, and counts what failed
+and how::
 
-    python tools/teardown_stress.py --rounds 10
-    python tools/teardown_stress.py --rounds 10 --write tools/teardown-stress.md
+    python tools/teardown_stress.py --rounds 15
+    python tools/teardown_stress.py --rounds 15 --write tools/teardown-stress.md
 
 Nothing is stored in the build's cache. Exit code 0 when no run failed, 1 otherwise. The
 contributing page quotes the figure (tools/teardown-stress.md).

@@ -198,22 +198,35 @@ outcome(attempts().case("gpus")["old"])
 #     needs everything passed to `fit` to be picklable and is slower to start. In a notebook,
 #     only `ddp_notebook` (fork) works.
 #
-# !!! note "Ending the ranks: `destroy_process_group()` in all three"
+# !!! note "Ending the ranks: the call, and what must not hold the group when it runs"
 #     PyTorch's documentation asks every rank to call `torch.distributed.destroy_process_group()`
 #     when it has finished communicating. Lightning does it for you only with NCCL: since 2.3.0,
 #     `_init_dist_connection` (in `lightning_fabric/utilities/distributed.py`) registers an
 #     `atexit` handler that destroys the group when the backend is `nccl`, and none for `gloo`
 #     (the tests start a gloo group the way Lightning does and find it still initialized when
-#     the interpreter's teardown begins). A gloo group left to that teardown can abort the
-#     finished process ("terminate called without an active exception", PyTorch's
-#     [#65513](https://github.com/pytorch/pytorch/pull/65513); a few lines reproduce it, see
-#     the contributing page). So the Lightning and Fabric programs end `train()` with the same
-#     call as the plain one (the tests check that no rank of any program leaves a group
-#     initialized); on GPUs it is harmless, Lightning's handler then finds nothing left to
-#     destroy. It removes that cause, not every such abort: this site's builds also met it,
-#     rarely, in plain programs that destroy their group, when the group outlived the call and
-#     a gloo thread was still cleaning up the last `all_reduce` as the interpreter shut down
-#     (the contributing page has the stack).
+#     the interpreter's teardown begins). So all three programs make the call. With gloo the
+#     call ends the group only if nothing else holds it, and two things do, each with a failure
+#     this site's builds met (a few lines reproduce both, counted on the contributing page):
+#
+#     - **`torch.distributed.nn`**, imported after the group exists, binds it into its
+#       functions' default arguments for good; constructing `DistributedDataParallel` imports
+#       it (torch 2.13, through `torch._dynamo`). The group then lives into the interpreter's
+#       teardown, where a gloo thread still freeing the last `all_reduce` can abort the
+#       finished rank: "terminate called without an active exception" (PyTorch's
+#       [#65513](https://github.com/pytorch/pytorch/pull/65513) is the same message). The
+#       plain programs import `torch.distributed.nn` before `init_process_group`; Lightning
+#       and Fabric import `torch._dynamo` when they are imported, so they never pin it.
+#     - **The DDP wrapper's reducer.** A group still held by it ends when the wrapper is
+#       freed, and that can deadlock: the reducer is freed with the GIL held, the group's
+#       destructor waits for a gloo thread, and that thread waits for the GIL. The plain and
+#       Fabric programs release the wrapper (`del model`, after keeping `model.module`)
+#       before the call; Lightning's `Trainer` unwraps it itself when `fit` ends
+#       (`DDPStrategy.teardown`; the tests check it with 2.6.6).
+#
+#     The tests run each program as torchrun runs it and check that the group ends in the
+#     call (its gloo threads are gone right after it), and that torch still pins the group, so
+#     that the import is dropped when a torch release no longer needs it. On GPUs (NCCL) the
+#     call is harmless: Lightning's handler then finds nothing left to destroy.
 #
 # !!! note "`--device` on a machine with one GPU"
 #     With `--device auto`, `run()` picks CUDA only where there are as many GPUs as ranks, else
