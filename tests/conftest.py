@@ -313,14 +313,14 @@ def visits(browser_type_launch_args, server, built_site, full_site, tmp_path_fac
     return results
 
 
-def rank_exits(topic: str, kind: str, folder: Path, *arguments: str) -> list[dict]:
-    """What each of two gloo ranks of a topic's program leaves to the interpreter's teardown
-    (tests/rank_exit_probe.py): run as torchrun runs it, in ``folder``, with ``arguments``."""
+def rank_exits(program: Path, folder: Path, *arguments: str, ranks: int = 2) -> list[dict]:
+    """How each rank of ``program`` (started by torchrun, in ``folder``, with ``arguments``) ends its
+    gloo process group: tests/rank_exit_probe.py's report of every rank."""
     if not Path("/proc/self/task").is_dir():
         pytest.skip("thread names come from /proc/self/task (Linux)")
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}"]
     probe = PROJECT_DIR / "tests" / "rank_exit_probe.py"
-    job = subprocess.run([*torchrun, str(probe), str(program_path(topic, kind)), str(folder),
-                          *arguments], cwd=folder, capture_output=True, text=True, timeout=600)
+    job = subprocess.run([*torchrun, str(probe), str(program), str(folder), *arguments], cwd=folder,
+                         capture_output=True, text=True, timeout=600)
     assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
-    return [json.loads((folder / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    return [json.loads((folder / f"rank{rank}.json").read_text()) for rank in range(ranks)]

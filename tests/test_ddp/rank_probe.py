@@ -4,8 +4,8 @@ checkpoint goes through it: plain PyTorch's to a path, Lightning's and Fabric's 
 they then write), and its final weights.
 
 `torchrun --standalone --nproc-per-node 2 rank_probe.py KIND OUT_DIR REPORT_DIR` writes
-`REPORT_DIR/rank<RANK>.pt`: `{"writes": [paths relative to OUT_DIR], "saves": int, "state_dict": {...},
-"group_left": whether a process group was still initialized when `train()` returned}`.
+`REPORT_DIR/rank<RANK>.pt`: `{"writes": [paths relative to OUT_DIR], "saves": int, "state_dict": {...}}`
+(how each rank ends its process group: tests/rank_exit_probe.py).
 """
 
 import importlib
@@ -50,6 +50,5 @@ torch.save = recorded_save
 arguments = {"epochs": 2, "seed": 0, "device": "cpu", "devices": int(os.environ["WORLD_SIZE"]), "batch_size": 32,
              "out_dir": out_dir}
 model = program.train(**{k: v for k, v in arguments.items() if k in inspect.signature(program.train).parameters})
-save({"writes": writes, "saves": len(saves), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-      "group_left": torch.distributed.is_initialized()},
+save({"writes": writes, "saves": len(saves), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}},
      Path(report_dir) / f"rank{os.environ['RANK']}.pt")

@@ -194,5 +194,5 @@ def test_every_program_names_torchmetrics_when_it_is_missing(tmp_path):
                                   pytest.param("fabric", marks=pytest.mark.slow)])
 def test_every_rank_ends_its_gloo_group_in_destroy_process_group(kind, tmp_path):
     """As on the DDP topic (tests/test_ddp): the group ends in the call, its gloo threads gone right after it."""
-    ranks = rank_exits(TOPIC, kind, tmp_path, "--epochs", "1", "--device", "cpu", "--out-dir", "out")
+    ranks = rank_exits(program_path(TOPIC, kind), tmp_path, "--epochs", "1", "--device", "cpu", "--out-dir", "out")
     assert ranks == [{"after_destroy": [[]], "at_exit": [], "group_initialized": False}] * 2
