@@ -215,7 +215,8 @@ outcome(attempts().case("gpus")["old"])
 #       finished rank: "terminate called without an active exception" (PyTorch's
 #       [#65513](https://github.com/pytorch/pytorch/pull/65513) is the same message). The
 #       plain programs import `torch.distributed.nn` before `init_process_group`; Lightning
-#       and Fabric import `torch._dynamo` when they are imported, so they never pin it.
+#       and Fabric import `torch._dynamo` when they are imported (2.6.6, in
+#       `lightning_fabric/wrappers.py`), so they never pin it.
 #     - **The DDP wrapper's reducer.** A group still held by it ends when the wrapper is
 #       freed, and that can deadlock: the reducer is freed with the GIL held, the group's
 #       destructor waits for a gloo thread, and that thread waits for the GIL. The plain and
