@@ -47,6 +47,19 @@ def crash_with(body: str) -> str:
     return "\n\ndef run(**kwargs):\n" + textwrap.indent(textwrap.dedent(body), "    ") + "\n"
 
 
+def assert_no_process_left(project, wait: float) -> None:
+    """Within ``wait`` seconds, no process whose command line names the copy is left."""
+    def leftover() -> list[str]:
+        found = subprocess.run(["pgrep", "-f", str(project.root)], capture_output=True, text=True).stdout.split()
+        return [pid for pid in found if int(pid) != os.getpid()]
+
+    deadline = time.monotonic() + wait
+    while leftover() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not leftover(), subprocess.run(["ps", "-o", "pid,args", "-p", ",".join(leftover())],
+                                          capture_output=True, text=True).stdout
+
+
 @pytest.mark.slow  # minutes of builds: run with -m slow
 def test_a_damaged_result_is_reported_discarded_and_run_again(project):
     assert project.build().returncode == 0
@@ -90,6 +103,18 @@ def test_a_crash_names_the_signal_the_program_and_the_stack(project, body, expec
     text = errors["main"]["location"] + "\n" + errors["main"]["traceback"]
     for needle in expected:
         assert needle in text, text[-2000:]
+
+
+def test_a_timed_out_run_ends_every_process_its_program_started(project):
+    """A program whose child started a process in a session of its own (as torchrun starts each rank)
+    and then hangs: the timeout names the run, and neither the child nor the grandchild is left."""
+    grandchild = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; "
+                  "time.sleep(600)', sys.argv[1]], start_new_session=True); time.sleep(600)")
+    body = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {grandchild!r}, {str(project.root)!r}])"
+    project.write_topic("alpha", 1, program_extra=crash_with(body))
+    errors = execute(project, "alpha", DOCS_EXAMPLE_TIMEOUT="5")
+    assert errors["main"]["location"] == "timeout" and "DOCS_EXAMPLE_TIMEOUT" in errors["main"]["traceback"]
+    assert_no_process_left(project, wait=5)
 
 
 @pytest.mark.slow  # minutes of builds: run with -m slow
@@ -145,15 +170,7 @@ def test_ctrl_c_stops_within_seconds_keeps_what_finished_and_leaves_no_orphan(pr
     build.wait(timeout=60)
     assert time.monotonic() - started < 30
 
-    def leftover() -> list[str]:
-        found = subprocess.run(["pgrep", "-f", str(project.root)], capture_output=True, text=True).stdout.split()
-        return [pid for pid in found if int(pid) != os.getpid()]
-
-    deadline = time.monotonic() + 15  # the fork server ends its workers when the build is gone
-    while leftover() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not leftover(), subprocess.run(["ps", "-o", "pid,args", "-p", ",".join(leftover())],
-                                          capture_output=True, text=True).stdout
+    assert_no_process_left(project, wait=15)  # the fork server ends its workers when the build is gone
     assert list(cache.glob("main-*.json")) and not list(cache.glob("slow-*.json"))
     before = project.executions().count("alpha")
     assert project.build().returncode == 0

@@ -37,11 +37,14 @@ import argparse
 import datetime as dt
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evidence.running.processes import kill_tree  # noqa: E402
 
 PLAIN = """
 import sys
@@ -115,23 +118,6 @@ VARIANTS = {  # name: (script, its arguments, whether the call ends the group)
 MESSAGE = "terminate called without an active exception"
 
 
-def descendants(pid: int) -> list[int]:
-    """The processes below ``pid`` (Linux: read from /proc)."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, queue = [], [pid]
-    while queue:
-        children = parents.get(queue.pop(), [])
-        found += children
-        queue += children
-    return found
-
-
 def run_once(script: Path, ranks: int, arguments: tuple[str, ...], timeout: float) -> str | None:
     """One torchrun job: "aborted", "hung" or None (it ended cleanly)."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}",
@@ -141,11 +127,7 @@ def run_once(script: Path, ranks: int, arguments: tuple[str, ...], timeout: floa
     try:
         output, _ = job.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        for pid in [*descendants(job.pid), job.pid]:  # torchrun starts its ranks in sessions of their own
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_tree(job.pid)  # torchrun and every rank: it starts them in sessions of their own
         job.communicate()
         return "hung"
     if MESSAGE in output or "SIGABRT" in output or "Signal 6" in output:

@@ -29,7 +29,7 @@ from pathlib import Path
 from evidence import declared
 from evidence.declared import Run
 from evidence.programs import PROJECT_DIR, SNIPPETS_DIR
-from evidence.running import forkserver
+from evidence.running import forkserver, processes
 from evidence.running.environment import fingerprint
 
 RUNNING_DIR = Path(__file__).resolve().parent
@@ -236,7 +236,7 @@ def _wait(proc, result_file: Path, timeout: float, waiting: Path, stop: threadin
         if result_file.exists():
             return "done"
         if stop is not None and stop.is_set():
-            proc.kill()
+            processes.kill_tree(proc.pid)
             proc.wait()
             return "interrupted"
         if proc.poll() is not None:
@@ -245,7 +245,7 @@ def _wait(proc, result_file: Path, timeout: float, waiting: Path, stop: threadin
         if not waiting.exists():
             used += step
         if used > timeout:
-            proc.kill()
+            processes.kill_tree(proc.pid)
             proc.wait()
             return "timeout"
 
@@ -309,7 +309,7 @@ def execute(topic: str, runs: list[Run], timeout: float | None = None, on_done=N
                         break
                 proc.wait()
             except BaseException:  # Ctrl-C, or a page's own timeout: leave no orphan
-                proc.kill()
+                processes.kill_tree(proc.pid)
                 proc.wait()
                 raise
             stderr.seek(0)
